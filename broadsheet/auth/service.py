@@ -1,0 +1,136 @@
+"""Tenants, users and API keys. Keys are shown once; only their SHA-256 is stored."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from broadsheet.auth.principal import Principal
+from broadsheet.errors import NotFound, ValidationFailed
+from broadsheet.kit.crypto import hash_api_key, new_api_key
+from broadsheet.kit.time import utc_now
+from broadsheet.models import ApiKey, Role, Tenant, User
+
+TENANT_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key: str
+    key_id: uuid.UUID
+    user_id: uuid.UUID
+    tenant: str
+    role: Role
+
+
+def get_tenant(session: Session, slug: str) -> Tenant | None:
+    return session.scalar(select(Tenant).where(Tenant.slug == slug))
+
+
+def ensure_tenant(session: Session, slug: str, name: str | None = None) -> Tenant:
+    if not TENANT_SLUG.match(slug):
+        raise ValidationFailed.field(
+            "tenant", "use 1-63 lowercase letters, digits or '-', starting with a letter or digit"
+        )
+    tenant = get_tenant(session, slug)
+    if tenant is None:
+        tenant = Tenant(slug=slug, name=name or slug)
+        session.add(tenant)
+        session.flush()
+    return tenant
+
+
+def ensure_user(
+    session: Session, tenant: Tenant, *, name: str, role: Role, email: str | None
+) -> User:
+    """The user with this email in the tenant (its role set to ``role``), or a new one."""
+    user = None
+    if email:
+        user = session.scalar(
+            select(User).where(User.tenant_id == tenant.id, User.email == email.lower())
+        )
+    if user is None:
+        user = User(
+            tenant_id=tenant.id, name=name, role=role, email=email.lower() if email else None
+        )
+        session.add(user)
+    else:
+        user.role = role
+    session.flush()
+    return user
+
+
+def issue_key(
+    session: Session,
+    *,
+    tenant: str,
+    role: Role,
+    name: str,
+    email: str | None = None,
+    key: str | None = None,
+) -> IssuedKey:
+    """Create a key for a (new or existing) user; ``key`` lets the bootstrap key be chosen."""
+    tenant_row = ensure_tenant(session, tenant)
+    user = ensure_user(session, tenant_row, name=name, role=role, email=email)
+    plaintext = key or new_api_key()
+    row = ApiKey(
+        tenant_id=tenant_row.id,
+        user_id=user.id,
+        name=name,
+        key_hash=hash_api_key(plaintext),
+        prefix=plaintext[:10],
+    )
+    session.add(row)
+    session.flush()
+    return IssuedKey(plaintext, row.id, user.id, tenant_row.slug, role)
+
+
+def ensure_bootstrap_key(session: Session, *, key: str, tenant: str, email: str | None) -> bool:
+    """Create the configured admin key unless it exists; True when it was created."""
+    if session.scalar(select(ApiKey.id).where(ApiKey.key_hash == hash_api_key(key))):
+        return False
+    issue_key(session, tenant=tenant, role=Role.admin, name="bootstrap admin", email=email, key=key)
+    return True
+
+
+def authenticate(session: Session, key: str) -> Principal | None:
+    row = session.execute(
+        select(ApiKey, User, Tenant)
+        .join(User, ApiKey.user_id == User.id)
+        .join(Tenant, ApiKey.tenant_id == Tenant.id)
+        .where(ApiKey.key_hash == hash_api_key(key), ApiKey.revoked_at.is_(None))
+    ).first()
+    if row is None:
+        return None
+    _, user, tenant = row
+    return Principal(
+        user_id=user.id,
+        tenant_id=tenant.id,
+        tenant_slug=tenant.slug,
+        name=user.name,
+        email=user.email,
+        role=Role(user.role),
+    )
+
+
+def list_keys(session: Session, tenant: str | None = None) -> list[tuple[ApiKey, User, Tenant]]:
+    query = (
+        select(ApiKey, User, Tenant)
+        .join(User, ApiKey.user_id == User.id)
+        .join(Tenant, ApiKey.tenant_id == Tenant.id)
+        .order_by(Tenant.slug, ApiKey.created_at)
+    )
+    if tenant:
+        query = query.where(Tenant.slug == tenant)
+    return [(k, u, t) for k, u, t in session.execute(query).all()]
+
+
+def revoke_key(session: Session, key_id: uuid.UUID) -> None:
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise NotFound(f"no API key {key_id}")
+    row.revoked_at = row.revoked_at or utc_now()

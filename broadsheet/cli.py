@@ -1,0 +1,171 @@
+"""The ``broadsheet`` command."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from broadsheet import __version__
+from broadsheet.config import Settings
+from broadsheet.db import make_engine, make_sessionmaker, session_scope
+from broadsheet.errors import BroadsheetError
+from broadsheet.models import Role
+
+app = typer.Typer(
+    help="Broadsheet: reports over your own databases, on demand or on a schedule.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+console = Console()
+
+
+def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
+    return make_sessionmaker(make_engine(settings.resolved_database_url))
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=1)
+
+
+@app.callback(invoke_without_command=True)
+def main(
+    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+) -> None:
+    if version:
+        console.print(__version__)
+        raise typer.Exit()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Default BROADSHEET_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default BROADSHEET_PORT.")] = None,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+) -> None:
+    """Serve the API (migrating and adding the demo first, unless configured not to)."""
+    import uvicorn
+
+    settings = Settings()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if reload:
+        uvicorn.run(
+            "broadsheet.app:create_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            reload=True,
+        )
+        return
+    from broadsheet.app import create_app
+
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+
+
+@app.command()
+def worker() -> None:
+    """Run a job worker (BROADSHEET_EXECUTOR=celery). Arrives with report generation."""
+    raise _fail("the worker arrives with report generation; embedded serve runs jobs itself")
+
+
+@app.command()
+def scheduler() -> None:
+    """Run the schedule ticker on its own. Arrives with schedules."""
+    raise _fail("the scheduler arrives with schedules")
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Bring the metadata database's schema up to date."""
+    from broadsheet import migrate as migrations
+
+    settings = Settings()
+    migrations.upgrade(settings.resolved_database_url, revision)
+    console.print(f"migrated {_masked(settings.resolved_database_url)} to {revision}")
+
+
+@app.command()
+def demo(
+    tenant: Annotated[str | None, typer.Option(help="Default BROADSHEET_DEFAULT_TENANT.")] = None,
+) -> None:
+    """Add the demo data source and reports to a tenant (what is there already stays)."""
+    from broadsheet import demo as demo_data
+    from broadsheet import migrate as migrations
+
+    settings = Settings()
+    migrations.upgrade(settings.resolved_database_url)
+    with session_scope(_sessions(settings)) as session:
+        added = demo_data.install(session, settings, tenant or settings.default_tenant)
+    console.print("\n".join(f"added {item}" for item in added) or "the demo is complete already")
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="Tenant slug; created if new.")],
+    role: Annotated[Role, typer.Option(help="What the key's user may do.")],
+    name: Annotated[str, typer.Option(help="A name for the key's user.")],
+    email: Annotated[
+        str | None, typer.Option(help="The user's email; an existing user with it gets the key.")
+    ] = None,
+) -> None:
+    """Create an API key and print it once (only its hash is stored)."""
+    from broadsheet.auth import service
+
+    settings = Settings()
+    try:
+        with session_scope(_sessions(settings)) as session:
+            issued = service.issue_key(session, tenant=tenant, role=role, name=name, email=email)
+    except BroadsheetError as exc:
+        raise _fail(exc.detail) from None
+    console.print(f"tenant {issued.tenant}, role {issued.role}, user {issued.user_id}", style="dim")
+    print(issued.key)
+
+
+@keys_app.command("list")
+def keys_list(tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None) -> None:
+    """List keys (never the keys themselves)."""
+    from broadsheet.auth import service
+
+    with session_scope(_sessions(Settings())) as session:
+        rows = service.list_keys(session, tenant)
+    table = Table("id", "tenant", "user", "role", "prefix", "created", "revoked")
+    for key, user, tenant_row in rows:
+        table.add_row(
+            str(key.id),
+            tenant_row.slug,
+            user.email or user.name,
+            user.role,
+            key.prefix + "…",
+            key.created_at.strftime("%Y-%m-%d %H:%M"),
+            key.revoked_at.strftime("%Y-%m-%d %H:%M") if key.revoked_at else "",
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (keys list).")]) -> None:
+    """Revoke a key: requests with it get 401 from now on."""
+    from broadsheet.auth import service
+
+    try:
+        parsed = uuid.UUID(key_id)
+        with session_scope(_sessions(Settings())) as session:
+            service.revoke_key(session, parsed)
+    except (ValueError, BroadsheetError) as exc:
+        raise _fail(getattr(exc, "detail", f"not a key id: {key_id}")) from None
+    console.print(f"revoked {key_id}")
+
+
+def _masked(url: str) -> str:
+    from broadsheet.kit.dburl import masked
+
+    return masked(url)

@@ -1,0 +1,78 @@
+"""One Settings object, read from ``BROADSHEET_*`` environment variables or a ``.env`` file.
+
+Defaults run the embedded shape with no configuration: SQLite metadata and files under
+``BROADSHEET_DATA_DIR``. Settings are passed in to whatever needs them; nothing reads a global.
+"""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Executor(StrEnum):
+    local = "local"
+    celery = "celery"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BROADSHEET_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Where embedded mode keeps its files.")
+    database_url: str = Field("", description="Metadata database; default SQLite in data_dir.")
+    secret_key: str = Field(
+        "", description="Encrypts credentials and signs links; default: generated in data_dir."
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = Field("", description="Base URL used in links; default http://host:port.")
+    executor: Executor = Executor.local
+    bootstrap_admin_key: str = ""
+    bootstrap_admin_email: str = ""
+    default_tenant: str = Field("demo", description="Tenant of the bootstrap key and demo data.")
+    demo: bool = Field(True, description="Create the demo data source and reports on start.")
+    migrate_on_start: bool = Field(True, description="serve runs migrations before it listens.")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Larger request bodies get 413.")
+    file_source_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Folders SQLite/DuckDB data sources may read; data_dir/sources is always one.",
+    )
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'broadsheet.db').resolve()}"
+
+    @property
+    def sources_dir(self) -> Path:
+        return (self.data_dir / "sources").resolve()
+
+    @property
+    def allowed_source_dirs(self) -> list[Path]:
+        return [self.sources_dir, *(p.resolve() for p in self.file_source_dirs)]
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        """The configured secret, or one generated once and kept in data_dir (mode 0600).
+
+        A secret known to everyone encrypts nothing, so there is no built-in default; several
+        processes of one deployment must share ``BROADSHEET_SECRET_KEY``.
+        """
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

@@ -1,0 +1,1 @@
+"""Data sources: the databases reports query, their connections, and the demo dataset."""

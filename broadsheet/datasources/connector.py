@@ -1,0 +1,106 @@
+"""Turning a data source URL into a SQLAlchemy engine, safely.
+
+What a tenant admin may point Broadsheet at is limited: only the backends we ship drivers for,
+and for file databases (SQLite, DuckDB) only files under the allowed folders — otherwise a
+source could read Broadsheet's own metadata database or any file on the server.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from broadsheet.kit import dburl
+
+SUPPORTED_BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb", "duckdb")
+FILE_BACKENDS = ("sqlite", "duckdb")
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+class UnsupportedSource(ValueError):
+    """The URL is not one Broadsheet will connect to; the message says why."""
+
+
+def parse_source_url(raw: str, allowed_dirs: list[Path]) -> URL:
+    try:
+        url = dburl.normalize(raw)
+    except (ArgumentError, ValueError) as exc:
+        raise UnsupportedSource(f"not a database URL ({exc})") from None
+    backend = url.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        raise UnsupportedSource(
+            f"unsupported scheme '{url.drivername}'; use one of: {', '.join(SUPPORTED_BACKENDS)}"
+        )
+    if backend in FILE_BACKENDS:
+        _check_file(url, allowed_dirs)
+    return url
+
+
+def _check_file(url: URL, allowed_dirs: list[Path]) -> None:
+    if "uri" in url.query or "mode" in url.query:
+        raise UnsupportedSource("URI-mode file options are not allowed")
+    database = url.database or ""
+    if database in ("", ":memory:"):
+        return
+    path = Path(database).resolve()
+    if not any(path.is_relative_to(d) for d in allowed_dirs):
+        folders = ", ".join(str(d) for d in allowed_dirs)
+        raise UnsupportedSource(
+            f"file databases must lie in an allowed folder ({folders}); "
+            "add one with BROADSHEET_FILE_SOURCE_DIRS"
+        )
+
+
+def make_source_engine(url: URL) -> Engine:
+    backend = url.get_backend_name()
+    is_file = url.database not in (None, "", ":memory:")
+    connect_args: dict[str, Any] = {}
+    if backend in ("postgresql", "mysql", "mariadb"):
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    elif backend == "duckdb":
+        # Without this a SELECT could read any file on the server (read_csv('/etc/passwd')).
+        connect_args = {"read_only": is_file, "config": {"enable_external_access": False}}
+    elif backend == "sqlite" and is_file:
+        # Reports present data, they never change it: open the file read-only, and fail on a
+        # missing file instead of creating an empty database there.
+        path = quote(str(Path(str(url.database)).resolve()))
+        url = url.set(database=f"file:{path}", query={"mode": "ro", "uri": "true"})
+    return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+
+
+@dataclass(frozen=True)
+class Probe:
+    ok: bool
+    latency_ms: int | None = None
+    server_version: str | None = None
+    error: str | None = None
+
+
+def probe(url: URL) -> Probe:
+    """Connect and run ``SELECT 1``; the error, if any, is the driver's words without the URL."""
+    engine = make_source_engine(url)
+    started = time.perf_counter()
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            info = conn.dialect.server_version_info
+        version = ".".join(str(p) for p in info) if info else None
+        return Probe(True, round((time.perf_counter() - started) * 1000), version)
+    except SQLAlchemyError as exc:
+        return Probe(False, error=_describe(exc, url))
+    finally:
+        engine.dispose()
+
+
+def _describe(exc: SQLAlchemyError, url: URL) -> str:
+    message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    if url.password:
+        message = message.replace(str(url.password), "***")
+    return message

@@ -1,0 +1,78 @@
+"""Errors carry their HTTP status; one handler in ``app.py`` renders them as RFC 9457
+``application/problem+json``.
+
+    BroadsheetError            500  (never for bad input)
+    ├── BadRequest             400  malformed body
+    ├── Unauthorized           401  no key, or an unknown or revoked one
+    ├── Forbidden              403  the caller's role does not allow it
+    ├── NotFound               404  unknown id, or another tenant's
+    ├── Conflict               409  a name taken, a row still in use
+    ├── PayloadTooLarge        413
+    └── ValidationFailed       422  carries ``errors``: [{field, message}]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BroadsheetError(Exception):
+    status = 500
+    title = "Internal Server Error"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+
+    def problem(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": "about:blank",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            body["instance"] = instance
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
+
+class BadRequest(BroadsheetError):
+    status = 400
+    title = "Bad Request"
+
+
+class Unauthorized(BroadsheetError):
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(BroadsheetError):
+    status = 403
+    title = "Forbidden"
+
+
+class NotFound(BroadsheetError):
+    status = 404
+    title = "Not Found"
+
+
+class Conflict(BroadsheetError):
+    status = 409
+    title = "Conflict"
+
+
+class PayloadTooLarge(BroadsheetError):
+    status = 413
+    title = "Payload Too Large"
+
+
+class ValidationFailed(BroadsheetError):
+    status = 422
+    title = "Unprocessable Content"
+
+    @classmethod
+    def field(cls, field: str, message: str) -> ValidationFailed:
+        return cls(f"{field}: {message}", errors=[{"field": field, "message": message}])

@@ -1,0 +1,1 @@
+"""Helpers with no domain knowledge: time, crypto, schema base, pagination."""

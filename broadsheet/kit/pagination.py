@@ -1,0 +1,37 @@
+"""``limit``/``offset`` pagination: list endpoints return a JSON array and say the total in
+``X-Total-Count`` and the neighbouring pages in an RFC 8288 ``Link`` header."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Query, Request, Response
+
+MAX_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class Page:
+    limit: int
+    offset: int
+
+    def set_headers(self, request: Request, response: Response, total: int) -> None:
+        response.headers["X-Total-Count"] = str(total)
+        links = []
+        if self.offset + self.limit < total:
+            links.append((self.offset + self.limit, "next"))
+        if self.offset > 0:
+            links.append((max(self.offset - self.limit, 0), "prev"))
+        if links:
+            response.headers["Link"] = ", ".join(
+                f'<{request.url.include_query_params(limit=self.limit, offset=o)}>; rel="{rel}"'
+                for o, rel in links
+            )
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")] = 50,
+    offset: Annotated[int, Query(ge=0, description="Rows to skip.")] = 0,
+) -> Page:
+    return Page(limit=limit, offset=offset)

@@ -1,0 +1,36 @@
+"""Every table, imported here so ``Base.metadata`` knows them all (Alembic reads it)."""
+
+from broadsheet.models.base import Base
+from broadsheet.models.dashboards import Dashboard
+from broadsheet.models.datasources import DataSource
+from broadsheet.models.jobs import JobStatus, ReportJob, ReportResult
+from broadsheet.models.reports import ReportDefinition
+from broadsheet.models.schedules import ReportDelivery, ReportExecution, ReportSchedule
+from broadsheet.models.tenancy import ApiKey, Role, Tenant, User
+from broadsheet.models.views import (
+    DashboardView,
+    RecentReportView,
+    ReportDefinitionView,
+    ScheduledReportView,
+)
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Dashboard",
+    "DashboardView",
+    "DataSource",
+    "JobStatus",
+    "RecentReportView",
+    "ReportDefinition",
+    "ReportDefinitionView",
+    "ReportDelivery",
+    "ReportExecution",
+    "ReportJob",
+    "ReportResult",
+    "ReportSchedule",
+    "Role",
+    "ScheduledReportView",
+    "Tenant",
+    "User",
+]

@@ -1,0 +1,116 @@
+"""The one place errors become responses: RFC 9457 ``application/problem+json``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from broadsheet.errors import BadRequest, BroadsheetError, ValidationFailed
+
+log = logging.getLogger(__name__)
+MEDIA_TYPE = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+def respond(error: BroadsheetError, request: Request) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    return JSONResponse(
+        error.problem(instance=request.url.path),
+        status_code=error.status,
+        media_type=MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def field_name(loc: Sequence[Any]) -> str:
+    """``("body", "parameters", 0, "type")`` → ``parameters[0].type``."""
+    name = ""
+    for part in loc[1:]:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        else:
+            name += f".{part}" if name else str(part)
+    return name or str(loc[0]) if loc else "body"
+
+
+def from_validation(exc: RequestValidationError) -> BroadsheetError:
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        ctx = next(e for e in errors if e.get("type") == "json_invalid").get("ctx", {})
+        return BadRequest(f"the body is not valid JSON: {ctx.get('error', 'malformed')}")
+    fields = [{"field": field_name(e["loc"]), "message": _message(e)} for e in errors]
+    detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+    return ValidationFailed(detail, errors=fields)
+
+
+def _message(error: dict[str, Any]) -> str:
+    message = str(error.get("msg", "invalid"))
+    # Pydantic prefixes errors raised in our validators; the field already says where.
+    return message.removeprefix("Value error, ")
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(BroadsheetError)
+    async def _ours(request: Request, exc: BroadsheetError) -> JSONResponse:
+        return respond(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return respond(from_validation(exc), request)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        error = BroadsheetError(str(exc.detail))
+        error.status = exc.status_code
+        error.title = _title(exc.status_code)
+        return respond(error, request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return respond(BroadsheetError("an unexpected error occurred; it has been logged"), request)
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "content": {MEDIA_TYPE: {}}, "description": text}
+    for code, text in {
+        400: "Malformed request",
+        401: "No or unknown API key",
+        403: "The role does not allow it",
+        404: "Unknown id (or another tenant's)",
+        409: "Conflict with the stored state",
+        413: "Body too large",
+        422: "Invalid field(s), named in `errors`",
+    }.items()
+}

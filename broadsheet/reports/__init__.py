@@ -1,0 +1,1 @@
+"""Report definitions: what to query, with which parameters, drawn how."""

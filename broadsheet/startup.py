@@ -1,0 +1,35 @@
+"""What a process does before it serves: migrate, create the bootstrap key, add the demo."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from broadsheet import demo, migrate
+from broadsheet.auth import service as auth
+from broadsheet.config import Settings
+from broadsheet.db import session_scope
+
+log = logging.getLogger(__name__)
+
+
+def prepare(settings: Settings, sessions: sessionmaker[Session]) -> None:
+    if settings.migrate_on_start:
+        migrate.upgrade(settings.resolved_database_url)
+    try:
+        with session_scope(sessions) as session:
+            if settings.bootstrap_admin_key and auth.ensure_bootstrap_key(
+                session,
+                key=settings.bootstrap_admin_key,
+                tenant=settings.default_tenant,
+                email=settings.bootstrap_admin_email or None,
+            ):
+                log.info("created the bootstrap admin key in tenant %s", settings.default_tenant)
+            if settings.demo:
+                for item in demo.install(session, settings, settings.default_tenant):
+                    log.info("demo: added %s", item)
+    except IntegrityError:
+        # Another process starting at the same moment created the same rows first.
+        log.info("start-up data was created by another process")

@@ -1,0 +1,114 @@
+"""Shared fixtures. API and repository tests run once on SQLite and once on PostgreSQL when
+``BROADSHEET_TEST_DATABASE_URL`` is set; under ``BROADSHEET_REQUIRE_SERVICES=1`` a missing
+service fails the run instead of skipping."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from broadsheet import migrate
+from broadsheet.app import create_app
+from broadsheet.config import Settings
+from broadsheet.db import make_engine, make_sessionmaker
+from broadsheet.kit import dburl
+from broadsheet.models import Base
+from tests.factories import Tenancy
+
+REQUIRE_SERVICES = os.environ.get("BROADSHEET_REQUIRE_SERVICES") == "1"
+
+
+def service_missing(what: str) -> None:
+    """Skip, or fail when CI says every service must be there."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{what} is required (BROADSHEET_REQUIRE_SERVICES=1) but unavailable")
+    pytest.skip(f"{what} not available")
+
+
+@pytest.fixture(scope="session")
+def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One data dir for the session, so the demo database is generated once."""
+    return tmp_path_factory.mktemp("broadsheet")
+
+
+def _fresh_postgres(url: str) -> None:
+    """Create the test database if it is missing, and empty it if it is not."""
+    target = dburl.normalize(url)
+    admin = make_engine(target.set(database="postgres").render_as_string(hide_password=False))
+    try:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            exists = conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": target.database}
+            )
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    finally:
+        admin.dispose()
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, shared_dir: Path) -> str:
+    if request.param == "sqlite":
+        url = f"sqlite:///{shared_dir / 'metadata.db'}"
+    else:
+        url = os.environ.get("BROADSHEET_TEST_DATABASE_URL", "")
+        if not url:
+            service_missing("PostgreSQL (BROADSHEET_TEST_DATABASE_URL)")
+        try:
+            _fresh_postgres(url)
+        except Exception as exc:  # any connection failure means the service is missing
+            service_missing(f"PostgreSQL at {url} ({type(exc).__name__})")
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    """A clean database for each test: every row of the last test is deleted first."""
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+def settings(database_url: str, shared_dir: Path) -> Settings:
+    return Settings(
+        data_dir=shared_dir,
+        database_url=database_url,
+        secret_key="test-secret-key-for-broadsheet",
+        demo=False,
+        migrate_on_start=False,
+        max_body_bytes=64 * 1024,
+    )
+
+
+@pytest.fixture
+def client(settings: Settings, sessions: sessionmaker[Session]) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, prepare=False), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def tenancy(sessions: sessionmaker[Session], settings: Settings) -> Tenancy:
+    return Tenancy(sessions, settings)

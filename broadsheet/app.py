@@ -43,7 +43,6 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        responses=problems.PROBLEM_RESPONSES,
     )
     app.state.settings = settings
     app.state.engine = engine

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from broadsheet import __version__
 from broadsheet.config import Settings
-from broadsheet.db import make_engine, make_sessionmaker, session_scope
+from broadsheet.db import standalone_session
 from broadsheet.errors import BroadsheetError
 from broadsheet.models import Role
 
@@ -24,10 +24,6 @@ app = typer.Typer(
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 console = Console()
-
-
-def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
-    return make_sessionmaker(make_engine(settings.resolved_database_url))
 
 
 def _fail(message: str) -> typer.Exit:
@@ -103,7 +99,7 @@ def demo(
 
     settings = Settings()
     migrations.upgrade(settings.resolved_database_url)
-    with session_scope(_sessions(settings)) as session:
+    with standalone_session(settings.resolved_database_url) as session:
         added = demo_data.install(session, settings, tenant or settings.default_tenant)
     console.print("\n".join(f"added {item}" for item in added) or "the demo is complete already")
 
@@ -122,7 +118,7 @@ def keys_create(
 
     settings = Settings()
     try:
-        with session_scope(_sessions(settings)) as session:
+        with standalone_session(settings.resolved_database_url) as session:
             issued = service.issue_key(session, tenant=tenant, role=role, name=name, email=email)
     except BroadsheetError as exc:
         raise _fail(exc.detail) from None
@@ -135,7 +131,7 @@ def keys_list(tenant: Annotated[str | None, typer.Option(help="Only this tenant.
     """List keys (never the keys themselves)."""
     from broadsheet.auth import service
 
-    with session_scope(_sessions(Settings())) as session:
+    with standalone_session(Settings().resolved_database_url) as session:
         rows = service.list_keys(session, tenant)
     table = Table("id", "tenant", "user", "role", "prefix", "created", "revoked")
     for key, user, tenant_row in rows:
@@ -158,7 +154,7 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (keys l
 
     try:
         parsed = uuid.UUID(key_id)
-        with session_scope(_sessions(Settings())) as session:
+        with standalone_session(Settings().resolved_database_url) as session:
             service.revoke_key(session, parsed)
     except (ValueError, BroadsheetError) as exc:
         raise _fail(getattr(exc, "detail", f"not a key id: {key_id}")) from None

@@ -51,3 +51,14 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def standalone_session(url: str) -> Iterator[Session]:
+    """A unit of work on an engine of its own, disposed after: for one-shot commands."""
+    engine = make_engine(url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()

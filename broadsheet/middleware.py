@@ -26,27 +26,28 @@ class BodyLimit:
             await self._reject(send)
             return
         seen = 0
-        response_started = False
+        rejected = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            # Past the cap, answer 413 ourselves and tell the app the client went away, so
+            # it stops reading; whatever it tries to send afterwards is dropped.
+            nonlocal seen, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge
+                    rejected = True
+                    await self._reject(send)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            response_started = response_started or message["type"] == "http.response.start"
-            await send(message)
+        async def guarded_send(message: Message) -> None:
+            if not rejected:
+                await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not response_started:
-                await self._reject(send)
+        await self.app(scope, limited_receive, guarded_send)
 
     async def _reject(self, send: Send) -> None:
         error = PayloadTooLarge(f"the request body is larger than {self.max_bytes} bytes")
@@ -62,7 +63,3 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass

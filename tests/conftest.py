@@ -112,3 +112,11 @@ def client(settings: Settings, sessions: sessionmaker[Session]) -> Iterator[Test
 @pytest.fixture
 def tenancy(sessions: sessionmaker[Session], settings: Settings) -> Tenancy:
     return Tenancy(sessions, settings)
+
+
+@pytest.fixture
+def settings_dir_db(settings: Settings) -> Path:
+    """The demo database file in the shared data dir (built on first use)."""
+    from broadsheet.datasources import demo_dataset
+
+    return demo_dataset.build(settings.sources_dir / f"{demo_dataset.SOURCE_NAME}.db")

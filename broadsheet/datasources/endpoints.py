@@ -2,17 +2,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import Path, Response, status
 
 from broadsheet.auth.dependencies import Admin
 from broadsheet.datasources.schemas import ConnectionTest, DataSource, DataSourceWrite
 from broadsheet.datasources.service import DataSourceService
 from broadsheet.dependencies import SessionDep, SettingsDep
 from broadsheet.kit.ids import parse_id
+from broadsheet.routing import api_router
 
 SourceId = Annotated[str, Path(alias="sourceId", description="A data source id.")]
 
-router = APIRouter(prefix="/api/v1/datasources", tags=["datasources"])
+router = api_router("/api/v1/datasources", "datasources")
 
 
 @router.get("", response_model=list[DataSource], summary="List data sources (admin)")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import Depends, Path, Query, Request, Response, status
 
 from broadsheet.auth.dependencies import CurrentUser, Editor
 from broadsheet.dependencies import SessionDep, SettingsDep
@@ -15,10 +15,11 @@ from broadsheet.reports.schemas import (
     ReportMetadata,
 )
 from broadsheet.reports.service import ReportService, definition
+from broadsheet.routing import api_router
 
 ReportId = Annotated[str, Path(alias="reportId", description="A report id.")]
 
-router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+router = api_router("/api/v1/reports", "reports")
 
 
 @router.get("", response_model=list[ReportMetadata], summary="List available reports")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ColumnElement, Select, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, Text, exists, func, or_, select, type_coerce
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from broadsheet.kit.pagination import Page
@@ -57,7 +58,7 @@ def _has_tag(session: Session, tag: str) -> ColumnElement[bool]:
     column = ReportDefinitionView.tags
     if session.get_bind().dialect.name == "postgresql":
         # TEXT[] containment, served by the GIN index.
-        return column.contains([tag])
+        return type_coerce(column, postgresql.ARRAY(Text())).contains([tag])
     each = func.json_each(column).table_valued("value")
     return exists(select(1).select_from(each).where(each.c.value == tag))
 

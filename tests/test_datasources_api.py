@@ -1,0 +1,173 @@
+"""Data sources: admin-only CRUD, encrypted URLs, connection tests against real servers."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from broadsheet.config import Settings
+from broadsheet.models import DataSource
+from tests.conftest import service_missing
+from tests.factories import Caller, Tenancy, report_body
+
+SOURCES = "/api/v1/datasources"
+
+
+@pytest.fixture
+def admin(client: TestClient, tenancy: Tenancy) -> Caller:
+    return tenancy.key("acme")
+
+
+def create(client: TestClient, admin: Caller, **body: Any) -> Any:
+    return client.post(SOURCES, json={"name": "warehouse", **body}, headers=admin.headers)
+
+
+def pg_url() -> str:
+    url = os.environ.get("BROADSHEET_TEST_DATABASE_URL", "")
+    if not url:
+        service_missing("PostgreSQL (BROADSHEET_TEST_DATABASE_URL)")
+    return url
+
+
+def test_password_is_masked_and_encrypted_at_rest(
+    client: TestClient, admin: Caller, sessions: sessionmaker[Session]
+) -> None:
+    url = "postgresql://reporter:s3cr3t-pw@db.internal:5432/analytics"
+    created = create(client, admin, url=url, statementTimeoutSeconds=30, rowLimit=5000)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["url"] == "postgresql+psycopg://reporter:***@db.internal:5432/analytics"
+    assert (body["statementTimeoutSeconds"], body["rowLimit"], body["kind"]) == (30, 5000, "sql")
+    listed = client.get(SOURCES, headers=admin.headers)
+    assert "s3cr3t-pw" not in listed.text and "s3cr3t-pw" not in created.text
+    with sessions() as session:
+        row = session.scalars(select(DataSource)).one()
+        assert "s3cr3t-pw" not in row.url_encrypted and "reporter" not in row.url_encrypted
+
+    # Sending back the masked URL (as a client that read it would) keeps the password.
+    source_id = body["id"]
+    put = client.put(
+        f"{SOURCES}/{source_id}",
+        json={"name": "warehouse", "url": body["url"], "rowLimit": 10},
+        headers=admin.headers,
+    )
+    assert put.status_code == 200, put.text
+    assert put.json()["rowLimit"] == 10
+    with sessions() as session:
+        from broadsheet.datasources.service import DataSourceService
+
+        service = DataSourceService(session, client.app.state.settings)  # type: ignore[attr-defined]
+        assert "s3cr3t-pw" in service.url_of(session.scalars(select(DataSource)).one())
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("oracle://scott:tiger@db/orcl", "unsupported scheme 'oracle'"),
+        ("http://example.com/db", "unsupported scheme 'http'"),
+        ("not a url", "not a database URL"),
+        ("sqlite:////etc/passwd", "allowed folder"),
+        ("sqlite:///../../broadsheet.db", "allowed folder"),
+        ("duckdb:////tmp/elsewhere.duckdb", "allowed folder"),
+        ("sqlite:///file:x.db?uri=true", "URI-mode"),
+    ],
+)
+def test_unsupported_urls_are_422(
+    client: TestClient, admin: Caller, sessions: sessionmaker[Session], url: str, message: str
+) -> None:
+    response = create(client, admin, url=url)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    error = response.json()["errors"][0]
+    assert error["field"] == "url" and message in error["message"]
+    with sessions() as session:
+        assert session.scalars(select(DataSource)).all() == []
+
+
+def test_metadata_database_cannot_be_a_source(
+    client: TestClient, admin: Caller, settings: Settings
+) -> None:
+    assert settings.database_url.startswith(("sqlite", "postgresql"))
+    path = Path(settings.data_dir, "metadata.db").resolve()
+    assert create(client, admin, url=f"sqlite:///{path}").status_code == 422
+
+
+def test_connection_tests(client: TestClient, admin: Caller, tenancy: Tenancy) -> None:
+    tenancy.demo("acme")
+    demo = next(s for s in client.get(SOURCES, headers=admin.headers).json())
+    ok = client.post(f"{SOURCES}/{demo['id']}/test", headers=admin.headers).json()
+    assert ok["ok"] is True and ok["serverVersion"].startswith("3.")
+
+    pg = create(client, admin, url=pg_url()).json()
+    result = client.post(f"{SOURCES}/{pg['id']}/test", headers=admin.headers).json()
+    assert result["ok"] is True, result
+    assert int(result["serverVersion"].split(".")[0]) >= 12
+
+    refused = create(client, admin, name="down", url="postgresql://u:pw-123@127.0.0.1:1/x").json()
+    failed = client.post(f"{SOURCES}/{refused['id']}/test", headers=admin.headers).json()
+    assert failed["ok"] is False
+    assert "refused" in failed["error"].lower() and "pw-123" not in failed["error"]
+
+
+def test_mariadb_connection(client: TestClient, admin: Caller) -> None:
+    url = os.environ.get("BROADSHEET_TEST_MYSQL_URL", "")
+    if not url:
+        service_missing("MariaDB (BROADSHEET_TEST_MYSQL_URL)")
+    source = create(client, admin, name="mariadb", url=url).json()
+    assert source["url"].startswith("mysql+pymysql://")
+    result = client.post(f"{SOURCES}/{source['id']}/test", headers=admin.headers).json()
+    assert result["ok"] is True, result
+
+
+def test_missing_sqlite_file_is_not_created(
+    client: TestClient, admin: Caller, settings: Settings
+) -> None:
+    path = settings.sources_dir / f"{uuid.uuid4()}.db"
+    source = create(client, admin, name="ghost", url=f"sqlite:///{path}").json()
+    result = client.post(f"{SOURCES}/{source['id']}/test", headers=admin.headers).json()
+    assert result == {
+        "ok": False,
+        "latencyMs": None,
+        "serverVersion": None,
+        "error": result["error"],
+    }
+    assert "unable to open" in result["error"]
+    assert not path.exists()
+
+
+def test_names_are_unique_and_sources_in_use_are_kept(
+    client: TestClient, admin: Caller, tenancy: Tenancy
+) -> None:
+    tenancy.demo("acme")
+    duplicate = create(client, admin, name="portfolio_analytics", url="duckdb:///:memory:")
+    assert duplicate.status_code == 409
+    demo = client.get(SOURCES, headers=admin.headers).json()[0]
+    deleting = client.delete(f"{SOURCES}/{demo['id']}", headers=admin.headers)
+    assert deleting.status_code == 409
+    assert "used by 5 report(s)" in deleting.json()["detail"]
+    renaming = client.put(
+        f"{SOURCES}/{demo['id']}",
+        json={"name": "renamed", "url": demo["url"]},
+        headers=admin.headers,
+    )
+    assert renaming.status_code == 409
+
+    spare = create(client, admin, name="spare", url="duckdb:///:memory:").json()
+    assert client.delete(f"{SOURCES}/{spare['id']}", headers=admin.headers).status_code == 204
+    assert client.get(f"{SOURCES}/{spare['id']}", headers=admin.headers).status_code == 404
+
+
+def test_reports_can_use_a_new_source(client: TestClient, admin: Caller) -> None:
+    create(client, admin, url=pg_url())
+    created = client.post(
+        "/api/v1/reports", json=report_body(dataSource="warehouse"), headers=admin.headers
+    )
+    assert created.status_code == 201
+    assert created.json()["dataSource"] == "warehouse"

@@ -34,7 +34,11 @@ class Settings(BaseSettings):
     executor: Executor = Executor.local
     bootstrap_admin_key: str = ""
     bootstrap_admin_email: str = ""
-    default_tenant: str = Field("demo", description="Tenant of the bootstrap key and demo data.")
+    default_tenant: str = Field(
+        "demo",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+        description="Tenant of the bootstrap key and demo data.",
+    )
     demo: bool = Field(True, description="Create the demo data source and reports on start.")
     migrate_on_start: bool = Field(True, description="serve runs migrations before it listens.")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Larger request bodies get 413.")

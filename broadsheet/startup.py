@@ -30,6 +30,12 @@ def prepare(settings: Settings, sessions: sessionmaker[Session]) -> None:
             if settings.demo:
                 for item in demo.install(session, settings, settings.default_tenant):
                     log.info("demo: added %s", item)
+            if not auth.list_keys(session):
+                log.warning(
+                    "no API key exists yet; create one with: broadsheet keys create"
+                    " --tenant %s --role admin --name <you> --email <you@example.com>",
+                    settings.default_tenant,
+                )
     except IntegrityError:
         # Another process starting at the same moment created the same rows first.
         log.info("start-up data was created by another process")

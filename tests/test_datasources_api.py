@@ -171,3 +171,15 @@ def test_reports_can_use_a_new_source(client: TestClient, admin: Caller) -> None
     )
     assert created.status_code == 201
     assert created.json()["dataSource"] == "warehouse"
+
+
+def test_duckdb_file_source(client: TestClient, admin: Caller, settings: Settings) -> None:
+    import duckdb
+
+    path = settings.sources_dir / f"{uuid.uuid4()}.duckdb"
+    settings.sources_dir.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("CREATE TABLE t AS SELECT 1 AS x")
+    source = create(client, admin, name="lake", url=f"duckdb:///{path}").json()
+    result = client.post(f"{SOURCES}/{source['id']}/test", headers=admin.headers).json()
+    assert result["ok"] is True, result

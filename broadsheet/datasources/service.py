@@ -47,6 +47,7 @@ class DataSourceService:
 
     def create(self, caller: Principal, body: DataSourceWrite) -> models.DataSource:
         self._check_name_free(caller.tenant_id, body.name)
+        now = utc_now()
         row = models.DataSource(
             tenant_id=caller.tenant_id,
             name=body.name,
@@ -56,6 +57,8 @@ class DataSourceService:
             statement_timeout_seconds=body.statement_timeout_seconds,
             row_limit=body.row_limit,
             created_by=caller.user_id,
+            created_at=now,
+            updated_at=now,
         )
         self.session.add(row)
         self.session.flush()

@@ -7,8 +7,10 @@ source could read Broadsheet's own metadata database or any file on the server.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -72,7 +74,49 @@ def make_source_engine(url: URL) -> Engine:
         # missing file instead of creating an empty database there.
         path = quote(str(Path(str(url.database)).resolve()))
         url = url.set(database=f"file:{path}", query={"mode": "ro", "uri": "true"})
+        # Declared DATE, TIMESTAMP and BOOLEAN columns come back typed (see _sqlite_types).
+        connect_args = {"detect_types": sqlite3.PARSE_DECLTYPES}
     return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+
+
+def _sqlite_date(raw: bytes) -> date | str:
+    text = raw.decode()
+    try:
+        return date.fromisoformat(text)  # the common case, 'YYYY-MM-DD', in C
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text).date()
+    except ValueError:
+        return text  # not a date after all: kept as text, never dropped
+
+
+def _sqlite_timestamp(raw: bytes) -> datetime | str:
+    text = raw.decode()
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return text
+
+
+_BOOLEANS = {b"1": True, b"0": False, b"true": True, b"false": False, b"t": True, b"f": False}
+
+
+def _sqlite_boolean(raw: bytes) -> bool | str:
+    value = _BOOLEANS.get(raw)  # one dict lookup for the values SQLite itself writes
+    if value is None:
+        value = _BOOLEANS.get(raw.strip().lower())
+    return raw.decode() if value is None else value
+
+
+# SQLite stores any value in any column; its declared type is the only hint of what a column
+# means. These converters are used only by connections opened with detect_types (our sources).
+for _name in ("DATE",):
+    sqlite3.register_converter(_name, _sqlite_date)
+for _name in ("TIMESTAMP", "DATETIME", "TIMESTAMPTZ"):
+    sqlite3.register_converter(_name, _sqlite_timestamp)
+for _name in ("BOOLEAN", "BOOL"):
+    sqlite3.register_converter(_name, _sqlite_boolean)
 
 
 @dataclass(frozen=True)

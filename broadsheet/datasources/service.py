@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from broadsheet import models
@@ -97,6 +97,11 @@ class DataSourceService:
             server_version=result.server_version,
             error=result.error,
         )
+
+    def engine(self, row: models.DataSource) -> Engine:
+        """A new engine on the source (the caller disposes of it)."""
+        url = connector.parse_source_url(self.url_of(row), self.settings.allowed_source_dirs)
+        return connector.make_source_engine(url)
 
     def url_of(self, row: models.DataSource) -> str:
         return self.cipher.decrypt(row.url_encrypted)

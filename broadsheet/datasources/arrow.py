@@ -1,0 +1,171 @@
+"""Rows from a DB-API cursor → Arrow record batches with one fixed schema.
+
+The schema is settled on the first batch: from the driver's type codes where it gives them
+(PostgreSQL, MySQL/MariaDB), otherwise from the values (SQLite, whose declared DATE, TIMESTAMP
+and BOOLEAN columns the connector already turns into Python dates and booleans). Later batches
+are converted to that schema; a column whose values change type part-way (possible in SQLite)
+fails with a message that says how to fix the query, rather than writing a file no reader can
+trust.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+
+# Broadsheet's column type names, as results and exports show them.
+TYPE_NAMES = ("string", "integer", "number", "decimal", "boolean", "date", "timestamp", "time")
+
+_PG_OIDS: dict[int, pa.DataType] = {
+    16: pa.bool_(),
+    20: pa.int64(),
+    21: pa.int64(),
+    23: pa.int64(),
+    700: pa.float64(),
+    701: pa.float64(),
+    1082: pa.date32(),
+    1114: pa.timestamp("us"),
+    1184: pa.timestamp("us", tz="UTC"),
+    1083: pa.time64("us"),
+    25: pa.string(),
+    1042: pa.string(),
+    1043: pa.string(),
+    19: pa.string(),
+    2950: pa.string(),
+}
+_MYSQL_FIELDS: dict[int, pa.DataType] = {
+    1: pa.int64(),
+    2: pa.int64(),
+    3: pa.int64(),
+    8: pa.int64(),
+    9: pa.int64(),
+    13: pa.int64(),
+    4: pa.float64(),
+    5: pa.float64(),
+    10: pa.date32(),
+    7: pa.timestamp("us"),
+    12: pa.timestamp("us"),
+    15: pa.string(),
+    253: pa.string(),
+    254: pa.string(),
+    247: pa.string(),
+    248: pa.string(),
+    245: pa.string(),
+}
+PG_NUMERIC = 1700
+MYSQL_DECIMALS = (0, 246)
+
+
+class MixedTypes(ValueError):
+    """A column's values do not fit the type its first rows gave it."""
+
+
+def type_name(arrow_type: pa.DataType) -> str:
+    if pa.types.is_boolean(arrow_type):
+        return "boolean"
+    if pa.types.is_integer(arrow_type):
+        return "integer"
+    if pa.types.is_floating(arrow_type):
+        return "number"
+    if pa.types.is_decimal(arrow_type):
+        return "decimal"
+    if pa.types.is_date(arrow_type):
+        return "date"
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamp"
+    if pa.types.is_time(arrow_type):
+        return "time"
+    return "string"
+
+
+def hinted_type(backend: str, description: Sequence[Any]) -> pa.DataType | None:
+    """The Arrow type a driver's cursor.description entry implies, when it says enough."""
+    code = description[1]
+    if backend == "postgresql" and isinstance(code, int):
+        if code == PG_NUMERIC:
+            return _decimal(description)
+        return _PG_OIDS.get(code)
+    if backend in ("mysql", "mariadb") and isinstance(code, int):
+        if code in MYSQL_DECIMALS:
+            return _decimal(description)
+        return _MYSQL_FIELDS.get(code)
+    return None
+
+
+def _decimal(description: Sequence[Any]) -> pa.DataType:
+    # Exact decimals where the column declares precision and scale; an unconstrained NUMERIC
+    # (AVG(), SUM() of numerics) has no fixed scale, so it becomes a float.
+    precision, scale = description[4], description[5]
+    if isinstance(precision, int) and isinstance(scale, int) and 0 < precision <= 38:
+        return pa.decimal128(precision, max(scale, 0))
+    return pa.float64()
+
+
+def _value_type(values: Sequence[Any]) -> pa.DataType:
+    sample = next((v for v in values if v is not None), None)
+    if sample is None:
+        return pa.string()  # nothing to go on: all null so far
+    if isinstance(sample, bool):
+        return pa.bool_()
+    if isinstance(sample, int):
+        return pa.float64() if any(isinstance(v, float) for v in values) else pa.int64()
+    if isinstance(sample, float):
+        return pa.float64()
+    if isinstance(sample, Decimal):
+        return pa.float64()
+    if isinstance(sample, datetime):
+        return pa.timestamp("us", tz="UTC") if sample.tzinfo else pa.timestamp("us")
+    if isinstance(sample, date):
+        return pa.date32()
+    if isinstance(sample, time):
+        return pa.time64("us")
+    return pa.string()
+
+
+class BatchBuilder:
+    def __init__(self, names: list[str], hints: list[pa.DataType | None]) -> None:
+        self.names = names
+        self.hints = hints
+        self.schema: pa.Schema | None = None
+
+    def build(self, rows: Sequence[Sequence[Any]]) -> pa.RecordBatch:
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in self.names]
+        if self.schema is None:
+            types = [h or _value_type(c) for h, c in zip(self.hints, columns, strict=True)]
+            self.schema = pa.schema(
+                [pa.field(n, t) for n, t in zip(self.names, types, strict=True)]
+            )
+        arrays = [
+            self._array(field, values) for field, values in zip(self.schema, columns, strict=True)
+        ]
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+    def _array(self, field: pa.Field, values: Sequence[Any]) -> pa.Array:
+        try:
+            return pa.array(values, type=field.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+            pass
+        if pa.types.is_string(field.type):
+            return pa.array([None if v is None else _text(v) for v in values], type=pa.string())
+        if pa.types.is_floating(field.type):
+            try:
+                return pa.array([None if v is None else float(v) for v in values], pa.float64())
+            except (TypeError, ValueError):
+                pass
+        found = sorted({type(v).__name__ for v in values if v is not None})
+        raise MixedTypes(
+            f"column '{field.name}' started as {type_name(field.type)} but later rows hold "
+            f"{', '.join(found)}; CAST it to one type in the query"
+        )
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return str(value)

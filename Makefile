@@ -31,7 +31,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check .
 
 typecheck: $(VENV)/.dev
-	$(BIN)/mypy broadsheet tests
+	$(BIN)/mypy broadsheet tests bench
 
 pytest: $(VENV)/.dev
 	$(BIN)/pytest

@@ -11,10 +11,15 @@ from starlette.concurrency import run_in_threadpool
 from broadsheet import __version__, problems, startup
 from broadsheet.config import Settings
 from broadsheet.datasources.endpoints import router as datasources_router
-from broadsheet.db import make_engine, make_sessionmaker
 from broadsheet.health import router as health_router
+from broadsheet.jobs.endpoints import router as jobs_router
+from broadsheet.jobs.executors import make_executor
+from broadsheet.jobs.maintenance import Maintenance
+from broadsheet.kit.gc import freeze_startup_objects
 from broadsheet.middleware import BodyLimit
 from broadsheet.reports.endpoints import router as reports_router
+from broadsheet.results.endpoints import router as results_router
+from broadsheet.runtime import Runtime
 
 DESCRIPTION = """\
 Reports over your own databases, generated on demand or on a schedule, exported and delivered.
@@ -28,15 +33,21 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
     """Build the application. ``prepare`` runs start-up work (migrations, bootstrap key, demo)
     in the lifespan; tests that set up the database themselves turn it off."""
     settings = settings or Settings()
-    engine = make_engine(settings.resolved_database_url)
-    sessions = make_sessionmaker(engine)
+    runtime = Runtime.build(settings)
+    executor = make_executor(runtime)
+    maintenance = Maintenance(runtime, executor)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if prepare:
-            await run_in_threadpool(startup.prepare, settings, sessions)
+            await run_in_threadpool(startup.prepare, settings, runtime.sessions)
+        freeze_startup_objects()
+        executor.start()
+        maintenance.start()
         yield
-        engine.dispose()
+        await run_in_threadpool(maintenance.stop)
+        await run_in_threadpool(executor.stop)
+        runtime.engine.dispose()
 
     app = FastAPI(
         title="Broadsheet",
@@ -45,10 +56,14 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.engine = engine
-    app.state.sessions = sessions
+    app.state.engine = runtime.engine
+    app.state.sessions = runtime.sessions
+    app.state.runtime = runtime
+    app.state.executor = executor
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    for router in (health_router, reports_router, datasources_router):
+    # Literal paths (/reports/jobs/…, /reports/results/…) before /reports/{reportId}.
+    routers = (health_router, jobs_router, results_router, reports_router, datasources_router)
+    for router in routers:
         app.include_router(router)
     return app

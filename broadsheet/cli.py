@@ -66,9 +66,60 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
-    """Run a job worker (BROADSHEET_EXECUTOR=celery). Arrives with report generation."""
-    raise _fail("the worker arrives with report generation; embedded serve runs jobs itself")
+def worker(
+    queues: Annotated[
+        str, typer.Option(help="Comma-separated: high (on-demand), low (scheduled).")
+    ] = "high,low",
+    concurrency: Annotated[int, typer.Option(min=1, help="Jobs run at once.")] = 4,
+    pool: Annotated[str, typer.Option(help="Celery pool: threads, prefork or solo.")] = "threads",
+) -> None:
+    """Run a Celery worker that generates reports (BROADSHEET_EXECUTOR=celery)."""
+    from broadsheet.jobs.executors.celery_executor import QUEUES, make_celery
+
+    settings = Settings()
+    unknown = [q for q in queues.split(",") if q not in QUEUES]
+    if unknown:
+        raise _fail(f"unknown queue(s) {', '.join(unknown)}; use high and/or low")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    celery_app = make_celery(settings)
+    celery_app.worker_main(
+        [
+            "worker",
+            "--loglevel=INFO",
+            f"--queues={','.join(QUEUES[q] for q in queues.split(','))}",
+            f"--concurrency={concurrency}",
+            f"--pool={pool}",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+@app.command()
+def run(
+    report: Annotated[str, typer.Argument(help="A report's id or exact name.")],
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="name=value; repeat for more.")
+    ] = None,
+    tenant: Annotated[str | None, typer.Option(help="Default BROADSHEET_DEFAULT_TENANT.")] = None,
+) -> None:
+    """Generate a report now, in this process, and say where the result is."""
+    from broadsheet.generate_cli import run_report
+
+    settings = Settings()
+    try:
+        values = dict(_split_param(p) for p in param or [])
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    code = run_report(settings, tenant or settings.default_tenant, report, values, console)
+    raise typer.Exit(code)
+
+
+def _split_param(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise ValueError(f"--param takes name=value, not {text!r}")
+    return name.strip(), value
 
 
 @app.command()

@@ -31,7 +31,20 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = Field("", description="Base URL used in links; default http://host:port.")
+    storage_url: str = Field("", description="Artifacts: file:///path; default data_dir/artifacts.")
     executor: Executor = Executor.local
+    broker_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker.")
+    local_workers: int = Field(4, ge=1, le=64, description="Job threads in embedded serve.")
+    job_timeout_seconds: int = Field(900, ge=1, description="One run of a job, at most.")
+    job_stale_after_seconds: int = Field(
+        60, ge=2, description="A processing job silent this long was lost with its process."
+    )
+    job_max_attempts: int = Field(2, ge=1, le=10, description="Runs of a job in all.")
+    heartbeat_seconds: float = Field(5.0, gt=0, description="How often a running job says so.")
+    result_retention_days: int = Field(30, ge=1, description="Results are deleted after this.")
+    maintenance_seconds: float = Field(
+        10.0, gt=0, description="How often recovery and the retention sweep run."
+    )
     bootstrap_admin_key: str = ""
     bootstrap_admin_email: str = ""
     default_tenant: str = Field(
@@ -52,6 +65,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'broadsheet.db').resolve()}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or (self.data_dir / "artifacts").resolve().as_uri()
 
     @property
     def sources_dir(self) -> Path:

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from broadsheet import models
 from broadsheet.auth import service as auth
-from broadsheet.auth.principal import Principal
 from broadsheet.config import Settings
 from broadsheet.datasources import demo_dataset
 from broadsheet.datasources.schemas import DataSourceWrite
@@ -197,10 +196,9 @@ def install(session: Session, settings: Settings, tenant_slug: str) -> list[str]
     """Make sure the demo source and reports exist in ``tenant_slug``; returns what it added."""
     added: list[str] = []
     path = demo_dataset.build(settings.sources_dir / f"{SOURCE}.db")
-    tenant = auth.ensure_tenant(session, tenant_slug)
-    owner = _demo_owner(session, tenant)
+    owner = auth.system_principal(session, tenant_slug, DEMO_USER)
     sources = DataSourceService(session, settings)
-    if sources.by_name(tenant.id, SOURCE) is None:
+    if sources.by_name(owner.tenant_id, SOURCE) is None:
         sources.create(
             owner,
             DataSourceWrite(
@@ -214,7 +212,7 @@ def install(session: Session, settings: Settings, tenant_slug: str) -> list[str]
     existing = set(
         session.scalars(
             select(models.ReportDefinition.name).where(
-                models.ReportDefinition.tenant_id == tenant.id
+                models.ReportDefinition.tenant_id == owner.tenant_id
             )
         )
     )
@@ -223,12 +221,3 @@ def install(session: Session, settings: Settings, tenant_slug: str) -> list[str]
             reports.create(owner, ReportDefinitionWrite.model_validate(body))
             added.append(f"report {body['name']}")
     return added
-
-
-def _demo_owner(session: Session, tenant: models.Tenant) -> Principal:
-    user = session.scalar(
-        select(models.User).where(models.User.tenant_id == tenant.id, models.User.name == DEMO_USER)
-    )
-    if user is None:
-        user = auth.ensure_user(session, tenant, name=DEMO_USER, role=models.Role.admin, email=None)
-    return Principal(user.id, tenant.id, tenant.slug, user.name, user.email, models.Role.admin)

@@ -10,11 +10,23 @@ from sqlalchemy.orm import Session
 
 from broadsheet.config import Settings
 from broadsheet.db import session_scope
+from broadsheet.jobs.executors import Executor
+from broadsheet.runtime import Runtime
 
 
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def get_executor(request: Request) -> Executor:
+    executor: Executor = request.app.state.executor
+    return executor
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -23,5 +35,7 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+ExecutorDep = Annotated[Executor, Depends(get_executor)]
 # scope="function": the commit happens before the response is sent, so a 201 means written.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -19,6 +19,7 @@ from broadsheet.config import Settings
 from broadsheet.db import make_engine, make_sessionmaker
 from broadsheet.kit import dburl
 from broadsheet.models import Base
+from broadsheet.runtime import Runtime
 from tests.factories import Tenancy
 
 REQUIRE_SERVICES = os.environ.get("BROADSHEET_REQUIRE_SERVICES") == "1"
@@ -100,6 +101,9 @@ def settings(database_url: str, shared_dir: Path) -> Settings:
         demo=False,
         migrate_on_start=False,
         max_body_bytes=64 * 1024,
+        heartbeat_seconds=0.2,
+        maintenance_seconds=3600,  # tests run maintenance themselves, when they mean to
+        local_workers=2,
     )
 
 
@@ -107,6 +111,12 @@ def settings(database_url: str, shared_dir: Path) -> Settings:
 def client(settings: Settings, sessions: sessionmaker[Session]) -> Iterator[TestClient]:
     with TestClient(create_app(settings, prepare=False), raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture
+def runtime(settings: Settings, engine: Engine, sessions: sessionmaker[Session]) -> Runtime:
+    """What a job needs, on the test database (for calling run_job directly)."""
+    return Runtime.build(settings, engine)
 
 
 @pytest.fixture

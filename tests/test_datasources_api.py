@@ -166,9 +166,12 @@ def test_names_are_unique_and_sources_in_use_are_kept(
 
 def test_reports_can_use_a_new_source(client: TestClient, admin: Caller) -> None:
     create(client, admin, url=pg_url())
-    created = client.post(
-        "/api/v1/reports", json=report_body(dataSource="warehouse"), headers=admin.headers
+    query = (
+        "SELECT CURRENT_DATE AS date, 'x' AS strategy, 1.5 AS \"return\""
+        " WHERE CURRENT_DATE BETWEEN :startDate AND :endDate"
     )
+    body = report_body(dataSource="warehouse", query=query)
+    created = client.post("/api/v1/reports", json=body, headers=admin.headers)
     assert created.status_code == 201
     assert created.json()["dataSource"] == "warehouse"
 

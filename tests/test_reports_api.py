@@ -77,7 +77,7 @@ def test_read_model_follows_the_write_model(
     report_id = client.post("/api/v1/reports", json=report_body(), headers=admin.headers).json()[
         "id"
     ]
-    body = report_body(visualizations=[], parameters=[], category="risk")
+    body = report_body(visualizations=[], category="risk")
     client.put(f"/api/v1/reports/{report_id}", json=body, headers=admin.headers)
     with sessions() as session:
         write = session.get(ReportDefinition, uuid.UUID(report_id))
@@ -86,7 +86,7 @@ def test_read_model_follows_the_write_model(
         assert (view.category, view.version, view.parameter_count, view.visualization_count) == (
             "risk",
             2,
-            0,
+            2,
             0,
         )
         assert view.updated_at == write.updated_at

@@ -134,3 +134,13 @@ def revoke_key(session: Session, key_id: uuid.UUID) -> None:
     if row is None:
         raise NotFound(f"no API key {key_id}")
     row.revoked_at = row.revoked_at or utc_now()
+
+
+def system_principal(session: Session, tenant_slug: str, name: str) -> Principal:
+    """A named admin user of the tenant that acts for Broadsheet itself (the demo, the CLI),
+    so what it creates has an author like everything else."""
+    tenant = ensure_tenant(session, tenant_slug)
+    user = session.scalar(select(User).where(User.tenant_id == tenant.id, User.name == name))
+    if user is None:
+        user = ensure_user(session, tenant, name=name, role=Role.admin, email=None)
+    return Principal(user.id, tenant.id, tenant.slug, user.name, user.email, Role(user.role))

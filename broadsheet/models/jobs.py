@@ -30,6 +30,7 @@ class ReportJob(Base):
         Index("idx_report_jobs_report_id", "report_id"),
         Index("idx_report_jobs_status", "status"),
         Index("idx_report_jobs_created_at", "created_at"),
+        Index("idx_report_jobs_cache", "report_id", "cache_key"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -49,6 +50,9 @@ class ReportJob(Base):
     heartbeat_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
     cached: Mapped[bool] = mapped_column(default=False)
+    # Hash of (report version, normalized parameters): equal keys may share a result.
+    cache_key: Mapped[str | None] = mapped_column(String(64))
+    rows_fetched: Mapped[int] = mapped_column(default=0, server_default="0")
     result_id: Mapped[uuid.UUID | None]
     error: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))

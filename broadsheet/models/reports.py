@@ -31,6 +31,7 @@ class ReportDefinition(Base):
     timeframe: Mapped[str | None] = mapped_column(String(20))
     data_source: Mapped[str] = mapped_column(String(100))
     query: Mapped[str | None] = mapped_column(Text)
+    datasets: Mapped[dict[str, Any] | None]
     parameters: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
     visualizations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
     layout: Mapped[dict[str, Any] | None]
@@ -38,4 +39,6 @@ class ReportDefinition(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
     tags: Mapped[list[str]] = mapped_column(TagsType, default=list)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    cache_ttl_seconds: Mapped[int | None]
     version: Mapped[int] = mapped_column(default=1)

@@ -3,17 +3,21 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
 from broadsheet.kit.schema import ApiInput, ApiModel
+from broadsheet.reports.parameters import check_default
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
 VIZ_ID = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$"
+MAIN_DATASET = "main"
 
 
 class Timeframe(StrEnum):
@@ -76,29 +80,21 @@ class ReportParameter(ApiInput):
             values = [o.value for o in self.options]
             if len(set(values)) != len(values):
                 raise ValueError("option values must be unique")
-            if self.default_value is not None and self.default_value not in values:
-                raise ValueError(f"defaultValue {self.default_value!r} is not one of the options")
         elif self.options:
             raise ValueError("options are only for enum parameters")
         if self.default_value is not None:
-            _check_literal_default(self.type, self.default_value)
+            options = [o.value for o in self.options] if self.options else None
+            check_default(self.type.value, self.default_value, options)
         return self
-
-
-def _check_literal_default(kind: ParameterType, value: str) -> None:
-    if kind is ParameterType.number:
-        try:
-            float(value)
-        except ValueError:
-            raise ValueError(f"defaultValue {value!r} is not a number") from None
-    elif kind is ParameterType.boolean and value.lower() not in ("true", "false"):
-        raise ValueError(f"defaultValue {value!r} is not true or false")
 
 
 class Visualization(ApiInput):
     id: str = Field(pattern=VIZ_ID)
     type: VisualizationType
     title: str | None = Field(None, max_length=255)
+    dataset: str | None = Field(
+        None, pattern=IDENTIFIER, description="A name from `datasets`; default the main query."
+    )
     data_mapping: dict[str, Any] = Field(
         description="Which column plays which part: x, y, series, value, open/high/low/close…"
     )
@@ -114,10 +110,26 @@ class ReportDefinitionWrite(ApiInput):
     timeframe: Timeframe | None = None
     data_source: str = Field(min_length=1, max_length=100, description="A data source's name.")
     query: str | None = Field(None, max_length=100_000)
+    datasets: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=20,
+        description="More named queries beside `query`; visualizations pick one by name.",
+    )
     parameters: list[ReportParameter] = Field(default_factory=list, max_length=100)
     visualizations: list[Visualization] = Field(default_factory=list, max_length=50)
     layout: dict[str, Any] | None = None
     tags: list[str] = Field(default_factory=list, max_length=50)
+    timezone: str = Field(
+        "UTC",
+        max_length=64,
+        description="IANA zone for date expressions such as `now()` and for displayed times.",
+    )
+    cache_ttl_seconds: int | None = Field(
+        None,
+        ge=0,
+        le=2_592_000,
+        description="Reuse a result of the same version and parameters this recent.",
+    )
     version: int | None = Field(
         None,
         ge=1,
@@ -133,6 +145,27 @@ class ReportDefinitionWrite(ApiInput):
             return {k: v for k, v in data.items() if k not in read_only}
         return data
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {name!r}; use an IANA name such as Europe/Paris"
+            ) from None
+        return name
+
+    @field_validator("datasets")
+    @classmethod
+    def _dataset_names(cls, datasets: dict[str, str]) -> dict[str, str]:
+        for name, query in datasets.items():
+            if not re.match(IDENTIFIER, name) or name == MAIN_DATASET:
+                raise ValueError(f"dataset name {name!r} must be an identifier other than 'main'")
+            if not query.strip() or len(query) > 100_000:
+                raise ValueError(f"dataset {name!r} needs a query of at most 100,000 characters")
+        return datasets
+
     @field_validator("tags")
     @classmethod
     def _clean_tags(cls, tags: list[str]) -> list[str]:
@@ -143,6 +176,13 @@ class ReportDefinitionWrite(ApiInput):
             if tag not in cleaned:
                 cleaned.append(tag)
         return cleaned
+
+    @model_validator(mode="after")
+    def _datasets_exist(self) -> ReportDefinitionWrite:
+        for viz in self.visualizations:
+            if viz.dataset and viz.dataset != MAIN_DATASET and viz.dataset not in self.datasets:
+                raise ValueError(f"visualization {viz.id!r} names unknown dataset {viz.dataset!r}")
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> ReportDefinitionWrite:
@@ -169,6 +209,7 @@ class VisualizationOut(ApiModel):
     id: str
     type: VisualizationType
     title: str | None = None
+    dataset: str | None = None
     data_mapping: dict[str, Any]
     options: dict[str, Any] | None = None
 
@@ -183,10 +224,13 @@ class ReportDefinition(ApiModel):
     timeframe: Timeframe | None
     data_source: str
     query: str | None
+    datasets: dict[str, str]
     parameters: list[ReportParameterOut]
     visualizations: list[VisualizationOut]
     layout: dict[str, Any] | None
     tags: list[str]
+    timezone: str
+    cache_ttl_seconds: int | None
     created_by: str
     created_at: datetime
     updated_at: datetime

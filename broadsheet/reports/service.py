@@ -14,7 +14,7 @@ from broadsheet.datasources.service import DataSourceService
 from broadsheet.errors import Conflict, NotFound, ValidationFailed
 from broadsheet.kit.pagination import Page
 from broadsheet.kit.time import utc_now
-from broadsheet.reports import projections, repository
+from broadsheet.reports import projections, repository, validation
 from broadsheet.reports.schemas import (
     ReportDefinition,
     ReportDefinitionWrite,
@@ -47,7 +47,7 @@ class ReportService:
         return metadata(view)
 
     def create(self, caller: Principal, body: ReportDefinitionWrite) -> models.ReportDefinition:
-        self._check_source(caller.tenant_id, body.data_source)
+        self._validate(caller.tenant_id, body)
         now = utc_now()
         row = models.ReportDefinition(
             tenant_id=caller.tenant_id, created_by=caller.user_id, created_at=now, version=1
@@ -68,7 +68,7 @@ class ReportService:
                 f"the report is at version {row.version}, not {body.version}: "
                 "read it again and reapply your change"
             )
-        self._check_source(caller.tenant_id, body.data_source)
+        self._validate(caller.tenant_id, body)
         self._apply(row, body)
         row.version += 1
         row.updated_at = utc_now()
@@ -83,9 +83,17 @@ class ReportService:
         projections.remove_report(self.session, row.id)
         self.session.flush()
 
-    def _check_source(self, tenant_id: uuid.UUID, name: str) -> None:
-        if self.sources.by_name(tenant_id, name) is None:
-            raise ValidationFailed.field("dataSource", f"no data source named '{name}'")
+    def _validate(self, tenant_id: uuid.UUID, body: ReportDefinitionWrite) -> None:
+        """The checks that need the data source: does it exist, and do the queries run there
+        and return the columns the visualizations name."""
+        source = self.sources.by_name(tenant_id, body.data_source)
+        if source is None:
+            raise ValidationFailed.field("dataSource", f"no data source named '{body.data_source}'")
+        engine = self.sources.engine(source)
+        try:
+            validation.check_definition(engine, body, source.statement_timeout_seconds)
+        finally:
+            engine.dispose()
 
     @staticmethod
     def _apply(row: models.ReportDefinition, body: ReportDefinitionWrite) -> None:
@@ -95,6 +103,9 @@ class ReportService:
         row.timeframe = body.timeframe.value if body.timeframe else None
         row.data_source = body.data_source
         row.query = body.query
+        row.datasets = body.datasets or None
+        row.timezone = body.timezone
+        row.cache_ttl_seconds = body.cache_ttl_seconds
         row.parameters = [p.model_dump(by_alias=True, exclude_none=True) for p in body.parameters]
         row.visualizations = [
             v.model_dump(by_alias=True, exclude_none=True) for v in body.visualizations
@@ -113,10 +124,13 @@ def definition(row: models.ReportDefinition) -> ReportDefinition:
             "timeframe": row.timeframe,
             "dataSource": row.data_source,
             "query": row.query,
+            "datasets": row.datasets or {},
             "parameters": row.parameters or [],
             "visualizations": row.visualizations or [],
             "layout": row.layout,
             "tags": row.tags or [],
+            "timezone": row.timezone,
+            "cacheTtlSeconds": row.cache_ttl_seconds,
             "createdBy": str(row.created_by),
             "createdAt": row.created_at,
             "updatedAt": row.updated_at,

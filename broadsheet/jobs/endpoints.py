@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import BackgroundTasks, Body, Depends, Path, Request, Response, status
+
+from broadsheet.auth.dependencies import CurrentUser
+from broadsheet.dependencies import ExecutorDep, SessionDep, SettingsDep
+from broadsheet.jobs.schemas import ReportGenerationJob
+from broadsheet.jobs.service import JobService, to_schema
+from broadsheet.kit.ids import parse_id
+from broadsheet.kit.pagination import Page, page_params
+from broadsheet.models import JobStatus
+from broadsheet.routing import api_router
+
+ReportId = Annotated[str, Path(alias="reportId", description="A report id.")]
+JobId = Annotated[str, Path(alias="jobId", description="A job id.")]
+
+router = api_router("/api/v1/reports", "jobs")
+
+
+@router.post(
+    "/{reportId}/generate",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ReportGenerationJob,
+    summary="Generate report on demand",
+)
+def generate(
+    report_id: ReportId,
+    caller: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    executor: ExecutorDep,
+    background: BackgroundTasks,
+    parameters: Annotated[
+        dict[str, Any] | None,
+        Body(
+            description="ReportParameters: the report's parameter values by name.",
+            examples=[{"startDate": "2025-05-01", "endDate": "2025-05-31"}],
+        ),
+    ] = None,
+) -> ReportGenerationJob:
+    job = JobService(session, settings).submit(
+        caller, parse_id(report_id, "report"), parameters or {}
+    )
+    if job.status == JobStatus.queued:
+        # Runs after the response, which is after the commit: a worker never sees a job
+        # that is not in the database yet.
+        background.add_task(executor.dispatch, job.id, job.priority)
+    return to_schema(job)
+
+
+@router.get("/jobs/{jobId}", response_model=ReportGenerationJob, summary="Get job status")
+def get_job(
+    job_id: JobId, caller: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> ReportGenerationJob:
+    return to_schema(JobService(session, settings).get(caller.tenant_id, parse_id(job_id, "job")))
+
+
+@router.post("/jobs/{jobId}/cancel", response_model=ReportGenerationJob, summary="Cancel a job")
+def cancel_job(
+    job_id: JobId, caller: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> ReportGenerationJob:
+    return to_schema(JobService(session, settings).cancel(caller, parse_id(job_id, "job")))
+
+
+@router.get("/{reportId}/jobs", response_model=list[ReportGenerationJob], summary="A report's jobs")
+def list_jobs(
+    report_id: ReportId,
+    request: Request,
+    response: Response,
+    caller: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    page: Annotated[Page, Depends(page_params)],
+) -> list[ReportGenerationJob]:
+    jobs, total = JobService(session, settings).list_for_report(
+        caller.tenant_id, parse_id(report_id, "report"), page
+    )
+    page.set_headers(request, response, total)
+    return [to_schema(j) for j in jobs]

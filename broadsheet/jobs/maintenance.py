@@ -1,0 +1,50 @@
+"""The background loop every serving process runs: recover jobs lost with their process,
+re-dispatch queued jobs nobody took, delete expired results."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from broadsheet.jobs import recovery
+from broadsheet.jobs.executors import Executor
+from broadsheet.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class Maintenance:
+    def __init__(self, runtime: Runtime, executor: Executor) -> None:
+        self.runtime = runtime
+        self.executor = executor
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(
+            target=self._loop, name="broadsheet-maintenance", daemon=True
+        )
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join()
+
+    def run_once(self) -> None:
+        settings = self.runtime.settings
+        recovery.fail_overdue(self.runtime)
+        for job_id, priority in recovery.recover_stale(self.runtime):
+            self.executor.dispatch(job_id, priority)
+        # A dispatch can be lost between commit and broker (a crash in between); waiting
+        # several stale periods keeps this from duplicating messages for a merely long queue.
+        for job_id, priority in recovery.queued_waiting(
+            self.runtime, settings.job_stale_after_seconds * 5
+        ):
+            self.executor.dispatch(job_id, priority)
+        recovery.sweep_expired_results(self.runtime)
+
+    def _loop(self) -> None:
+        while not self.stopping.wait(self.runtime.settings.maintenance_seconds):
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("maintenance failed; trying again next round")

@@ -1,0 +1,1 @@
+"""Generated results: rows stored as Parquet, their pages, summaries and retention."""

@@ -11,7 +11,7 @@ from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -57,8 +57,19 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Larger request bodies get 413.")
     file_source_dirs: list[Path] = Field(
         default_factory=list,
-        description="Folders SQLite/DuckDB data sources may read; data_dir/sources is always one.",
+        description="Extra folders every tenant's SQLite/DuckDB sources may read.",
     )
+
+    @model_validator(mode="after")
+    def _heartbeat_fits(self) -> Settings:
+        # A live job must be seen alive several times within the stale period, or recovery
+        # would take it away from the process still running it.
+        if self.heartbeat_seconds * 3 > self.job_stale_after_seconds:
+            raise ValueError(
+                "BROADSHEET_HEARTBEAT_SECONDS must be at most a third of "
+                "BROADSHEET_JOB_STALE_AFTER_SECONDS"
+            )
+        return self
 
     @cached_property
     def resolved_database_url(self) -> str:
@@ -75,8 +86,15 @@ class Settings(BaseSettings):
         return (self.data_dir / "sources").resolve()
 
     @property
-    def allowed_source_dirs(self) -> list[Path]:
-        return [self.sources_dir, *(p.resolve() for p in self.file_source_dirs)]
+    def shared_sources_dir(self) -> Path:
+        """File databases every tenant may read (the demo's)."""
+        return self.sources_dir / "shared"
+
+    def source_dirs_for(self, tenant_slug: str) -> list[Path]:
+        """Where a tenant's SQLite/DuckDB sources may live: its own folder, the shared one, and
+        the operator's ``BROADSHEET_FILE_SOURCE_DIRS``. Never another tenant's folder."""
+        own = self.sources_dir / "tenants" / tenant_slug
+        return [own, self.shared_sources_dir, *(p.resolve() for p in self.file_source_dirs)]
 
     @cached_property
     def resolved_secret_key(self) -> str:

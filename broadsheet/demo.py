@@ -195,7 +195,7 @@ REPORTS: list[dict[str, Any]] = [
 def install(session: Session, settings: Settings, tenant_slug: str) -> list[str]:
     """Make sure the demo source and reports exist in ``tenant_slug``; returns what it added."""
     added: list[str] = []
-    path = demo_dataset.build(settings.sources_dir / f"{SOURCE}.db")
+    path = demo_dataset.build(settings.shared_sources_dir / f"{SOURCE}.db")
     owner = auth.system_principal(session, tenant_slug, DEMO_USER)
     sources = DataSourceService(session, settings)
     if sources.by_name(owner.tenant_id, SOURCE) is None:

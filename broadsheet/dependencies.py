@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from broadsheet.config import Settings
 from broadsheet.db import session_scope
-from broadsheet.jobs.executors import Executor
 from broadsheet.runtime import Runtime
 
 
@@ -24,11 +23,6 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-def get_executor(request: Request) -> Executor:
-    executor: Executor = request.app.state.executor
-    return executor
-
-
 def get_session(request: Request) -> Iterator[Session]:
     with session_scope(request.app.state.sessions) as session:
         yield session
@@ -36,6 +30,5 @@ def get_session(request: Request) -> Iterator[Session]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-ExecutorDep = Annotated[Executor, Depends(get_executor)]
 # scope="function": the commit happens before the response is sent, so a 201 means written.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

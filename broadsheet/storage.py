@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlparse
@@ -29,6 +30,9 @@ class Storage(Protocol):
     def size(self, key: str) -> int: ...
 
     def delete_prefix(self, prefix: str) -> None: ...
+
+    def list_prefixes(self, prefix: str, older_than: datetime) -> list[str]:
+        """The ``prefix``'s immediate sub-folders (``results/<id>/``) last changed before."""
 
     def scratch_file(self, suffix: str) -> Path:
         """A fresh temporary file on the same filesystem as the storage, for atomic puts."""
@@ -70,6 +74,17 @@ class LocalStorage:
             shutil.rmtree(path, ignore_errors=True)
         elif path.is_file():
             path.unlink(missing_ok=True)
+
+    def list_prefixes(self, prefix: str, older_than: datetime) -> list[str]:
+        folder = self._path(prefix.rstrip("/"))
+        if not folder.is_dir():
+            return []
+        limit = older_than.timestamp()
+        return [
+            f"{prefix.rstrip('/')}/{child.name}/"
+            for child in folder.iterdir()
+            if child.is_dir() and child.stat().st_mtime < limit
+        ]
 
     def scratch_file(self, suffix: str) -> Path:
         handle, name = tempfile.mkstemp(suffix=suffix, dir=self.scratch)

@@ -129,4 +129,4 @@ def settings_dir_db(settings: Settings) -> Path:
     """The demo database file in the shared data dir (built on first use)."""
     from broadsheet.datasources import demo_dataset
 
-    return demo_dataset.build(settings.sources_dir / f"{demo_dataset.SOURCE_NAME}.db")
+    return demo_dataset.build(settings.shared_sources_dir / f"{demo_dataset.SOURCE_NAME}.db")

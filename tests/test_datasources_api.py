@@ -73,10 +73,10 @@ def test_password_is_masked_and_encrypted_at_rest(
         ("oracle://scott:tiger@db/orcl", "unsupported scheme 'oracle'"),
         ("http://example.com/db", "unsupported scheme 'http'"),
         ("not a url", "not a database URL"),
-        ("sqlite:////etc/passwd", "allowed folder"),
-        ("sqlite:///../../broadsheet.db", "allowed folder"),
-        ("duckdb:////tmp/elsewhere.duckdb", "allowed folder"),
-        ("sqlite:///file:x.db?uri=true", "URI-mode"),
+        ("sqlite:////etc/passwd", "tenant's folders"),
+        ("sqlite:///../../broadsheet.db", "tenant's folders"),
+        ("duckdb:////tmp/elsewhere.duckdb", "tenant's folders"),
+        ("sqlite:///file:x.db?uri=true", "not allowed"),
     ],
 )
 def test_unsupported_urls_are_422(
@@ -129,7 +129,7 @@ def test_mariadb_connection(client: TestClient, admin: Caller) -> None:
 def test_missing_sqlite_file_is_not_created(
     client: TestClient, admin: Caller, settings: Settings
 ) -> None:
-    path = settings.sources_dir / f"{uuid.uuid4()}.db"
+    path = settings.source_dirs_for("acme")[0] / f"{uuid.uuid4()}.db"
     source = create(client, admin, name="ghost", url=f"sqlite:///{path}").json()
     result = client.post(f"{SOURCES}/{source['id']}/test", headers=admin.headers).json()
     assert result == {
@@ -179,8 +179,8 @@ def test_reports_can_use_a_new_source(client: TestClient, admin: Caller) -> None
 def test_duckdb_file_source(client: TestClient, admin: Caller, settings: Settings) -> None:
     import duckdb
 
-    path = settings.sources_dir / f"{uuid.uuid4()}.duckdb"
-    settings.sources_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.source_dirs_for("acme")[0] / f"{uuid.uuid4()}.duckdb"
+    path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(path)) as conn:
         conn.execute("CREATE TABLE t AS SELECT 1 AS x")
     source = create(client, admin, name="lake", url=f"duckdb:///{path}").json()

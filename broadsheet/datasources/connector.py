@@ -1,8 +1,11 @@
 """Turning a data source URL into a SQLAlchemy engine, safely.
 
-What a tenant admin may point Broadsheet at is limited: only the backends we ship drivers for,
-and for file databases (SQLite, DuckDB) only files under the allowed folders — otherwise a
-source could read Broadsheet's own metadata database or any file on the server.
+What a tenant admin may point Broadsheet at is limited: only the backends we ship drivers for;
+for network databases a host must be named (no local sockets with peer authentication) and
+only connection options on an allowlist pass (``?local_infile=1`` or DuckDB's
+``?enable_external_access=true`` would read files on the server); for file databases (SQLite,
+DuckDB) only files in the tenant's own folder, the shared folder or an operator's folder —
+otherwise a source could read Broadsheet's own metadata database or any file on the server.
 """
 
 from __future__ import annotations
@@ -24,6 +27,16 @@ from broadsheet.kit import dburl
 SUPPORTED_BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb", "duckdb")
 FILE_BACKENDS = ("sqlite", "duckdb")
 CONNECT_TIMEOUT_SECONDS = 10
+# Query-string options a source URL may carry; anything else is refused.
+ALLOWED_OPTIONS: dict[str, frozenset[str]] = {
+    "postgresql": frozenset(
+        {"sslmode", "sslrootcert", "sslcert", "sslkey", "application_name", "target_session_attrs"}
+    ),
+    "mysql": frozenset({"charset", "ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_cert"}),
+    "mariadb": frozenset({"charset", "ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_cert"}),
+    "sqlite": frozenset(),
+    "duckdb": frozenset(),
+}
 
 
 class UnsupportedSource(ValueError):
@@ -40,14 +53,20 @@ def parse_source_url(raw: str, allowed_dirs: list[Path]) -> URL:
         raise UnsupportedSource(
             f"unsupported scheme '{url.drivername}'; use one of: {', '.join(SUPPORTED_BACKENDS)}"
         )
+    refused = sorted(set(url.query) - ALLOWED_OPTIONS[backend])
+    if refused:
+        allowed = ", ".join(sorted(ALLOWED_OPTIONS[backend])) or "none"
+        raise UnsupportedSource(
+            f"URL option(s) {', '.join(refused)} are not allowed for {backend} (allowed: {allowed})"
+        )
     if backend in FILE_BACKENDS:
         _check_file(url, allowed_dirs)
+    elif not url.host:
+        raise UnsupportedSource("name the database server's host; local sockets are not used")
     return url
 
 
 def _check_file(url: URL, allowed_dirs: list[Path]) -> None:
-    if "uri" in url.query or "mode" in url.query:
-        raise UnsupportedSource("URI-mode file options are not allowed")
     database = url.database or ""
     if database in ("", ":memory:"):
         return
@@ -55,8 +74,8 @@ def _check_file(url: URL, allowed_dirs: list[Path]) -> None:
     if not any(path.is_relative_to(d) for d in allowed_dirs):
         folders = ", ".join(str(d) for d in allowed_dirs)
         raise UnsupportedSource(
-            f"file databases must lie in an allowed folder ({folders}); "
-            "add one with BROADSHEET_FILE_SOURCE_DIRS"
+            f"file databases must lie in one of this tenant's folders ({folders}); "
+            "an operator can add one with BROADSHEET_FILE_SOURCE_DIRS"
         )
 
 

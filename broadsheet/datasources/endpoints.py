@@ -18,7 +18,7 @@ router = api_router("/api/v1/datasources", "datasources")
 
 @router.get("", response_model=list[DataSource], summary="List data sources (admin)")
 def list_sources(caller: Admin, session: SessionDep, settings: SettingsDep) -> list[DataSource]:
-    return DataSourceService(session, settings).list(caller.tenant_id)
+    return DataSourceService(session, settings).list_sources(caller.tenant_id)
 
 
 @router.post(

@@ -1,21 +1,24 @@
 """Run one report query against a data source and stream its rows as Arrow batches.
 
-Limits are the source's: a statement timeout (enforced by the database where it can, and by
-a deadline between batches everywhere) and a row limit (the query fails past it: a report
-that silently drops rows is worse than one that says it is too big). Parameters are always
-bound, never formatted into the SQL. Rows go straight from the DB-API cursor into Arrow — no
-ORM row objects — with a server-side cursor where the driver has one, so memory stays at one
-batch whatever the result's size.
+Limits are the source's: a statement timeout and a row limit (the query fails past it: a
+report that silently drops rows is worse than one that says it is too big). Both a timeout
+and a cancel stop a statement the same way, through an ``Interrupter`` that knows how to stop
+each driver from another thread (PostgreSQL's cancel, MySQL's ``KILL QUERY``, SQLite's and
+DuckDB's interrupt) and remembers why it fired. The database's own timeout is set as well,
+where it has one. Parameters are always bound, never formatted into the SQL. Rows go from the
+DB-API cursor (server-side where the driver has one) straight into Arrow, in batches sized to
+about ``TARGET_BATCH_BYTES``, so memory stays at one batch whatever the result's size.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -26,8 +29,13 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from broadsheet.datasources import sqlguard
 from broadsheet.datasources.arrow import BatchBuilder, MixedTypes, hinted_type
 
-DEFAULT_BATCH_ROWS = 50_000
-TIMEOUT_SLACK_SECONDS = 0.25
+log = logging.getLogger(__name__)
+FIRST_BATCH_ROWS = 5_000
+MIN_BATCH_ROWS = 1_000
+MAX_BATCH_ROWS = 50_000
+TARGET_BATCH_BYTES = 16 * 2**20
+TIMEOUT, CANCELLED, SHUTDOWN = "timeout", "cancelled", "shutdown"
+DATABASE_TIMEOUT_GRACE_MS = 500
 
 
 class QueryFailed(Exception):
@@ -43,7 +51,9 @@ class RowLimitExceeded(QueryFailed):
 
 
 class QueryCancelled(QueryFailed):
-    pass
+    def __init__(self, reason: str) -> None:
+        super().__init__("the job was cancelled" if reason == CANCELLED else "the run was stopped")
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -52,12 +62,71 @@ class Limits:
     row_limit: int
 
 
+class Interrupter:
+    """Stops whatever statement is running, from any thread, and remembers why.
+
+    Once fired it stays fired, and it keeps stopping the armed statement every
+    ``NAG_SECONDS`` until that statement's connection is disarmed: a cancel that reaches the
+    database between two statements (or before the first one starts) would otherwise be
+    lost. A statement armed after the firing is stopped at once.
+    """
+
+    NAG_SECONDS = 0.5
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self._stop: Callable[[], None] | None = None
+        self._lock = threading.Lock()
+        self._nagging = False
+
+    def arm(self, stop: Callable[[], None] | None) -> None:
+        with self._lock:
+            self._stop = stop
+        if self.reason is not None:
+            self._nag()
+
+    def disarm(self) -> None:
+        with self._lock:
+            self._stop = None
+
+    def fire(self, reason: str) -> None:
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
+        self._nag()
+
+    def _nag(self) -> None:
+        with self._lock:
+            if self._nagging or self._stop is None:
+                return
+            self._nagging = True
+        threading.Thread(target=self._keep_stopping, name="interrupter", daemon=True).start()
+
+    def _keep_stopping(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    stop = self._stop
+                if stop is None:
+                    return
+                try:
+                    stop()
+                except Exception:  # the statement may have ended and its connection closed
+                    log.debug("interrupting a statement failed", exc_info=True)
+                time.sleep(self.NAG_SECONDS)
+        finally:
+            with self._lock:
+                self._nagging = False
+            if self._stop is not None and self.reason is not None:
+                self._nag()  # armed again while we were leaving
+
+
 @dataclass
 class Progress:
-    """Shared with whoever watches the query: rows so far, and a way to interrupt it."""
+    """Shared with whoever watches the run: rows so far (all queries) and the interrupter."""
 
     rows: int = 0
-    interrupt: Callable[[], None] | None = None
+    interrupter: Interrupter = field(default_factory=Interrupter)
 
 
 def stream(
@@ -66,69 +135,81 @@ def stream(
     params: dict[str, Any],
     limits: Limits,
     *,
-    batch_rows: int = DEFAULT_BATCH_ROWS,
-    should_stop: Callable[[], bool] = lambda: False,
     progress: Progress | None = None,
+    deadline: float | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """Yield the result in batches; raises a QueryFailed subclass with a readable message."""
+    """Yield the result in batches; raises a QueryFailed subclass with a readable message.
+
+    ``deadline`` (a ``time.monotonic()`` value) bounds a whole run of several queries; each
+    query is also bounded by the source's own timeout.
+    """
     backend = engine.dialect.name
     try:
         sqlguard.check_read_only(sql, backend)
-    except sqlguard.UnsafeQuery as exc:  # the definition was checked when saved; still
+    except sqlguard.UnsafeQuery as exc:  # checked when saved; checked again here
         raise QueryFailed(str(exc)) from None
-    deadline = time.monotonic() + limits.timeout_seconds
     progress = progress or Progress()
+    interrupter = progress.interrupter
+    if interrupter.reason is not None:
+        raise _stopped(interrupter.reason, limits)
+    ends = time.monotonic() + limits.timeout_seconds
+    ends = min(ends, deadline) if deadline is not None else ends
+    timer = threading.Timer(max(ends - time.monotonic(), 0), interrupter.fire, (TIMEOUT,))
+    timer.daemon = True
     try:
-        with engine.connect() as conn, _guarded(conn, backend, limits, deadline) as cursor:
-            progress.interrupt = _interrupter(conn.connection.dbapi_connection, backend)
+        with engine.connect() as conn, _guarded(conn, backend, ends) as cursor:
+            interrupter.arm(_stopper(engine, conn, backend))
+            timer.start()
             statement, args = _compile(conn, sql, params)
             cursor.execute(statement, args)
-            names = [d[0] for d in cursor.description]
+            names = _unique([d[0] for d in cursor.description])
             builder = BatchBuilder(names, [hinted_type(backend, d) for d in cursor.description])
-            yield from _batches(
-                cursor, builder, batch_rows, limits, deadline, progress, should_stop
-            )
-            progress.interrupt = None  # the connection is about to close
+            yield from _batches(cursor, builder, limits, progress)
     except MixedTypes as exc:
         raise QueryFailed(str(exc)) from None
     except (engine.dialect.loaded_dbapi.Error, DBAPIError, sqlite3.Error) as exc:
-        # The database's own timeout fires at the deadline; allow for clock slack.
-        if time.monotonic() >= deadline - TIMEOUT_SLACK_SECONDS or _says_timeout(exc):
-            raise _timeout(limits) from None
+        if interrupter.reason is not None:
+            raise _stopped(interrupter.reason, limits) from None
+        if _database_timeout(exc):
+            raise _stopped(TIMEOUT, limits) from None
         raise QueryFailed(database_message(exc, engine)) from None
     except SQLAlchemyError as exc:
         raise QueryFailed(database_message(exc, engine)) from None
+    finally:
+        timer.cancel()
+        interrupter.disarm()
+        if interrupter.reason == TIMEOUT:
+            interrupter.reason = None  # a timeout ends this query; the caller decides the rest
 
 
 def _batches(
-    cursor: Any,
-    builder: BatchBuilder,
-    batch_rows: int,
-    limits: Limits,
-    deadline: float,
-    progress: Progress,
-    should_stop: Callable[[], bool],
+    cursor: Any, builder: BatchBuilder, limits: Limits, progress: Progress
 ) -> Iterator[pa.RecordBatch]:
-    """Fetch and convert batch by batch; an empty result still yields one (empty) batch, so
-    the file has the query's columns."""
+    """Fetch and convert batch by batch, sizing batches by bytes so wide rows stay small. An
+    empty result still yields one (empty) batch, so the file has the query's columns."""
+    fetch = FIRST_BATCH_ROWS
+    seen = 0
     first = True
     while True:
-        rows = cursor.fetchmany(batch_rows)
+        rows = cursor.fetchmany(fetch)
         if not rows and not first:
             return
         first = False
+        seen += len(rows)
         progress.rows += len(rows)
-        if progress.rows > limits.row_limit:
+        if seen > limits.row_limit:
             raise RowLimitExceeded(
                 f"the query returned more than {limits.row_limit:,} rows, the data "
                 "source's row limit; narrow the query or raise the limit"
             )
-        _check_time(deadline, limits)
-        if should_stop():
-            raise QueryCancelled("the job was cancelled")
-        yield builder.build(rows)
+        if progress.interrupter.reason is not None:
+            raise _stopped(progress.interrupter.reason, limits)
+        batch = builder.build(rows)
+        yield batch
         if not rows:
             return
+        per_row = max(batch.nbytes / batch.num_rows, 1)
+        fetch = int(min(max(TARGET_BATCH_BYTES / per_row, MIN_BATCH_ROWS), MAX_BATCH_ROWS))
 
 
 def describe(engine: Engine, sql: str, samples: dict[str, Any], timeout: float) -> list[str]:
@@ -136,13 +217,16 @@ def describe(engine: Engine, sql: str, samples: dict[str, Any], timeout: float) 
     ``SELECT * FROM (…) LIMIT 0`` with a sample value of the right type for each parameter
     (typed values, so PostgreSQL can resolve operators such as ``:a - :b``)."""
     sqlguard.check_read_only(sql, engine.dialect.name)
-    wrapped = f"SELECT * FROM ({sql.strip().rstrip(';')}) AS broadsheet_probe LIMIT 0"  # noqa: S608
-    limits = Limits(timeout, 1)
+    # Newlines, so a query ending in a -- comment does not comment out the wrapper.
+    wrapped = f"SELECT * FROM (\n{sql.strip().rstrip(';')}\n) AS broadsheet_probe LIMIT 0"  # noqa: S608
     try:
-        with engine.connect() as conn, _guarded(conn, engine.dialect.name, limits, None) as cur:
+        with (
+            engine.connect() as conn,
+            _guarded(conn, engine.dialect.name, time.monotonic() + timeout) as cursor,
+        ):
             statement, args = _compile(conn, wrapped, samples)
-            cur.execute(statement, args)
-            return [d[0] for d in cur.description]
+            cursor.execute(statement, args)
+            return [d[0] for d in cursor.description]
     except (engine.dialect.loaded_dbapi.Error, DBAPIError, sqlite3.Error, SQLAlchemyError) as exc:
         raise QueryFailed(database_message(exc, engine)) from None
 
@@ -155,6 +239,22 @@ def database_message(exc: BaseException, engine: Engine) -> str:
     if password:
         message = message.replace(str(password), "***")
     return message[:1000]
+
+
+def _unique(names: list[str]) -> list[str]:
+    """``a.*, b.*`` joins repeat names; a file (and a chart) needs each once: ``id``, ``id_2``."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        count = seen.get(name, 0) + 1
+        seen[name] = count
+        candidate = name if count == 1 else f"{name}_{count}"
+        while candidate in seen and candidate != name:
+            count += 1
+            candidate = f"{name}_{count}"
+        seen.setdefault(candidate, 1)
+        out.append(candidate)
+    return out
 
 
 def _compile(conn: Connection, sql: str, params: dict[str, Any]) -> tuple[str, Any]:
@@ -178,13 +278,16 @@ def _sqlite_value(value: Any) -> Any:
 
 
 @contextmanager
-def _guarded(
-    conn: Connection, backend: str, limits: Limits, deadline: float | None
-) -> Iterator[Any]:
-    """A raw cursor in a read-only transaction with the database's own statement timeout."""
+def _guarded(conn: Connection, backend: str, ends: float) -> Iterator[Any]:
+    """A raw cursor in a read-only transaction with the database's own statement timeout.
+
+    On any abnormal exit the connection is thrown away rather than reused: closing a MySQL
+    streaming cursor would first read the rest of a huge result.
+    """
     raw = conn.connection.dbapi_connection
     assert raw is not None
-    millis = max(int(limits.timeout_seconds * 1000), 1)
+    # The database's own timeout is a backstop, set a little after ours.
+    millis = max(int((ends - time.monotonic()) * 1000), 1) + DATABASE_TIMEOUT_GRACE_MS
     if backend == "postgresql":
         conn.execute(text("SET TRANSACTION READ ONLY"))
         conn.execute(text(f"SET LOCAL statement_timeout = {millis}"))
@@ -200,54 +303,62 @@ def _guarded(
         cursor = raw.cursor(pymysql.cursors.SSCursor)
     else:
         cursor = raw.cursor()
-    watchdog = _watchdog(raw, backend, limits.timeout_seconds)
     try:
         yield cursor
-    finally:
-        if watchdog is not None:
-            watchdog.cancel()
-        try:
-            cursor.close()
-        finally:
-            if backend in ("mysql", "mariadb"):
-                conn.execute(text("SET SESSION TRANSACTION READ WRITE"))
-            conn.rollback()
+    except BaseException:
+        if backend not in ("mysql", "mariadb"):  # MySQL's close would read the rest first
+            with suppress(Exception):
+                cursor.close()
+        conn.invalidate()
+        raise
+    cursor.close()
+    if backend in ("mysql", "mariadb"):
+        conn.execute(text("SET SESSION TRANSACTION READ WRITE"))
+    conn.rollback()
 
 
-def _interrupter(raw: Any, backend: str) -> Callable[[], None] | None:
-    """How to stop a running statement from another thread, where the driver can."""
+def _stopper(engine: Engine, conn: Connection, backend: str) -> Callable[[], None] | None:
+    """How to stop this connection's running statement from another thread."""
+    raw: Any = conn.connection.dbapi_connection
+    stop: Callable[[], None]
     if backend == "postgresql":
-        return getattr(raw, "cancel_safe", None) or raw.cancel  # type: ignore[no-any-return]
+        stop = getattr(raw, "cancel_safe", None) or raw.cancel
+        return stop
     if backend == "sqlite":
-        return raw.interrupt  # type: ignore[no-any-return]
+        stop = raw.interrupt
+        return stop
     if backend == "duckdb":
-        return getattr(raw, "interrupt", None) or raw.c.interrupt  # type: ignore[no-any-return]
+        stop = getattr(raw, "interrupt", None) or raw.c.interrupt
+        return stop
+    if backend in ("mysql", "mariadb"):
+        thread_id = raw.thread_id()
+
+        def kill() -> None:  # MySQL stops a query only when asked on another connection
+            with engine.connect() as other:
+                other.exec_driver_sql(f"KILL QUERY {int(thread_id)}")
+
+        return kill
     return None
 
 
-def _watchdog(raw: Any, backend: str, seconds: float) -> threading.Timer | None:
-    """Interrupt engines that have no statement timeout of their own (SQLite, DuckDB)."""
-    interrupt = _interrupter(raw, backend) if backend in ("sqlite", "duckdb") else None
-    if interrupt is None:
-        return None
-    timer = threading.Timer(seconds, interrupt)
-    timer.daemon = True
-    timer.start()
-    return timer
+# The databases' own "statement timeout" errors: PostgreSQL's query_canceled, MariaDB's
+# max_statement_time, MySQL's max_execution_time. Ours normally fires first (the database's
+# is set a little later); these cover a clock that disagrees.
+_TIMEOUT_CODES = {"57014", 1969, 3024}
 
 
-def _says_timeout(exc: BaseException) -> bool:
-    words = str(getattr(exc, "orig", None) or exc).lower()
-    return "statement timeout" in words or "max_statement_time" in words or "interrupted" in words
+def _database_timeout(exc: BaseException) -> bool:
+    original = getattr(exc, "orig", None) or exc
+    code = getattr(original, "sqlstate", None)
+    if code is None and getattr(original, "args", None):
+        code = original.args[0]
+    return code in _TIMEOUT_CODES
 
 
-def _check_time(deadline: float, limits: Limits) -> None:
-    if time.monotonic() >= deadline:
-        raise _timeout(limits)
-
-
-def _timeout(limits: Limits) -> QueryTimeout:
-    return QueryTimeout(
-        f"the query ran longer than {limits.timeout_seconds:g} s, the data source's "
-        "statement timeout"
-    )
+def _stopped(reason: str, limits: Limits) -> QueryFailed:
+    if reason == TIMEOUT:
+        return QueryTimeout(
+            f"the query ran longer than {limits.timeout_seconds:g} s, the data source's "
+            "statement timeout (or the job's)"
+        )
+    return QueryCancelled(reason)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from broadsheet import models
@@ -24,7 +26,7 @@ class DataSourceService:
         self.settings = settings
         self.cipher = Cipher(settings.resolved_secret_key)
 
-    def list(self, tenant_id: uuid.UUID) -> list[DataSource]:
+    def list_sources(self, tenant_id: uuid.UUID) -> list[DataSource]:
         rows = self.session.scalars(
             select(models.DataSource)
             .where(models.DataSource.tenant_id == tenant_id)
@@ -53,7 +55,7 @@ class DataSourceService:
             name=body.name,
             kind=body.kind,
             description=body.description,
-            url_encrypted=self.cipher.encrypt(self._valid_url(body.url)),
+            url_encrypted=self.cipher.encrypt(self._valid_url(caller.tenant_id, body.url)),
             statement_timeout_seconds=body.statement_timeout_seconds,
             row_limit=body.row_limit,
             created_by=caller.user_id,
@@ -89,7 +91,7 @@ class DataSourceService:
 
     def test(self, tenant_id: uuid.UUID, source_id: uuid.UUID) -> ConnectionTest:
         row = self.get(tenant_id, source_id)
-        url = connector.parse_source_url(self.url_of(row), self.settings.allowed_source_dirs)
+        url = connector.parse_source_url(self.url_of(row), self._allowed_dirs(row.tenant_id))
         result = connector.probe(url)
         return ConnectionTest(
             ok=result.ok,
@@ -98,10 +100,13 @@ class DataSourceService:
             error=result.error,
         )
 
+    def parsed_url(self, row: models.DataSource) -> URL:
+        """The source's URL, checked again now (the rules may have tightened since it was saved)."""
+        return connector.parse_source_url(self.url_of(row), self._allowed_dirs(row.tenant_id))
+
     def engine(self, row: models.DataSource) -> Engine:
         """A new engine on the source (the caller disposes of it)."""
-        url = connector.parse_source_url(self.url_of(row), self.settings.allowed_source_dirs)
-        return connector.make_source_engine(url)
+        return connector.make_source_engine(self.parsed_url(row))
 
     def url_of(self, row: models.DataSource) -> str:
         return self.cipher.decrypt(row.url_encrypted)
@@ -125,11 +130,16 @@ class DataSourceService:
         stored = dburl.normalize(self.url_of(row))
         if submitted == dburl.masked(stored):
             return stored.render_as_string(hide_password=False)
-        return self._valid_url(submitted)
+        return self._valid_url(row.tenant_id, submitted)
 
-    def _valid_url(self, raw: str) -> str:
+    def _allowed_dirs(self, tenant_id: uuid.UUID) -> list[Path]:
+        tenant = self.session.get(models.Tenant, tenant_id)
+        assert tenant is not None
+        return self.settings.source_dirs_for(tenant.slug)
+
+    def _valid_url(self, tenant_id: uuid.UUID, raw: str) -> str:
         try:
-            url = connector.parse_source_url(raw, self.settings.allowed_source_dirs)
+            url = connector.parse_source_url(raw, self._allowed_dirs(tenant_id))
         except connector.UnsupportedSource as exc:
             raise ValidationFailed.field("url", str(exc)) from None
         return url.render_as_string(hide_password=False)

@@ -27,6 +27,7 @@ WRITES = (
     exp.Alter,
     exp.Command,
 )
+MYSQL_EXECUTABLE_COMMENTS = ("/*!", "/*+", "/*M!")
 DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
 
 # sqlglot logs (rather than raises) when it falls back to an opaque Command; we reject those.
@@ -39,6 +40,10 @@ class UnsafeQuery(ValueError):
 
 def check_read_only(sql: str, backend: str) -> None:
     dialect = DIALECTS.get(backend, backend)
+    if backend in ("mysql", "mariadb") and any(m in sql for m in MYSQL_EXECUTABLE_COMMENTS):
+        # MySQL runs what is inside /*! … */ and obeys /*+ … */ hints: text the parser below
+        # sees as a comment, so it could hide INTO OUTFILE or lift the statement timeout.
+        raise UnsafeQuery("MySQL executable comments (/*! */) and optimizer hints are not allowed")
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     except ParseError as exc:

@@ -30,21 +30,29 @@ class Maintenance:
         self.thread.join()
 
     def run_once(self) -> None:
-        settings = self.runtime.settings
+        """Each step on its own: a broker that is down must not stop the retention sweep."""
+        for step in (self._recover, self._redispatch, self._sweep):
+            try:
+                step()
+            except Exception:
+                log.exception("maintenance step %s failed; trying again next round", step.__name__)
+
+    def _recover(self) -> None:
         recovery.fail_overdue(self.runtime)
         for job_id, priority in recovery.recover_stale(self.runtime):
             self.executor.dispatch(job_id, priority)
+
+    def _redispatch(self) -> None:
         # A dispatch can be lost between commit and broker (a crash in between); waiting
         # several stale periods keeps this from duplicating messages for a merely long queue.
-        for job_id, priority in recovery.queued_waiting(
-            self.runtime, settings.job_stale_after_seconds * 5
-        ):
+        waited = self.runtime.settings.job_stale_after_seconds * 5
+        for job_id, priority in recovery.queued_waiting(self.runtime, waited):
             self.executor.dispatch(job_id, priority)
+
+    def _sweep(self) -> None:
         recovery.sweep_expired_results(self.runtime)
+        recovery.sweep_orphan_files(self.runtime)
 
     def _loop(self) -> None:
         while not self.stopping.wait(self.runtime.settings.maintenance_seconds):
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("maintenance failed; trying again next round")
+            self.run_once()

@@ -80,16 +80,35 @@ def fail_overdue(runtime: Runtime) -> int:
 
 
 def queued_waiting(runtime: Runtime, older_than_seconds: float) -> list[tuple[uuid.UUID, str]]:
-    """Queued jobs nobody picked up (a dispatch lost between commit and broker)."""
+    """Queued jobs nobody has picked up for a while (a dispatch lost between commit and
+    broker), each returned once per period: taking one stamps ``dispatched_at``, so several
+    processes and several rounds do not send it again and again."""
     cutoff = utc_now() - timedelta(seconds=older_than_seconds)
+    taken: list[tuple[uuid.UUID, str]] = []
     with session_scope(runtime.sessions) as session:
         rows = session.execute(
             select(Job.id, Job.priority)
-            .where(Job.status == JobStatus.queued, Job.created_at < cutoff)
+            .where(
+                Job.status == JobStatus.queued,
+                Job.created_at < cutoff,
+                (Job.dispatched_at.is_(None)) | (Job.dispatched_at < cutoff),
+            )
             .order_by(Job.created_at)
             .limit(500)
         ).all()
-    return [(job_id, priority) for job_id, priority in rows]
+        for job_id, priority in rows:
+            stamped = session.execute(
+                update(Job)
+                .where(
+                    Job.id == job_id,
+                    Job.status == JobStatus.queued,
+                    (Job.dispatched_at.is_(None)) | (Job.dispatched_at < cutoff),
+                )
+                .values(dispatched_at=utc_now())
+            )
+            if stamped.rowcount:  # type: ignore[attr-defined]
+                taken.append((job_id, priority))
+    return taken
 
 
 def sweep_expired_results(runtime: Runtime) -> int:
@@ -112,3 +131,26 @@ def sweep_expired_results(runtime: Runtime) -> int:
             runtime.storage.delete_prefix(row.storage_key)
     log.info("deleted %d expired result(s)", len(expired))
     return len(expired)
+
+
+def sweep_orphan_files(runtime: Runtime, older_than: timedelta = timedelta(hours=6)) -> int:
+    """Delete result folders that no result row points at (a report deleted with its results,
+    a process that died mid-write): the rows are the truth, files follow them."""
+    cutoff = utc_now() - older_than
+    prefixes = runtime.storage.list_prefixes("results/", older_than=cutoff)
+    if not prefixes:
+        return 0
+    with session_scope(runtime.sessions) as session:
+        known = set(
+            session.scalars(
+                select(models.ReportResult.storage_key).where(
+                    models.ReportResult.storage_key.in_(prefixes)
+                )
+            )
+        )
+    orphans = [p for p in prefixes if p not in known]
+    for prefix in orphans:
+        runtime.storage.delete_prefix(prefix)
+    if orphans:
+        log.info("deleted %d orphaned result folder(s)", len(orphans))
+    return len(orphans)

@@ -1,10 +1,11 @@
 """``run_job(job_id)``: the one function every executor calls.
 
-It claims the job (queued → processing, a conditional update, so a duplicate delivery is a
-no-op), streams each query into Parquet, builds the charts, and records the result, the
-job's end and the report's statistics in one transaction. A heartbeat thread touches the job
-while it runs and notices a cancel (or a recovery that gave the job to someone else), then
-interrupts the query.
+It claims the job (queued → processing, a conditional update that also takes the next
+attempt number as the run's token), streams each query into Parquet, builds the charts, and
+records the result, the job's end and the report's statistics in one transaction. Every later
+write about the job names the token, so a run that recovery gave away (its heartbeat stalled)
+can no longer change the job. A heartbeat thread touches the job while it runs and notices a
+cancel, then interrupts the query. Files stay only when their result row was written.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.engine import URL
 
 from broadsheet import models
 from broadsheet.charts import mapping as chart_mapping
@@ -35,7 +37,15 @@ from broadsheet.results import parquet
 from broadsheet.runtime import Runtime
 
 log = logging.getLogger(__name__)
+Job = models.ReportJob
 TABLE_PREVIEW_ROWS = 1000
+# A chart reads at most this many rows of its columns (evenly spaced row groups past it), so
+# a result near a huge row limit cannot exhaust memory just to draw a line.
+CHART_MAX_ROWS = 2_000_000
+
+# Runs in this process, so a stopping executor can interrupt them.
+_active: dict[uuid.UUID, query.Progress] = {}
+_active_lock = threading.Lock()
 
 
 class JobFailed(Exception):
@@ -47,12 +57,11 @@ class Plan:
     """Everything a run needs, read in one short transaction and then detached from it."""
 
     job_id: uuid.UUID
-    tenant_id: uuid.UUID
-    report_id: uuid.UUID
+    token: int
     queries: dict[str, str]
     values: dict[str, Any]
     visualizations: list[dict[str, Any]]
-    source_url: str
+    source_url: URL
     limits: query.Limits
 
 
@@ -62,7 +71,7 @@ class Generated:
     written: dict[str, parquet.Written]
     visualizations: list[dict[str, Any]]
     elapsed_ms: int
-    rows: int = field(default=0)
+    rows: int
 
 
 def run_job(
@@ -70,57 +79,106 @@ def run_job(
 ) -> str | None:
     """Run the job if it is still queued. Returns its final status, or None if it was not
     ours to run (already taken, finished or cancelled)."""
-    if not _claim(runtime, job_id):
+    token = _claim(runtime, job_id)
+    if token is None:
         return None
+    return run_claimed(job_id, token, runtime, on_progress=on_progress)
+
+
+def run_claimed(
+    job_id: uuid.UUID,
+    token: int,
+    runtime: Runtime,
+    *,
+    on_progress: Callable[[int], None] | None = None,
+) -> str:
+    """Run a job this process has claimed as attempt ``token``."""
     progress = query.Progress()
-    stop = threading.Event()
-    beat = _Heartbeat(runtime, job_id, progress, stop, on_progress)
+    with _active_lock:
+        _active[job_id] = progress
+    beat = _Heartbeat(runtime, job_id, token, progress, on_progress)
     beat.start()
     generated: Generated | None = None
+    kept = False
     try:
-        generated = _generate(runtime, _plan(runtime, job_id), progress, stop)
-        return _finish(runtime, job_id, generated)
+        generated = _generate(runtime, _plan(runtime, job_id, token), progress)
+        status, kept = _finish(runtime, job_id, token, generated)
+        return status
+    except query.QueryCancelled as exc:
+        if exc.reason == query.SHUTDOWN:
+            return _requeue(runtime, job_id, token)
+        return _fail(runtime, job_id, token, str(exc))
     except (JobFailed, query.QueryFailed) as exc:
-        return _fail(runtime, job_id, str(exc))
+        return _fail(runtime, job_id, token, str(exc))
+    except KeyboardInterrupt:
+        _fail(runtime, job_id, token, "interrupted: the command running it was stopped")
+        raise
     except Exception as exc:  # a bug, not bad input: keep the job honest and log the trace
         log.exception("job %s failed unexpectedly", job_id)
-        return _fail(runtime, job_id, f"internal error ({type(exc).__name__}); see the server log")
+        return _fail(
+            runtime, job_id, token, f"internal error ({type(exc).__name__}); see the server log"
+        )
     finally:
         beat.stop()
-        if generated is not None and stop.is_set():
+        with _active_lock:
+            _active.pop(job_id, None)
+        if generated is not None and not kept:
             runtime.storage.delete_prefix(f"results/{generated.result_id}/")
 
 
-def _claim(runtime: Runtime, job_id: uuid.UUID) -> bool:
+def stop_all_runs() -> None:
+    """Interrupt every run in this process; their jobs go back to the queue (shutdown)."""
+    with _active_lock:
+        running = list(_active.values())
+    for progress in running:
+        progress.interrupter.fire(query.SHUTDOWN)
+
+
+def _claim(runtime: Runtime, job_id: uuid.UUID) -> int | None:
     now = utc_now()
     with session_scope(runtime.sessions) as session:
         claimed = session.execute(
-            update(models.ReportJob)
-            .where(models.ReportJob.id == job_id, models.ReportJob.status == JobStatus.queued)
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.queued)
             .values(
                 status=JobStatus.processing,
                 started_at=now,
                 heartbeat_at=now,
-                attempts=models.ReportJob.attempts + 1,
+                attempts=Job.attempts + 1,
                 rows_fetched=0,
                 error=None,
             )
         )
-        return bool(claimed.rowcount)  # type: ignore[attr-defined]
+        if not claimed.rowcount:  # type: ignore[attr-defined]
+            return None
+        # Read inside the same transaction that holds the row: this run's token.
+        return session.scalar(select(Job.attempts).where(Job.id == job_id))
 
 
-def _plan(runtime: Runtime, job_id: uuid.UUID) -> Plan:
+def _ours(job_id: uuid.UUID, token: int) -> tuple[Any, ...]:
+    return (Job.id == job_id, Job.status == JobStatus.processing, Job.attempts == token)
+
+
+def _plan(runtime: Runtime, job_id: uuid.UUID, token: int) -> Plan:
     settings = runtime.settings
     with session_scope(runtime.sessions) as session:
-        job = session.get(models.ReportJob, job_id)
+        job = session.get(Job, job_id)
         assert job is not None
         report = session.get(models.ReportDefinition, job.report_id)
         if report is None:
             raise JobFailed("the report was deleted")
+        queries = {MAIN_DATASET: report.query} if report.query else {}
+        queries.update(report.datasets or {})
+        if not queries:
+            raise JobFailed("the report has no query to run")
         sources = DataSourceService(session, settings)
         source = sources.by_name(job.tenant_id, report.data_source)
         if source is None:
             raise JobFailed(f"data source '{report.data_source}' no longer exists")
+        try:
+            url = sources.parsed_url(source)
+        except connector.UnsupportedSource as exc:
+            raise JobFailed(f"the data source is not usable: {exc}") from None
         try:
             values = parameters.resolve(
                 report.parameters or [],
@@ -130,47 +188,36 @@ def _plan(runtime: Runtime, job_id: uuid.UUID) -> Plan:
             )
         except parameters.ParameterErrors as exc:
             raise JobFailed(f"the report's parameters changed since submission: {exc}") from None
-        queries = {MAIN_DATASET: report.query} if report.query else {}
-        queries.update(report.datasets or {})
         return Plan(
             job_id=job.id,
-            tenant_id=job.tenant_id,
-            report_id=report.id,
+            token=token,
             queries=queries,
             values=values,
             visualizations=list(report.visualizations or []),
-            source_url=sources.url_of(source),
-            limits=query.Limits(
-                min(source.statement_timeout_seconds, settings.job_timeout_seconds),
-                source.row_limit,
-            ),
+            source_url=url,
+            limits=query.Limits(source.statement_timeout_seconds, source.row_limit),
         )
 
 
-def _generate(
-    runtime: Runtime, plan: Plan, progress: query.Progress, stop: threading.Event
-) -> Generated:
+def _generate(runtime: Runtime, plan: Plan, progress: query.Progress) -> Generated:
     started = time.perf_counter()
+    deadline = time.monotonic() + runtime.settings.job_timeout_seconds  # the whole run
     result_id = uuid.uuid4()
-    try:
-        url = connector.parse_source_url(plan.source_url, runtime.settings.allowed_source_dirs)
-    except connector.UnsupportedSource as exc:
-        raise JobFailed(f"the data source is not usable: {exc}") from None
-    engine = connector.make_source_engine(url)
+    engine = connector.make_source_engine(plan.source_url)
     written: dict[str, parquet.Written] = {}
     try:
         for name, sql in plan.queries.items():
             batches = query.stream(
-                engine, sql, plan.values, plan.limits, should_stop=stop.is_set, progress=progress
+                engine, sql, plan.values, plan.limits, progress=progress, deadline=deadline
             )
             key = f"results/{result_id}/{name}.parquet"
             written[name] = parquet.write(batches, runtime.storage, key)
+        visualizations = [_chart(runtime, viz, written) for viz in plan.visualizations]
     except BaseException:
         runtime.storage.delete_prefix(f"results/{result_id}/")
         raise
     finally:
         engine.dispose()
-    visualizations = [_chart(runtime, viz, written) for viz in plan.visualizations]
     elapsed = round((time.perf_counter() - started) * 1000)
     return Generated(result_id, written, visualizations, elapsed, progress.rows)
 
@@ -191,19 +238,25 @@ def _chart(
             table = parquet.read_head(path, TABLE_PREVIEW_ROWS)
         else:
             needed = chart_mapping.required_columns(viz["type"], viz.get("dataMapping") or {})
-            table = parquet.read_columns(path, needed)
+            table = parquet.read_columns(path, needed, max_rows=CHART_MAX_ROWS)
         return {**head, "data": chart_specs.build(viz, table)}
     except chart_mapping.MappingError as exc:
         return {**head, "data": {}, "error": f"{exc.field}: {exc}"}
+    except Exception as exc:  # one chart's bug must not cost the whole report
+        log.exception("visualization %s failed", viz.get("id"))
+        return {**head, "data": {}, "error": f"could not draw it ({type(exc).__name__})"}
 
 
-def _finish(runtime: Runtime, job_id: uuid.UUID, generated: Generated) -> str:
+def _finish(
+    runtime: Runtime, job_id: uuid.UUID, token: int, generated: Generated
+) -> tuple[str, bool]:
+    """Record the result; returns the job's status and whether the result row was written."""
     now = utc_now()
     main = generated.written.get(MAIN_DATASET) or next(iter(generated.written.values()))
     with session_scope(runtime.sessions) as session:
         done = session.execute(
-            update(models.ReportJob)
-            .where(models.ReportJob.id == job_id, models.ReportJob.status == JobStatus.processing)
+            update(Job)
+            .where(*_ours(job_id, token))
             .values(
                 status=JobStatus.completed,
                 completed_at=now,
@@ -211,12 +264,10 @@ def _finish(runtime: Runtime, job_id: uuid.UUID, generated: Generated) -> str:
                 rows_fetched=generated.rows,
             )
         )
-        job = session.get(models.ReportJob, job_id)
+        job = session.get(Job, job_id)
         assert job is not None
         if not done.rowcount:  # type: ignore[attr-defined]
-            # Cancelled (or given to another process) while we ran: our work is not wanted.
-            runtime.storage.delete_prefix(f"results/{generated.result_id}/")
-            return job.status
+            return job.status, False  # cancelled, or recovery gave it to another run
         report = session.get(models.ReportDefinition, job.report_id)
         assert report is not None
         session.add(
@@ -231,6 +282,7 @@ def _finish(runtime: Runtime, job_id: uuid.UUID, generated: Generated) -> str:
                     "columns": main.columns,
                     "rowCount": main.row_count,
                     "summary": main.summary,
+                    "mainDataset": main.key.rsplit("/", 1)[-1].removesuffix(".parquet"),
                     "datasets": {
                         name: {"columns": w.columns, "rowCount": w.row_count, "summary": w.summary}
                         for name, w in generated.written.items()
@@ -252,18 +304,30 @@ def _finish(runtime: Runtime, job_id: uuid.UUID, generated: Generated) -> str:
             at=now,
             elapsed_ms=generated.elapsed_ms,
         )
-    return JobStatus.completed
+    return JobStatus.completed, True
 
 
-def _fail(runtime: Runtime, job_id: uuid.UUID, message: str) -> str:
+def _fail(runtime: Runtime, job_id: uuid.UUID, token: int, message: str) -> str:
     with session_scope(runtime.sessions) as session:
         session.execute(
-            update(models.ReportJob)
-            .where(models.ReportJob.id == job_id, models.ReportJob.status == JobStatus.processing)
+            update(Job)
+            .where(*_ours(job_id, token))
             .values(status=JobStatus.failed, completed_at=utc_now(), error=message)
         )
-        job = session.get(models.ReportJob, job_id)
+        job = session.get(Job, job_id)
         return job.status if job else JobStatus.failed
+
+
+def _requeue(runtime: Runtime, job_id: uuid.UUID, token: int) -> str:
+    """A run stopped by our own shutdown goes back to the queue for the next process."""
+    with session_scope(runtime.sessions) as session:
+        session.execute(
+            update(Job)
+            .where(*_ours(job_id, token))
+            .values(status=JobStatus.queued, heartbeat_at=None, started_at=None)
+        )
+        job = session.get(Job, job_id)
+        return job.status if job else JobStatus.queued
 
 
 class _Heartbeat:
@@ -273,14 +337,14 @@ class _Heartbeat:
         self,
         runtime: Runtime,
         job_id: uuid.UUID,
+        token: int,
         progress: query.Progress,
-        stop: threading.Event,
         on_progress: Callable[[int], None] | None,
     ) -> None:
         self.runtime = runtime
         self.job_id = job_id
+        self.token = token
         self.progress = progress
-        self.stop_run = stop
         self.on_progress = on_progress
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._loop, name=f"heartbeat-{job_id}", daemon=True)
@@ -304,28 +368,15 @@ class _Heartbeat:
                 continue
             last_beat = time.monotonic()
             if not self._touch():
-                self.stop_run.set()
-                self._interrupt()
+                self.progress.interrupter.fire(query.CANCELLED)
                 return
-
-    def _interrupt(self) -> None:
-        interrupt = self.progress.interrupt
-        if interrupt is None:
-            return
-        try:
-            interrupt()
-        except Exception:  # the query may have ended (and its connection closed) meanwhile
-            log.debug("could not interrupt job %s's query", self.job_id, exc_info=True)
 
     def _touch(self) -> bool:
         try:
             with session_scope(self.runtime.sessions) as session:
                 touched = session.execute(
-                    update(models.ReportJob)
-                    .where(
-                        models.ReportJob.id == self.job_id,
-                        models.ReportJob.status == JobStatus.processing,
-                    )
+                    update(Job)
+                    .where(*_ours(self.job_id, self.token))
                     .values(heartbeat_at=utc_now(), rows_fetched=self.progress.rows)
                 )
                 return bool(touched.rowcount)  # type: ignore[attr-defined]

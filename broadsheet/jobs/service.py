@@ -44,11 +44,13 @@ class JobService:
         *,
         priority: str = "high",
         reference: datetime | None = None,
+        claim: bool = False,
     ) -> models.ReportJob:
         """Validate the parameters and queue a job — or complete it at once from the cache.
 
         ``reference`` is the instant date expressions are evaluated at: now for on-demand
-        runs, the scheduled instant for a schedule's fire.
+        runs, the scheduled instant for a schedule's fire. ``claim`` creates the job already
+        running as attempt 1 of the caller (the CLI runs it itself: no executor may take it).
         """
         report = ReportService(self.session, self.settings).get(caller.tenant_id, report_id)
         if not report.query and not report.datasets:
@@ -75,10 +77,13 @@ class JobService:
             status=JobStatus.queued,
         )
         hit = self._cached(report, job.cache_key) if report.cache_ttl_seconds else None
+        now = utc_now()
         if hit is not None:
-            now = utc_now()
             job.status, job.cached, job.result_id = JobStatus.completed, True, hit
             job.started_at = job.completed_at = now
+        elif claim:
+            job.status, job.attempts = JobStatus.processing, 1
+            job.started_at = job.heartbeat_at = now
         self.session.add(job)
         self.session.flush()
         return job

@@ -48,6 +48,8 @@ class ReportJob(Base):
     completed_at: Mapped[datetime | None]
     # A running job touches this every few seconds; a stale one was lost with its process.
     heartbeat_at: Mapped[datetime | None]
+    # When maintenance last re-sent it to the executor (a dispatch can be lost after commit).
+    dispatched_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
     cached: Mapped[bool] = mapped_column(default=False)
     # Hash of (report version, normalized parameters): equal keys may share a result.

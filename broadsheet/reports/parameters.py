@@ -89,6 +89,8 @@ def _kind(value: Any) -> str:
 def _to_string(value: Any, context: _Context) -> str:
     if not isinstance(value, str):
         raise _Invalid(f"expected text, got {_kind(value)}")
+    if "\x00" in value:  # no database stores it in text, and PostgreSQL's JSONB refuses it
+        raise _Invalid("text may not contain a NUL character")
     return value
 
 

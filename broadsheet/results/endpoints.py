@@ -9,7 +9,6 @@ from broadsheet.dependencies import RuntimeDep, SessionDep, SettingsDep
 from broadsheet.errors import NotFound
 from broadsheet.kit.ids import parse_id
 from broadsheet.kit.pagination import Page, page_params
-from broadsheet.reports.schemas import MAIN_DATASET
 from broadsheet.reports.service import ReportService
 from broadsheet.results.schemas import ReportResult, ResultSummary
 from broadsheet.results.service import IMAGE_TYPES, ResultService
@@ -30,9 +29,10 @@ def get_result(
     runtime: RuntimeDep,
     page: Annotated[int, Query(ge=1, description="1-based page of rows.")] = 1,
     page_size: Annotated[int, Query(alias="pageSize", ge=1, le=MAX_PAGE_SIZE)] = 100,
-    dataset: Annotated[str, Query(max_length=63, description="Which dataset's rows.")] = (
-        MAIN_DATASET
-    ),
+    dataset: Annotated[
+        str | None,
+        Query(max_length=63, description="Which dataset's rows; default the main query's."),
+    ] = None,
 ) -> ReportResult:
     service = ResultService(session, runtime.storage)
     return service.read(caller.tenant_id, parse_id(result_id, "result"), page, page_size, dataset)

@@ -40,11 +40,17 @@ class ResultService:
         return row
 
     def read(
-        self, tenant_id: uuid.UUID, result_id: uuid.UUID, page: int, page_size: int, dataset: str
+        self,
+        tenant_id: uuid.UUID,
+        result_id: uuid.UUID,
+        page: int,
+        page_size: int,
+        dataset: str | None = None,
     ) -> ReportResult:
         row = self.get(tenant_id, result_id)
         data = row.data or {}
         datasets: dict[str, Any] = data.get("datasets", {})
+        dataset = dataset or data.get("mainDataset") or MAIN_DATASET
         if dataset not in datasets:
             names = ", ".join(datasets) or "none"
             raise ValidationFailed.field(

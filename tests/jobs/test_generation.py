@@ -23,7 +23,7 @@ def admin(client: TestClient, tenancy: Tenancy) -> Caller:
 
 
 def demo_db(settings: Settings) -> sqlite3.Connection:
-    return sqlite3.connect(Path(settings.sources_dir, "portfolio_analytics.db"))
+    return sqlite3.connect(Path(settings.shared_sources_dir, "portfolio_analytics.db"))
 
 
 def test_monthly_performance_report(client: TestClient, admin: Caller, settings: Settings) -> None:

@@ -67,7 +67,7 @@ def test_sql_in_parameters_is_only_ever_a_value(
         assert result(client, admin, job["resultId"])["data"]["totalRows"] == 0
     honest = run(client, admin, rid, {"strategy": "Momentum"})
     assert result(client, admin, honest["resultId"])["data"]["totalRows"] > 100
-    conn = sqlite3.connect(Path(settings.sources_dir, "portfolio_analytics.db"))
+    conn = sqlite3.connect(Path(settings.shared_sources_dir, "portfolio_analytics.db"))
     assert conn.execute("SELECT COUNT(*) FROM trades").fetchone()[0] > 5000
     typed = report_id(client, admin, "Monthly Performance Report")
     bad = client.post(

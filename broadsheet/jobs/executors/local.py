@@ -17,7 +17,7 @@ from sqlalchemy import case, select
 
 from broadsheet import models
 from broadsheet.db import session_scope
-from broadsheet.jobs.runner import run_job
+from broadsheet.jobs.runner import run_job, stop_all_runs
 from broadsheet.models import JobStatus
 from broadsheet.runtime import Runtime
 
@@ -46,7 +46,9 @@ class LocalExecutor:
         self.stopping.set()
         self.wake.set()
         self.thread.join()
-        # Running jobs finish; ones not started stay queued in the database for next time.
+        # Running jobs are interrupted and go back to the queue; ones not started stay
+        # queued in the database. The next start (or another process) runs them.
+        stop_all_runs()
         self.pool.shutdown(wait=True, cancel_futures=True)
 
     def _loop(self) -> None:

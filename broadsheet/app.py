@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from broadsheet import __version__, problems, startup
 from broadsheet.config import Settings
 from broadsheet.datasources.endpoints import router as datasources_router
+from broadsheet.exports.endpoints import router as exports_router
 from broadsheet.health import router as health_router
 from broadsheet.jobs.endpoints import router as jobs_router
 from broadsheet.jobs.executors import make_executor
@@ -63,7 +64,14 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     # Literal paths (/reports/jobs/…, /reports/results/…) before /reports/{reportId}.
-    routers = (health_router, jobs_router, results_router, reports_router, datasources_router)
+    routers = (
+        health_router,
+        jobs_router,
+        exports_router,
+        results_router,
+        reports_router,
+        datasources_router,
+    )
     for router in routers:
         app.include_router(router)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -102,8 +103,12 @@ def run(
         list[str] | None, typer.Option("--param", "-p", help="name=value; repeat for more.")
     ] = None,
     tenant: Annotated[str | None, typer.Option(help="Default BROADSHEET_DEFAULT_TENANT.")] = None,
+    format: Annotated[
+        str | None, typer.Option("--format", "-f", help="Also export: pdf, excel, csv, json…")
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Export file.")] = None,
 ) -> None:
-    """Generate a report now, in this process, and say where the result is."""
+    """Generate a report now, in this process, and say where the result is (and export it)."""
     from broadsheet.generate_cli import run_report
 
     settings = Settings()
@@ -111,7 +116,41 @@ def run(
         values = dict(_split_param(p) for p in param or [])
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    code = run_report(settings, tenant or settings.default_tenant, report, values, console)
+    if output and not format:
+        raise _fail("--output needs --format")
+    code = run_report(
+        settings, tenant or settings.default_tenant, report, values, console, format, output
+    )
+    raise typer.Exit(code)
+
+
+@app.command()
+def export(
+    result_id: Annotated[str, typer.Argument(help="A result's id (from run or the API).")],
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="pdf, excel, csv, json, ndjson or parquet.")
+    ],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Default: the download file name.")
+    ] = None,
+    tenant: Annotated[str | None, typer.Option(help="Default BROADSHEET_DEFAULT_TENANT.")] = None,
+    bom: Annotated[bool, typer.Option(help="CSV: start with a UTF-8 BOM.")] = False,
+    pdf_max_rows: Annotated[int | None, typer.Option(min=1, max=10_000)] = None,
+) -> None:
+    """Write a stored result as a file, with a progress bar on large exports."""
+    from broadsheet.generate_cli import export_result
+
+    settings = Settings()
+    code = export_result(
+        settings,
+        tenant or settings.default_tenant,
+        result_id,
+        format,
+        output,
+        console,
+        bom=bom,
+        pdf_max_rows=pdf_max_rows,
+    )
     raise typer.Exit(code)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
 
 from broadsheet import models
@@ -14,7 +16,8 @@ from broadsheet.auth import service as auth
 from broadsheet.config import Settings
 from broadsheet.db import session_scope
 from broadsheet.errors import BroadsheetError
-from broadsheet.jobs.runner import run_job
+from broadsheet.exports.service import ExportService
+from broadsheet.jobs.runner import run_claimed
 from broadsheet.jobs.service import JobService
 from broadsheet.kit.gc import freeze_startup_objects
 from broadsheet.runtime import Runtime
@@ -35,7 +38,13 @@ def find_report(session: Any, tenant_id: uuid.UUID, ref: str) -> models.ReportDe
 
 
 def run_report(
-    settings: Settings, tenant: str, ref: str, values: dict[str, str], console: Console
+    settings: Settings,
+    tenant: str,
+    ref: str,
+    values: dict[str, str],
+    console: Console,
+    fmt: str | None = None,
+    output: Path | None = None,
 ) -> int:
     runtime = Runtime.build(settings)
     freeze_startup_objects()
@@ -43,14 +52,14 @@ def run_report(
         with session_scope(runtime.sessions) as session:
             caller = auth.system_principal(session, tenant, CLI_USER)
             report = find_report(session, caller.tenant_id, ref)
-            job = JobService(session, settings).submit(caller, report.id, values)
+            job = JobService(session, settings).submit(caller, report.id, values, claim=True)
             job_id, name, status = job.id, report.name, job.status
     except BroadsheetError as exc:
         for line in [f"{e['field']}: {e['message']}" for e in exc.errors or []] or [exc.detail]:
             console.print(f"[red]error:[/red] {line}", soft_wrap=True)
         return 1
     try:
-        if status == models.JobStatus.queued:
+        if status == models.JobStatus.processing:
             with Progress(
                 SpinnerColumn(),
                 TextColumn("{task.description}"),
@@ -60,19 +69,96 @@ def run_report(
                 transient=True,
             ) as bar:
                 task = bar.add_task(f"generating {name}", total=None)
-                run_job(job_id, runtime, on_progress=lambda rows: bar.update(task, completed=rows))
-        return _report_outcome(runtime, job_id, console)
+                run_claimed(
+                    job_id, 1, runtime, on_progress=lambda rows: bar.update(task, completed=rows)
+                )
+        result_id = _report_outcome(runtime, job_id, console)
+        if result_id is None:
+            return 1
+        if fmt is None:
+            return 0
+        return _export(runtime, tenant, result_id, fmt, output, console)
     finally:
         runtime.engine.dispose()
 
 
-def _report_outcome(runtime: Runtime, job_id: uuid.UUID, console: Console) -> int:
+def export_result(
+    settings: Settings,
+    tenant: str,
+    result_ref: str,
+    fmt: str,
+    output: Path | None,
+    console: Console,
+    *,
+    bom: bool = False,
+    pdf_max_rows: int | None = None,
+) -> int:
+    try:
+        result_id = uuid.UUID(result_ref)
+    except ValueError:
+        console.print(f"[red]error:[/red] not a result id: {result_ref!r}")
+        return 1
+    runtime = Runtime.build(settings)
+    try:
+        return _export(runtime, tenant, result_id, fmt, output, console, bom, pdf_max_rows)
+    finally:
+        runtime.engine.dispose()
+
+
+def _export(
+    runtime: Runtime,
+    tenant: str,
+    result_id: uuid.UUID,
+    fmt: str,
+    output: Path | None,
+    console: Console,
+    bom: bool = False,
+    pdf_max_rows: int | None = None,
+) -> int:
+    try:
+        with session_scope(runtime.sessions) as session:
+            tenant_row = auth.get_tenant(session, tenant)
+            if tenant_row is None:
+                raise BroadsheetError(f"no tenant {tenant!r}")
+            total = session.get(models.ReportResult, result_id)
+            with Progress(
+                TextColumn("exporting {task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed:,.0f} / {task.total:,.0f} rows"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            ) as bar:
+                task = bar.add_task(fmt, total=total.row_count if total else None)
+                made = ExportService(session, runtime.storage).export(
+                    tenant_row.id,
+                    result_id,
+                    fmt,
+                    bom=bom,
+                    pdf_max_rows=pdf_max_rows,
+                    progress=lambda rows: bar.update(task, completed=rows),
+                )
+    except BroadsheetError as exc:
+        for line in [f"{e['field']}: {e['message']}" for e in exc.errors or []] or [exc.detail]:
+            console.print(f"[red]error:[/red] {line}", soft_wrap=True)
+        return 1
+    target = output or Path(_download_name(made.content_disposition))
+    shutil.copyfile(made.path, target)
+    console.print(f"wrote {target} ({made.size:,} bytes)", soft_wrap=True, highlight=False)
+    return 0
+
+
+def _download_name(disposition: str) -> str:
+    return disposition.split('filename="', 1)[1].split('"', 1)[0]
+
+
+def _report_outcome(runtime: Runtime, job_id: uuid.UUID, console: Console) -> uuid.UUID | None:
     with session_scope(runtime.sessions) as session:
         job = session.get(models.ReportJob, job_id)
         assert job is not None
         if job.status != models.JobStatus.completed or job.result_id is None:
             console.print(f"[red]job {job.id} {job.status}:[/red] {job.error}", soft_wrap=True)
-            return 1
+            return None
         result = session.get(models.ReportResult, job.result_id)
         assert result is not None
     key = f"{result.storage_key}main.parquet"
@@ -84,4 +170,4 @@ def _report_outcome(runtime: Runtime, job_id: uuid.UUID, console: Console) -> in
         f"api:  {runtime.settings.base_url}/api/v1/reports/results/{result.id}",
     ):
         console.print(line, soft_wrap=True, highlight=False)
-    return 0
+    return result.id

@@ -41,4 +41,5 @@ class ReportDefinition(Base):
     tags: Mapped[list[str]] = mapped_column(TagsType, default=list)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     cache_ttl_seconds: Mapped[int | None]
+    pdf_max_rows: Mapped[int | None]
     version: Mapped[int] = mapped_column(default=1)

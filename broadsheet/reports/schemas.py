@@ -130,6 +130,9 @@ class ReportDefinitionWrite(ApiInput):
         le=2_592_000,
         description="Reuse a result of the same version and parameters this recent.",
     )
+    pdf_max_rows: int | None = Field(
+        None, ge=1, le=10_000, description="Rows in a PDF's table (default 1,000)."
+    )
     version: int | None = Field(
         None,
         ge=1,
@@ -231,6 +234,7 @@ class ReportDefinition(ApiModel):
     tags: list[str]
     timezone: str
     cache_ttl_seconds: int | None
+    pdf_max_rows: int | None
     created_by: str
     created_at: datetime
     updated_at: datetime

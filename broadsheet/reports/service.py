@@ -106,6 +106,7 @@ class ReportService:
         row.datasets = body.datasets or None
         row.timezone = body.timezone
         row.cache_ttl_seconds = body.cache_ttl_seconds
+        row.pdf_max_rows = body.pdf_max_rows
         row.parameters = [p.model_dump(by_alias=True, exclude_none=True) for p in body.parameters]
         row.visualizations = [
             v.model_dump(by_alias=True, exclude_none=True) for v in body.visualizations
@@ -131,6 +132,7 @@ def definition(row: models.ReportDefinition) -> ReportDefinition:
             "tags": row.tags or [],
             "timezone": row.timezone,
             "cacheTtlSeconds": row.cache_ttl_seconds,
+            "pdfMaxRows": row.pdf_max_rows,
             "createdBy": str(row.created_by),
             "createdAt": row.created_at,
             "updatedAt": row.updated_at,

@@ -1,0 +1,1 @@
+"""Exports of a stored result: one module per format behind one registry."""

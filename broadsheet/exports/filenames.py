@@ -1,0 +1,44 @@
+"""Download file names: safe everywhere, readable, and honest about non-ASCII names.
+
+``Monthly Performance Report`` generated 2024-02-01 09:00 in its zone becomes
+``monthly-performance-report_2024-02-01_0900.xlsx``. No path separators, quotes or control
+characters survive; a name with no ASCII letters keeps its own script in RFC 6266's
+``filename*`` and falls back to ``report`` in the plain ``filename``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+MAX_STEM = 80
+
+
+def _slug(text: str, *, ascii_only: bool) -> str:
+    normal = unicodedata.normalize("NFKD" if ascii_only else "NFC", text)
+    if ascii_only:
+        normal = normal.encode("ascii", "ignore").decode()
+    # Keep letters and digits of any script (or ASCII only); everything else separates words.
+    words = re.findall(r"[a-z0-9]+" if ascii_only else r"[^\W_]+", normal.lower())
+    return "-".join(words)[:MAX_STEM].strip("-")
+
+
+def stem(report_name: str, generated_at: datetime, timezone: str) -> tuple[str, str]:
+    """(ASCII stem, Unicode stem) without extension."""
+    local = generated_at.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d_%H%M")
+    plain = _slug(report_name, ascii_only=True) or "report"
+    unicode_name = _slug(report_name, ascii_only=False) or plain
+    return f"{plain}_{local}", f"{unicode_name}_{local}"
+
+
+def content_disposition(
+    report_name: str, generated_at: datetime, timezone: str, extension: str
+) -> str:
+    plain, unicode_name = stem(report_name, generated_at, timezone)
+    header = f'attachment; filename="{plain}.{extension}"'
+    if unicode_name != plain:
+        header += f"; filename*=UTF-8''{quote(f'{unicode_name}.{extension}', safe='')}"
+    return header

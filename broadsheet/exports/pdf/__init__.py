@@ -1,0 +1,565 @@
+"""PDF export: a report a person would print, set by Typst (``report.typ``).
+
+How, and why so:
+
+* **Data never becomes markup.** This module gathers everything the PDF shows into one JSON
+  document, passed to the template through ``sys.inputs`` and placed there as strings; a report
+  name or cell reading ``#panic("x")``, ``*bold*`` or ``$x$`` prints exactly that.
+* **Values are formatted here**, where the Arrow types are known: thousands separators, one
+  number of decimals per float column, decimals exact, times in the report's zone with the
+  zone's abbreviation, ``Yes``/``No``, nulls empty.
+* **Only the first rows.** The table shows at most ``options.pdf_max_rows`` rows, read with
+  ``rows.head``; when the result is longer the PDF says how many of how many and where the rest
+  is. Charts draw the visualization data as stored, computed from the whole result.
+* **Charts stay vectors:** vl-convert renders each to SVG and Typst embeds the SVG, so lines
+  are paths and labels selectable text, sharp at any zoom.
+* **Typst runs in a child process.** Typst memoizes layout across compilations and keeps the
+  caches of the last ten: over a gigabyte each for a 10,000-row table, which a long-running
+  server would then hold for good. A ``python -c`` child gives it all back when it exits, for
+  about 0.15 s of start-up.
+* **Fonts** are the PyPI packages ``fonts.py`` finds; system fonts are ignored, so the PDF is
+  the same on every machine and any script has glyphs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import subprocess
+import sys
+import threading
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, tzinfo
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+
+from broadsheet.charts.render import RenderError, to_svg
+from broadsheet.exports.base import MAX_PDF_MAX_ROWS, ExportContext, Progress, RowSource
+from broadsheet.exports.pdf import fonts
+
+log = logging.getLogger(__name__)
+
+TEMPLATE = "report.typ"
+COMPILE_TIMEOUT_SECONDS = 300
+# Typst children one process runs at once: a 10,000-row table peaks near 1.2 GB in its child,
+# and four job threads exporting at once should not take five.
+MAX_TYPESETTERS = 2
+_typesetters = threading.BoundedSemaphore(MAX_TYPESETTERS)
+_CHILD = "from broadsheet.exports.pdf import main; main()"
+
+# A4 with report.typ's 15 mm side margins, in points.
+PORTRAIT_WIDTH_PT = 595.28 - 2 * 42.52
+LANDSCAPE_WIDTH_PT = 841.89 - 2 * 42.52
+PORTRAIT_MAX_COLUMNS = 8
+BODY_PT = 8.0  # the data table's font size, shrunk down to MIN_BODY_PT for very wide tables
+MIN_BODY_PT = 5.5
+CELL_PADDING_PT = 8.0  # report.typ's cell inset, both sides
+TEXT_EM = 0.55  # average advance of Noto Sans text, in em
+FIGURE_EM = 0.6  # digits are 0.57 em; rounded up so numbers never wrap
+HEADER_CHARS = 14  # a longer header wraps rather than widen its column
+MIN_TEXT_CHARS, MAX_TEXT_CHARS = 6, 40
+SQUEEZED_TEXT_CHARS = 18  # what a text column keeps, at least, when the font must shrink
+LAYOUT_SAMPLE = 1000  # text cells looked at to size a column
+MAX_CELL_CHARS = 1000  # longer cells end in "…"; the CSV has them whole
+LONG_RUN, BREAK_EVERY = 24, 12
+MAX_DECIMALS, SUMMARY_DECIMALS = 6, 4
+SVG_PX_PT = 0.75  # Vega sizes in CSS pixels (96 per inch)
+
+Text = str | dict[str, Any]  # a string, or {"parts", "rtl"} for the template's val()
+
+
+class PdfError(RuntimeError):
+    """Typst could not set the document; the message is its error."""
+
+
+class PdfExporter:
+    name = "pdf"
+    media_type = "application/pdf"
+    extension = "pdf"
+
+    def write(self, ctx: ExportContext, rows: RowSource, out: BinaryIO, progress: Progress) -> None:
+        cap = min(max(ctx.options.pdf_max_rows, 0), MAX_PDF_MAX_ROWS)
+        head = rows.head(cap)
+        if head.num_rows > cap:  # a source may hand back whole batches
+            head = head.slice(0, cap)
+        document = _document(ctx, head)
+        out.write(_typeset_in_child(document, ctx.generated_at))
+        progress(head.num_rows)
+
+
+EXPORTER = PdfExporter()
+
+
+# The document ------------------------------------------------------------------------------
+
+
+def _document(ctx: ExportContext, head: pa.Table) -> dict[str, Any]:
+    zone = _zone(ctx.timezone)
+    generated = _generated(ctx.generated_at, zone)
+    header, columns, kinds, has_times = _table_cells(ctx, head, zone)
+    layout = _layout(header, columns, kinds)
+    cells = [cell for row in zip(*columns, strict=True) for cell in row]
+    texts = [_text(cell) for cell in cells]
+    return {
+        "fonts": list(fonts.FALLBACK),
+        "title": _text(_clean(ctx.report_name)),
+        "title-plain": ctx.report_name,
+        "description": _optional_text(ctx.report.get("description")),
+        "facts": _facts(ctx, generated),
+        "parameters": [[_text(_clean(k)), _text(_param(v))] for k, v in ctx.parameters.items()],
+        "summary": _summary(ctx, zone),
+        "charts": _charts(ctx.visualizations, layout.page_width),
+        "table": {
+            "note": _text(_note(ctx, head.num_rows, has_times, zone)),
+            "header": [_text(h, HEADER_CHARS) for h in header],
+            "numeric": [kind == NUMBER for kind in kinds],
+            "widths": layout.widths,
+            "font-size": layout.font_pt,
+            "cells": texts,
+            "plain": all(isinstance(t, str) for t in texts),
+        },
+        "landscape": layout.landscape,
+        "footer": _text(_clean(f"{ctx.report_name} · generated {generated}")),
+    }
+
+
+def _facts(ctx: ExportContext, generated: str) -> list[list[Text]]:
+    facts: list[list[Text]] = [["Generated", generated], ["Rows", f"{ctx.row_count:,}"]]
+    for label, key in (("Category", "category"), ("Report version", "version")):
+        if ctx.report.get(key) not in (None, ""):
+            facts.append([label, _text(_clean(str(ctx.report[key])))])
+    return facts
+
+
+def _note(ctx: ExportContext, shown: int, has_times: bool, zone: ZoneInfo) -> str:
+    total = max(ctx.row_count, shown)
+    if total == 0:
+        note = "The result has no rows."
+    elif shown < total:
+        note = f"Showing {shown:,} of {total:,} rows. The full data is in {ctx.full_data_hint}."
+    else:
+        note = f"All {total:,} rows." if total > 1 else "1 row."
+    return f"{note} Times are in {zone.key}." if has_times and shown else note
+
+
+def _summary(ctx: ExportContext, zone: ZoneInfo) -> dict[str, Any] | None:
+    """Count, nulls, min, max, sum and mean per column, as the result stored them (JSON-safe:
+    dates and times as ISO strings, big decimals as strings)."""
+    if not ctx.summary:
+        return None
+    kinds = {c["name"]: c.get("type", "string") for c in ctx.columns}
+    names = [n for n in kinds if n in ctx.summary] + [n for n in ctx.summary if n not in kinds]
+    keys = ("count", "nulls", "min", "max", "sum", "mean")
+    cells: list[Text] = []
+    for name in names:
+        stats = ctx.summary[name]
+        cells.append(_text(_clean(name)))
+        for key in keys:
+            kind = "integer" if key in ("count", "nulls") else kinds.get(name, "string")
+            kind = "number" if key == "mean" else kind
+            cells.append(_text(_summary_value(kind, stats.get(key), zone)))
+    header = ["Column", "Count", "Nulls", "Min", "Max", "Sum", "Mean"]
+    return {"header": header, "numeric": [False] + [True] * 6, "cells": cells}
+
+
+def _charts(visualizations: Sequence[dict[str, Any]], page_width: float) -> list[dict[str, Any]]:
+    """Each visualization as SVG, or the reason it cannot be drawn (stored with the result, or
+    found now): one broken chart should not cost the reader the rest of the report."""
+    charts: list[dict[str, Any]] = []
+    for viz in visualizations:
+        title = str(viz.get("title") or viz.get("id") or viz.get("type") or "Chart")
+        data = viz.get("data")
+        error = viz.get("error")
+        if not error and not (isinstance(data, dict) and isinstance(data.get("spec"), dict)):
+            error = "no chart data was stored with this result"
+        if not error:
+            assert isinstance(data, dict)
+            try:
+                svg = to_svg(data["spec"], list(data.get("chartData") or []))
+            except RenderError as exc:
+                error = str(exc)
+            else:
+                charts.append({"svg": svg, "width": _svg_width(svg, page_width), "alt": title})
+                continue
+        charts.append({"title": _text(_clean(title)), "error": _text(_clean(str(error)))})
+    return charts
+
+
+def _svg_width(svg: str, page_width: float) -> float:
+    found = re.search(r"<svg\b[^>]*?\swidth=\"([0-9.]+)", svg[:2000])
+    natural = float(found.group(1)) * SVG_PX_PT if found else page_width
+    return round(min(natural, page_width), 2)
+
+
+# The data table ----------------------------------------------------------------------------
+
+
+def _table_cells(
+    ctx: ExportContext, head: pa.Table, zone: ZoneInfo
+) -> tuple[list[str], list[list[str]], list[str], bool]:
+    """Headers (from ``ctx.columns`` when they match the rows, by position: a query may return
+    two columns of one name), each column's display strings and kind, and whether any column
+    holds times."""
+    names = [str(c.get("name", "")) for c in ctx.columns]
+    if len(names) != head.num_columns:
+        names = [str(n) for n in head.schema.names]
+    columns: list[list[str]] = []
+    kinds: list[str] = []
+    for index in range(head.num_columns):
+        cells, kind = _column_texts(head.column(index), zone)
+        columns.append(cells)
+        kinds.append(kind)
+    has_times = any(pa.types.is_timestamp(t) and t.tz for t in head.schema.types)
+    return [_clean(n) for n in names], columns, kinds, has_times
+
+
+# A column's kind: NUMBER is right-aligned and never wraps, FIXED (dates, times, booleans)
+# never wraps, TEXT wraps and shares what width is left.
+NUMBER, FIXED, TEXT = "number", "fixed", "text"
+
+
+def _column_texts(column: pa.ChunkedArray, zone: ZoneInfo) -> tuple[list[str], str]:
+    """One column's values as display strings, and its kind."""
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+        column = column.cast(kind)
+    if pa.types.is_timestamp(kind) and kind.unit == "ns":
+        kind = pa.timestamp("us", tz=kind.tz)
+        column = column.cast(kind, safe=False)
+    values = column.to_pylist()
+    if pa.types.is_integer(kind):
+        return [_blank_or(v, lambda n: f"{n:,}") for v in values], NUMBER
+    if pa.types.is_floating(kind):
+        decimals = _decimals(values, MAX_DECIMALS)
+        return [_blank_or(v, lambda x: _float(x, decimals)) for v in values], NUMBER
+    if pa.types.is_decimal(kind):
+        return [_blank_or(v, lambda d: _decimal(d, max(kind.scale, 0))) for v in values], NUMBER
+    if pa.types.is_timestamp(kind):
+        seconds = any(v is not None and (v.second or v.microsecond) for v in values)
+        return [_blank_or(v, lambda t: _timestamp(t, zone, seconds)) for v in values], FIXED
+    fixed = pa.types.is_temporal(kind) or pa.types.is_boolean(kind)
+    return [_blank_or(v, _value) for v in values], FIXED if fixed else TEXT
+
+
+def _blank_or(value: Any, shown: Callable[[Any], str]) -> str:
+    return "" if value is None else shown(value)
+
+
+@dataclass(frozen=True)
+class Layout:
+    landscape: bool
+    font_pt: float
+    widths: list[dict[str, float]]  # {"pt": x} fixed or {"fr": x} a share of what is left
+
+    @property
+    def page_width(self) -> float:
+        return LANDSCAPE_WIDTH_PT if self.landscape else PORTRAIT_WIDTH_PT
+
+
+def _layout(header: list[str], columns: list[list[str]], kinds: list[str]) -> Layout:
+    """Page orientation, table font size and column widths, estimated from character counts.
+
+    A column's natural width is counted in characters (East Asian wide ones as two): numbers,
+    dates, times and booleans, which never wrap, by their longest value; text by the 90th
+    percentile of its values' longest lines, kept between 6 and 40 characters so one long
+    comment does not take the page; a header counts whole up to 14 characters, a longer one by
+    its longest word (it wraps between words and after underscores), at most 14.
+    Characters become points at 0.55 em (0.6 for numbers) plus cell padding, at 8 pt.
+
+    The page is portrait A4 when the table has at most 8 columns and its natural width fits,
+    else landscape. Columns that never wrap get their natural width; text columns share the
+    rest of the page in proportion to theirs, and wrap. If the unwrapping columns plus 18
+    characters per text column do not fit, the font shrinks until they do, down to 5.5 pt. A
+    table without text, or with more unwrapping columns than fit even so, shares the whole width
+    in proportion to the natural widths.
+    """
+    chars = [
+        _natural_chars(h, c, wraps=k == TEXT)
+        for h, c, k in zip(header, columns, kinds, strict=True)
+    ]
+    every = range(len(chars))
+
+    def width(i: int, size: float, least: bool = False) -> float:
+        count = min(chars[i], SQUEEZED_TEXT_CHARS) if least and kinds[i] == TEXT else chars[i]
+        em = FIGURE_EM if kinds[i] == NUMBER else TEXT_EM
+        return round(count * em * size + CELL_PADDING_PT, 2)
+
+    natural = sum(width(i, BODY_PT) for i in every)
+    landscape = len(chars) > PORTRAIT_MAX_COLUMNS or natural > PORTRAIT_WIDTH_PT
+    available = LANDSCAPE_WIDTH_PT if landscape else PORTRAIT_WIDTH_PT
+    size = BODY_PT
+    least = sum(width(i, BODY_PT, least=True) for i in every)
+    if least > available:
+        padding = CELL_PADDING_PT * len(chars)
+        size = round(max(MIN_BODY_PT, BODY_PT * (available - padding) / (least - padding)), 2)
+    fixed = sum(width(i, size) for i in every if kinds[i] != TEXT)
+    if TEXT not in kinds or fixed > available:
+        return Layout(landscape, size, [{"fr": width(i, size)} for i in every])
+    unit = {TEXT: "fr"}
+    return Layout(landscape, size, [{unit.get(kinds[i], "pt"): width(i, size)} for i in every])
+
+
+def _natural_chars(header: str, cells: list[str], *, wraps: bool) -> int:
+    head = _line_width(header)
+    if head > HEADER_CHARS:
+        words = (_line_width(word) for word in _HEADER_BREAKS.split(header) if word)
+        head = min(max(words, default=0), HEADER_CHARS)
+    if not wraps:
+        return max([head, 2, *(_line_width(c) for c in cells)])
+    widths = sorted(_line_width(c) for c in cells[:LAYOUT_SAMPLE]) or [0]
+    body = widths[int(0.9 * (len(widths) - 1))]
+    return max(MIN_TEXT_CHARS, min(max(body, head), MAX_TEXT_CHARS))
+
+
+_HEADER_BREAKS = re.compile(r"\s+|(?<=_)")  # where a header may wrap (see _text)
+
+
+def _line_width(text: str) -> int:
+    if text.isascii():
+        return max(len(line) for line in text.split("\n")) if "\n" in text else len(text)
+    return max(sum(_char_width(ch) for ch in line) for line in text.split("\n"))
+
+
+def _char_width(ch: str) -> int:
+    if unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+# Values ------------------------------------------------------------------------------------
+
+_NEWLINES = re.compile("\r\n?|[\x0b\x0c\x85\u2028\u2029]")
+_CONTROLS = re.compile("[\x00-\x09\x0e-\x1f\x7f-\x84\x86-\x9f]")
+# Runs of Latin, Greek, Cyrillic or Armenian without spaces (combining marks excluded), which
+# may need break opportunities: CJK breaks between any two characters already, and a break
+# inside an Arabic word would cut its joining.
+_UNBROKEN = re.compile("[!-~\u00a1-\u02ff\u0370-\u0482\u048a-\u058f]+")
+_ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\u0870-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
+
+
+def _clean(text: str) -> str:
+    """Text as it should print: newlines as newlines (none leading or trailing), tabs and other
+    control characters as spaces, at most ``MAX_CELL_CHARS`` characters."""
+    if text.isascii() and text.isprintable():
+        return text if len(text) <= MAX_CELL_CHARS else text[:MAX_CELL_CHARS] + "…"
+    text = _CONTROLS.sub(" ", _NEWLINES.sub("\n", text)).strip("\n")
+    return text if len(text) <= MAX_CELL_CHARS else text[:MAX_CELL_CHARS] + "…"
+
+
+def _text(text: str, longest: int = LONG_RUN) -> Text:
+    """A string for the template, or ``{"parts", "rtl"}`` when it needs more than a string:
+
+    * a run of at least ``longest`` characters without a break opportunity (an identifier, a
+      hash, a snake_case header) is cut into parts the template joins with zero-width boxes,
+      where a line may break, so it wraps inside its cell instead of running across the next
+      one; unlike a zero-width space, a box leaves nothing in the text layer, so the run still
+      copies and searches whole;
+    * text in a right-to-left script gets that base direction (its first strong character
+      decides, as HTML's ``dir="auto"``), so its punctuation lands on the right side;
+    * text with Arabic letters is set without the ``ccmp`` feature (see ``val`` in report.typ).
+    """
+    if text.isascii() and len(text) < longest:
+        return text
+    parts = _breakable_parts(text, longest)
+    ascii_only = text.isascii()
+    rtl = not ascii_only and _starts_right_to_left(text)
+    if len(parts) == 1 and not rtl and (ascii_only or not _ARABIC.search(text)):
+        return text
+    return {"parts": parts, "rtl": rtl}
+
+
+def _breakable_parts(text: str, longest: int) -> list[str]:
+    """``text`` cut inside each unbroken run of at least ``longest`` characters: after every
+    underscore, and wherever ``BREAK_EVERY`` characters have gone by since the last cut."""
+    parts: list[str] = []
+    last = 0
+    for run in _UNBROKEN.finditer(text):
+        if run.end() - run.start() < longest:
+            continue
+        since = run.start()
+        for end in range(run.start() + 1, run.end()):  # a cut before text[end]
+            if text[end - 1] == "_" or end - since >= BREAK_EVERY:
+                parts.append(text[last:end])
+                last = since = end
+    parts.append(text[last:])
+    return parts
+
+
+def _optional_text(value: Any) -> Text | None:
+    return _text(_clean(str(value))) if value not in (None, "") else None
+
+
+def _starts_right_to_left(text: str) -> bool:
+    for ch in text:
+        direction = unicodedata.bidirectional(ch)
+        if direction == "L":
+            return False
+        if direction in ("R", "AL"):
+            return True
+    return False
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, str):
+        return _clean(value)
+    if isinstance(value, datetime):  # naive: a wall-clock time of no stated zone
+        return _clock(value, value.second != 0 or value.microsecond != 0)
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return f"{len(value):,} bytes"
+    if isinstance(value, list | dict | tuple):
+        return _clean(json.dumps(value, ensure_ascii=False, default=str))
+    return _clean(str(value))
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(_param(v) for v in value)
+    return "" if value is None else _value(value)
+
+
+def _decimals(values: Sequence[Any], cap: int) -> int:
+    """The fewest decimals (up to ``cap``) that show every value of a float column as it is,
+    so a column reads 5.50, 19.99 and not 5.5, 19.99 — nor 0.30000000000000004."""
+    finite = [abs(v) for v in values if isinstance(v, float) and math.isfinite(v)]
+    for places in range(cap + 1):
+        if all(abs(round(v, places) - v) <= 1e-9 * max(1.0, v) for v in finite):
+            return places
+    return cap
+
+
+def _float(value: float, decimals: int) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    if value and (abs(value) >= 1e16 or abs(value) < 0.5 * 10.0**-decimals):
+        return f"{value:.4g}"  # too large for exact digits, or too small for the decimals
+    shown = f"{value + 0.0:,.{decimals}f}"
+    return shown[1:] if shown.startswith("-") and not shown.strip("-0.,") else shown
+
+
+def _decimal(value: Decimal, scale: int) -> str:
+    return f"{value:,.{scale}f}" if value.is_finite() else str(value)
+
+
+def _timestamp(value: datetime, zone: ZoneInfo, seconds: bool) -> str:
+    if value.tzinfo is None:
+        return _clock(value, seconds)
+    local = value.astimezone(zone)
+    return f"{_clock(local, seconds)} {local.tzname()}"
+
+
+def _clock(value: datetime, seconds: bool) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def _summary_value(kind: str, value: Any, zone: ZoneInfo) -> str:
+    if value is None:
+        return ""
+    try:
+        if kind == "integer" and isinstance(value, int):
+            return f"{value:,}"
+        if kind in ("integer", "number") and isinstance(value, int | float):
+            number = float(value)
+            return _float(number, _decimals([number], SUMMARY_DECIMALS))
+        if kind == "decimal":
+            return f"{Decimal(str(value)):,f}"
+        if kind == "timestamp" and isinstance(value, str):
+            stamp = datetime.fromisoformat(value)
+            return _timestamp(stamp, zone, bool(stamp.second or stamp.microsecond))
+    except (ValueError, InvalidOperation):
+        pass
+    return _value(value)
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _generated(moment: datetime, zone: tzinfo) -> str:
+    local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(zone)
+    name = local.tzname() or ""
+    key = getattr(zone, "key", name)
+    where = name if name == key else f"{name} ({key})"
+    return f"{local:%Y-%m-%d %H:%M} {where}"
+
+
+# Typesetting -------------------------------------------------------------------------------
+
+
+def _typeset_in_child(document: dict[str, Any], generated_at: datetime) -> bytes:
+    """The PDF, set by Typst in a child process (see the module docstring for why)."""
+    payload = json.dumps(document, ensure_ascii=False, allow_nan=False).encode()
+    stamp = int(generated_at.timestamp())
+    command = [sys.executable, "-c", _CHILD, str(stamp)]
+    try:
+        with _typesetters:
+            done = subprocess.run(  # noqa: S603 - our interpreter and code; data goes on stdin
+                command, input=payload, capture_output=True, timeout=COMPILE_TIMEOUT_SECONDS
+            )
+    except subprocess.TimeoutExpired as exc:
+        raise PdfError(f"Typst took longer than {COMPILE_TIMEOUT_SECONDS} s") from exc
+    message = done.stderr.decode(errors="replace").strip()
+    if done.returncode != 0 or not done.stdout.startswith(b"%PDF"):
+        raise PdfError(message.splitlines()[-1] if message else "Typst failed without a message")
+    if message:
+        log.warning("PDF export: %s", message)
+    return done.stdout
+
+
+def typeset(document_json: str, timestamp: int) -> bytes:
+    """Set ``report.typ`` with the given document in this process: fonts from the packages
+    only, no system fonts, no Typst packages, no file access beyond the template."""
+    import typst  # type: ignore[import-untyped, unused-ignore]
+
+    template = resources.files("broadsheet.exports.pdf").joinpath(TEMPLATE).read_bytes()
+    book = typst.Fonts(
+        include_system_fonts=False, include_embedded_fonts=False, font_paths=fonts.font_paths()
+    )
+    pdf, warnings = typst.compile_with_warnings(
+        template,
+        format="pdf",
+        font_paths=book,
+        ignore_system_fonts=True,
+        sys_inputs={"document": document_json},
+        timestamp=timestamp,  # the generation time: the same result gives the same bytes
+        pdf_tags=False,  # tags made a 1,000-row table's PDF 7 times bigger; text is the same
+    )
+    for warning in warnings:
+        sys.stderr.write(f"Typst warning: {warning.message}\n")
+    if not isinstance(pdf, bytes):
+        raise PdfError("Typst returned no PDF")
+    return pdf
+
+
+def main() -> None:
+    """The child process: the document JSON on stdin and the timestamp as argument; the PDF on
+    stdout, or Typst's error on stderr and exit status 1."""
+    document_json = sys.stdin.buffer.read().decode()
+    try:
+        pdf = typeset(document_json, int(sys.argv[1]))
+    except Exception as exc:  # the parent reports the last line of stderr
+        message = getattr(exc, "message", None) or str(exc)
+        sys.stderr.write(f"{type(exc).__name__}: {message}\n")
+        raise SystemExit(1) from exc
+    sys.stdout.buffer.write(pdf)
+    sys.stdout.buffer.flush()
+
+
+__all__ = ["EXPORTER", "PdfError", "PdfExporter", "main", "typeset"]

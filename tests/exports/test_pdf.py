@@ -1,0 +1,387 @@
+"""The PDF export: every script drawn with packaged fonts, values printed as they are (never as
+Typst markup), the row cap, vector charts, page furniture and orientation."""
+
+from __future__ import annotations
+
+import functools
+import io
+import sysconfig
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pdfplumber
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pypdf
+import pypdfium2  # type: ignore[import-untyped, unused-ignore]
+import pytest
+import typst  # type: ignore[import-untyped, unused-ignore]
+
+from broadsheet.charts import specs
+from broadsheet.exports.base import ExportContext, ExportOptions, TableSource
+from broadsheet.exports.pdf import EXPORTER, PdfExporter, fonts
+from tests.exports.hostile import TEXTS, hostile_context, hostile_source
+
+
+def export(ctx: ExportContext, source: Any) -> bytes:
+    out = io.BytesIO()
+    EXPORTER.write(ctx, source, out, lambda rows: None)
+    return out.getvalue()
+
+
+def page_texts(pdf: bytes) -> list[str]:
+    """Each page's text layer as PDFium (Chrome's PDF engine) extracts it: in logical order,
+    right-to-left runs included."""
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        return [str(document[i].get_textpage().get_text_range()) for i in range(len(document))]
+    finally:
+        document.close()
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def text_of(ctx: ExportContext, source: Any) -> str:
+    """The whole document's text, whitespace runs as one space."""
+    return flat(" ".join(page_texts(export(ctx, source))))
+
+
+@functools.cache
+def hostile_pdf() -> bytes:
+    return export(hostile_context(), hostile_source())
+
+
+def numbered_table(rows: int, columns: int = 3) -> pa.Table:
+    data: dict[str, Any] = {"item": [f"item-{i:05d}" for i in range(rows)]}
+    for c in range(1, columns):
+        data[f"column_{c:02d}"] = pa.array([i * c for i in range(rows)], pa.int64())
+    return pa.table(data)
+
+
+def numbered_context(table: pa.Table, **changes: Any) -> ExportContext:
+    columns = [
+        {"name": n, "type": "string" if n == "item" else "integer"} for n in table.schema.names
+    ]
+    fields: dict[str, Any] = {"columns": columns, "summary": {}, "parameters": {}}
+    fields.update(changes)
+    return hostile_context(table, **fields)
+
+
+class HeadOnly:
+    """A row source that records what was asked of it and refuses to be read whole."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        self.heads: list[int] = []
+
+    @property
+    def row_count(self) -> int:
+        return int(self.table.num_rows)
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self.table.schema
+
+    def batches(self, batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
+        raise AssertionError("the PDF must not read the whole result")
+
+    def head(self, rows: int) -> pa.Table:
+        self.heads.append(rows)
+        return self.table.slice(0, rows)
+
+
+def test_the_exporter_declares_its_format() -> None:
+    assert isinstance(EXPORTER, PdfExporter)
+    assert (EXPORTER.name, EXPORTER.media_type, EXPORTER.extension) == (
+        "pdf",
+        "application/pdf",
+        "pdf",
+    )
+    assert hostile_pdf().startswith(b"%PDF-")
+
+
+def test_every_hostile_text_cell_is_in_the_text_layer() -> None:
+    text = flat(" ".join(page_texts(hostile_pdf())))
+    for cell in TEXTS:
+        if not cell or not cell.strip():
+            continue
+        if cell == "مرحبا بالعالم":
+            # Extractors order right-to-left words on a mixed line each their own way; each
+            # word must still come out whole, in logical order.
+            assert all(word in text for word in cell.split()), cell
+            continue
+        assert flat(cell) in text, cell
+    for literal in ("=1+2", "+SUM(A1)", "-2+3", "@cmd", "-42", 'quote " inside'):
+        assert literal in text
+
+
+def test_values_are_formatted_for_reading() -> None:
+    text = flat(" ".join(page_texts(hostile_pdf())))
+    # Thousands separators; decimals exact, not through a float; one number of decimals a column.
+    for shown in ("12,345,678,901,234,567.89", "-1,000,000,000,000,000", "10,000", "0.25"):
+        assert shown in text
+    assert "-5.75" in text and "1.75" in text and "21.25" in text
+    # Timestamps in the report's zone, across the March DST change, with the zone's name.
+    assert "2024-03-10 01:30 EST" in text
+    assert "2024-03-10 03:30 EDT" in text
+    assert "Times are in America/New_York" in text
+    assert "2024-01-21" in text
+    assert " Yes " in text and " No " in text
+    assert "None" not in text and "null" not in text
+
+
+def test_every_script_is_drawn_with_a_packaged_font_not_tofu() -> None:
+    with pdfplumber.open(io.BytesIO(hostile_pdf())) as document:
+        chars = [c for page in document.pages for c in page.chars]
+    font_of = {c["text"]: str(c["fontname"]).split("+")[-1] for c in chars}
+    expected = {
+        "日": "NotoSansCJK",
+        "文": "NotoSansCJK",
+        "한": "NotoSansCJK",
+        "П": "NotoSans-",
+        "è": "NotoSans-",
+        "ã": "NotoSans-",
+        "م": "NotoSansArabic",
+        "🎉": "NotoEmoji",
+        "📈": "NotoEmoji",
+    }
+    for char, family in expected.items():
+        assert char in font_of, char
+        assert font_of[char].startswith(family), (char, font_of[char])
+    assert {name.split("-")[0] for name in font_of.values()} <= {
+        "NotoSans",
+        "NotoSansArabic",
+        "NotoSansCJKsc",
+        "NotoEmoji",
+    }
+
+
+def test_arabic_is_shaped_right_to_left_and_copies_without_doubled_letters() -> None:
+    with pdfplumber.open(io.BytesIO(hostile_pdf())) as document:
+        arabic = [c for c in document.pages[0].chars if "\u0600" <= c["text"] <= "\u06ff"]
+    # Set right to left: the word's first letter is its rightmost glyph.
+    first, *_ = (c for c in arabic if c["text"] == "م")
+    assert first["x0"] == max(c["x0"] for c in arabic)
+    # One glyph per letter in the text layer (Typst would repeat a letter the font decomposes).
+    assert len(arabic) == len("مرحبا بالعالم".replace(" ", ""))
+
+
+def test_fonts_come_from_the_packages_and_cover_the_fallback_list() -> None:
+    site = Path(sysconfig.get_paths()["purelib"]).resolve()
+    modules = {package.module for package in fonts.PACKAGES}
+    for folder in fonts.font_dirs():
+        relative = folder.resolve().relative_to(site)
+        assert relative.parts[0] in modules
+    book = typst.Fonts(
+        include_system_fonts=False, include_embedded_fonts=False, font_paths=fonts.font_paths()
+    )
+    assert set(fonts.FALLBACK) <= set(book.families())
+
+
+def test_typst_markup_in_any_value_prints_literally() -> None:
+    hostile = [
+        '#panic("x")',
+        "*bold*",
+        "$x$",
+        '#import "@preview/cetz:0.3.0": *',
+        '#read("/etc/passwd")',
+        "]",
+        "\\",
+        "#set page(width: 2cm)",
+        "_under_ <label> @ref",
+        "// not a comment",
+        "= Not a heading",
+    ]
+    table = pa.table({"cell": hostile})
+    ctx = hostile_context(
+        table,
+        report={"name": '#panic("name") *Name* $y$', "description": "]#[ \\ #import"},
+        parameters={"filter": '#eval("1+1")', "code": "$a^2$"},
+        columns=[{"name": "#h(1cm)", "type": "string"}],
+        summary={"#h(1cm)": {"count": 11, "nulls": 0}},
+    )
+    pdf = export(ctx, TableSource(table))
+    text = flat(" ".join(page_texts(pdf)))
+    for literal in [*hostile, '#panic("name") *Name* $y$', "]#[ \\ #import", '#eval("1+1")']:
+        assert literal in text, literal
+    assert "$a^2$" in text and "#h(1cm)" in text
+    assert pypdf.PdfReader(io.BytesIO(pdf)).pages[0].mediabox.width > 500  # still A4
+
+
+def test_the_table_stops_at_the_cap_and_says_where_the_rest_is() -> None:
+    table = numbered_table(2000)
+    source = HeadOnly(table)
+    pdf = export(numbered_context(table, full_data_hint="the CSV export"), source)
+    assert source.heads == [1000]
+    pages = page_texts(pdf)
+    assert len(pages) >= 3
+    text = flat(" ".join(pages))
+    assert "Showing 1,000 of 2,000 rows" in text
+    assert "the CSV export" in text
+    assert "item-00999" in text
+    assert "item-01000" not in text
+    for page in pages:  # the header row repeats on every page of the table
+        assert flat("item column_01 column_02") in flat(page)
+
+
+def test_the_cap_follows_the_options() -> None:
+    table = numbered_table(2000)
+    source = HeadOnly(table)
+    ctx = numbered_context(table, options=ExportOptions(pdf_max_rows=25))
+    text = text_of(ctx, source)
+    assert source.heads == [25]
+    assert "Showing 25 of 2,000 rows" in text
+    assert "item-00024" in text and "item-00025" not in text
+
+    over = HeadOnly(numbered_table(3))
+    export(numbered_context(over.table, options=ExportOptions(pdf_max_rows=50_000)), over)
+    assert over.heads == [10_000]
+
+
+def test_progress_is_told_the_rows_written() -> None:
+    table = numbered_table(40)
+    seen: list[int] = []
+    ctx = numbered_context(table, options=ExportOptions(pdf_max_rows=30))
+    EXPORTER.write(ctx, TableSource(table), io.BytesIO(), seen.append)
+    assert seen == [30]
+
+
+def chart_table() -> pa.Table:
+    days = [date(2024, 1, 1) + timedelta(days=i) for i in range(60)]
+    return pa.table(
+        {
+            "day": pa.array(days, pa.date32()),
+            "desk": ["Rates" if i % 3 else "Credit 信用" for i in range(60)],
+            "pnl": [float((i * 37) % 101 - 40) for i in range(60)],
+        }
+    )
+
+
+def chart_context() -> ExportContext:
+    table = chart_table()
+    definitions = [
+        {
+            "id": "l",
+            "type": "line",
+            "title": "Daily PnL Line",
+            "dataMapping": {"x": "day", "y": "pnl"},
+        },
+        {
+            "id": "b",
+            "type": "bar",
+            "title": "PnL by Desk Bars",
+            "dataMapping": {"x": "desk", "y": "pnl"},
+        },
+        {
+            "id": "p",
+            "type": "pie",
+            "title": "Desk Share Pie",
+            "dataMapping": {"category": "desk", "value": "pnl"},
+            "options": {"aggregate": "count"},
+        },
+    ]
+    visualizations: list[dict[str, Any]] = [
+        {**{k: d[k] for k in ("id", "type", "title")}, "data": specs.build(d, table)}
+        for d in definitions
+    ]
+    visualizations.append(
+        {"id": "e", "type": "bar", "title": "Broken Chart", "error": "column 'gone' is missing"}
+    )
+    sideways = {"x": {"field": "k", "type": "sideways"}}
+    broken_spec = {
+        "spec": {"data": {"name": "table"}, "mark": "bar", "encoding": sideways},
+        "chartData": [{"k": 1}],
+    }
+    visualizations.append({"id": "r", "type": "bar", "title": "Unrenderable", "data": broken_spec})
+    return hostile_context(
+        table,
+        columns=[
+            {"name": "day", "type": "date"},
+            {"name": "desk", "type": "string"},
+            {"name": "pnl", "type": "number"},
+        ],
+        summary={
+            "pnl": {"count": 60, "nulls": 0, "min": -40.0, "max": 60.0, "sum": 300, "mean": 5}
+        },
+        visualizations=visualizations,
+    )
+
+
+def test_charts_are_vector_drawings_with_selectable_text() -> None:
+    pdf = export(chart_context(), TableSource(chart_table()))
+    text = flat(" ".join(page_texts(pdf)))
+    for title in ("Daily PnL Line", "PnL by Desk Bars", "Desk Share Pie"):
+        assert title in text  # the chart's own title, drawn inside the SVG, as text
+    assert "Credit 信用" in text and "Sum of pnl" in text  # axis and legend labels too
+    assert "Broken Chart" in text and "column 'gone' is missing" in text
+    assert "Unrenderable" in text and "could not be drawn" in text
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    assert all(not page.images for page in reader.pages)  # no pixels anywhere
+    with pdfplumber.open(io.BytesIO(pdf)) as document:
+        drawn = sum(len(p.curves) + len(p.lines) + len(p.rects) for p in document.pages)
+    assert drawn > 20  # lines, bars and pie slices are paths
+    assert "Summary" in text and "Count Nulls Min Max Sum Mean" in text and "300" in text
+
+
+def test_every_page_has_its_number_of_the_total_and_the_generation_time() -> None:
+    table = numbered_table(200)
+    pages = page_texts(export(numbered_context(table), TableSource(table)))
+    total = len(pages)
+    assert total > 1
+    for number, page in enumerate(pages, start=1):
+        assert f"page {number} of {total}" in page
+        assert "generated 2024-02-01 09:00 EST (America/New_York)" in page
+    assert "Generated 2024-02-01 09:00 EST (America/New_York)" in pages[0]  # 14:00 UTC
+
+
+def test_a_wide_table_is_set_landscape_and_a_narrow_one_portrait() -> None:
+    wide = numbered_table(30, columns=14)
+    narrow = numbered_table(30, columns=3)
+    for table, landscape in ((wide, True), (narrow, False)):
+        pdf = export(numbered_context(table), TableSource(table))
+        for page in pypdf.PdfReader(io.BytesIO(pdf)).pages:
+            assert (page.mediabox.width > page.mediabox.height) is landscape
+
+
+def test_long_unbroken_text_wraps_inside_its_cell_and_copies_whole() -> None:
+    token = "x" * 10 + "".join(f"{i:02d}ABCDEFGH" for i in range(12))
+    table = pa.table({"id": [token], "note": ["short"]})
+    pdf = export(hostile_context(table, columns=[], summary={}), TableSource(table))
+    with pdfplumber.open(io.BytesIO(pdf)) as document:
+        page = document.pages[0]
+        note = next(w for w in page.extract_words() if w["text"] == "short")
+        band = [c for c in page.chars if note["top"] - 1 <= c["top"] <= note["top"] + 80]
+    token_chars = [c for c in band if c["text"] in set(token)]  # "short" shares no letter
+    assert len(token_chars) == len(token)
+    assert max(c["top"] for c in token_chars) > note["bottom"]  # it wrapped
+    assert all(c["x1"] <= note["x0"] for c in token_chars)  # and never ran into the next column
+    text = "".join(page_texts(pdf))
+    assert token in "".join(text.split())  # whole, only a line break inside
+    assert "\u200b" not in text
+
+
+def test_an_empty_result_still_makes_a_report() -> None:
+    table = numbered_table(0)
+    text = text_of(numbered_context(table), TableSource(table))
+    assert "The result has no rows." in text and "page 1 of 1" in text
+
+
+def test_the_same_result_gives_the_same_bytes() -> None:
+    assert export(hostile_context(), hostile_source()) == hostile_pdf()
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Not/AZone"])
+def test_generation_time_in_utc_or_an_unknown_zone(zone: str) -> None:
+    table = numbered_table(1)
+    text = text_of(numbered_context(table, timezone=zone), TableSource(table))
+    assert "Generated 2024-02-01 14:00 UTC" in text
+
+
+def test_naive_timestamps_print_as_stored() -> None:
+    table = pa.table({"at": pa.array([datetime(2024, 5, 1, 12, 0, 5)], pa.timestamp("us"))})
+    text = text_of(hostile_context(table, summary={}), TableSource(table))
+    assert "2024-05-01 12:00:05" in text
+    assert "Times are in" not in text

@@ -7,9 +7,8 @@ one new module registered in ``registry.py``.
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -118,38 +117,15 @@ class ParquetSource:
         return pa.Table.from_batches(taken, schema=self.schema)
 
 
-_DONE = object()
-
-
-def _read_ahead(batches: Iterator[pa.RecordBatch], depth: int = 2) -> Iterator[pa.RecordBatch]:
-    ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for batch in batches:
-                while not stop.is_set():
-                    try:
-                        ready.put(batch, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            ready.put(_DONE)
-        except BaseException as exc:  # handed to the consumer, raised there
-            ready.put(exc)
-
-    reader = threading.Thread(target=produce, name="parquet-read-ahead", daemon=True)
-    reader.start()
-    try:
-        while (item := ready.get()) is not _DONE:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        reader.join()
+def _read_ahead(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The next batch is read on one helper thread while the caller works on this one. If the
+    caller stops early, leaving waits only for the one batch being read: it cannot hang."""
+    source = iter(batches)
+    with ThreadPoolExecutor(1, thread_name_prefix="parquet-read-ahead") as reader:
+        pending = reader.submit(next, source, None)
+        while (batch := pending.result()) is not None:
+            pending = reader.submit(next, source, None)
+            yield batch
 
 
 class TableSource:

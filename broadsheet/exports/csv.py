@@ -34,7 +34,10 @@ class CsvExporter:
         if ctx.options.bom:
             out.write(BOM)
         schema = pa.schema([pa.field(f.name, _text_type(f.type)) for f in rows.schema])
-        out.write(_encode(pa.RecordBatch.from_pylist([], schema=schema), header=True))
+        # Column names come from the query (or, pivoted, from data): neutralised like cells.
+        names = neutralise(pa.array(schema.names, pa.string())).to_pylist()
+        header = pa.schema([pa.field(n, f.type) for n, f in zip(names, schema, strict=True)])
+        out.write(_encode(pa.RecordBatch.from_pylist([], schema=header), header=True))
         written = 0
         with ThreadPoolExecutor(ENCODERS, thread_name_prefix="csv") as pool:
             pending: deque[Future[tuple[bytes, int]]] = deque()
@@ -98,6 +101,8 @@ def neutralise(column: pa.Array) -> pa.Array:
 
 def iso_timestamps(column: pa.Array) -> pa.Array:
     """``2024-03-10T06:30:00Z`` (UTC for zoned values), fractions only when there are any."""
+    if column.type.tz is not None:
+        column = column.cast(pa.timestamp(column.type.unit, tz="UTC"))
     text = pc.strftime(column, format="%Y-%m-%dT%H:%M:%S")
     text = pc.replace_substring_regex(text, pattern=r"\.0+$", replacement="")
     if column.type.tz is not None:

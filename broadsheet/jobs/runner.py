@@ -33,6 +33,7 @@ from broadsheet.kit.time import utc_now
 from broadsheet.models import JobStatus
 from broadsheet.reports import parameters, statistics
 from broadsheet.reports.schemas import MAIN_DATASET
+from broadsheet.reports.service import report_snapshot
 from broadsheet.results import parquet
 from broadsheet.runtime import Runtime
 
@@ -283,6 +284,8 @@ def _finish(
                     "rowCount": main.row_count,
                     "summary": main.summary,
                     "mainDataset": main.key.rsplit("/", 1)[-1].removesuffix(".parquet"),
+                    # The report as it ran: exports made later say the same as early ones.
+                    "report": report_snapshot(report),
                     "datasets": {
                         name: {"columns": w.columns, "rowCount": w.row_count, "summary": w.summary}
                         for name, w in generated.written.items()

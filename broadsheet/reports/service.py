@@ -4,6 +4,7 @@ read-model projection, all in the caller's transaction."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -161,3 +162,15 @@ def metadata(view: models.ReportDefinitionView) -> ReportMetadata:
         last_execution_at=view.last_execution_at,
         average_execution_time_ms=view.average_execution_time_ms,
     )
+
+
+def report_snapshot(report: models.ReportDefinition) -> dict[str, Any]:
+    return {
+        "id": str(report.id),
+        "name": report.name,
+        "description": report.description,
+        "category": report.category,
+        "version": report.version,
+        "timezone": report.timezone,
+        "pdfMaxRows": report.pdf_max_rows,
+    }

@@ -381,3 +381,24 @@ def test_an_empty_result_still_has_its_header() -> None:
     book = workbook(export(hostile_context(table, row_count=0), TableSource(table)))
     assert values(book["Data"]) == [HEADER]
     assert book["Data"].auto_filter.ref == "A1:G1"
+
+
+def test_high_scale_decimals_stay_numbers_when_a_double_holds_them() -> None:
+    from decimal import Decimal
+
+    import openpyxl
+    import pyarrow as pa
+
+    table = pa.table(
+        {"d": pa.array([Decimal("0.1"), Decimal("123.45"), Decimal("12345678901234567.89")],
+                       pa.decimal128(38, 20))}
+    )  # fmt: skip
+    out = io.BytesIO()
+    ctx = hostile_context(table, columns=[{"name": "d", "type": "decimal"}])
+    EXPORTER.write(ctx, hostile_source(table), out, lambda _n: None)
+    sheet = openpyxl.load_workbook(out)["Data"]
+    assert [c.value for c in sheet["A"][1:]] == [
+        0.1,
+        123.45,
+        "12345678901234567.89000000000000000000",
+    ]

@@ -141,3 +141,34 @@ def test_an_export_is_made_once_even_when_asked_twice_at_once(
     assert [p.name for p in kept] == ["csv-plain.csv"]
     bom = export(client, admin, result_id, format="csv", bom="true")
     assert bom.content.startswith(b"\xef\xbb\xbf") and calls == ["csv", "csv"]
+
+
+def test_reports_with_only_named_datasets_export(
+    client: TestClient, admin: Caller, settings: Settings
+) -> None:
+    from tests.factories import report_body
+
+    body = report_body(
+        name="Datasets Only",
+        query=None,
+        parameters=[],
+        visualizations=[],
+        layout=None,
+        datasets={"sides": "SELECT side, COUNT(*) AS trades FROM trades GROUP BY side"},
+    )
+    created = client.post("/api/v1/reports", json=body, headers=admin.headers)
+    assert created.status_code == 201, created.text
+    job = run(client, admin, created.json()["id"], {})
+    assert job["status"] == "completed", job
+    response = export(client, admin, job["resultId"], format="csv")
+    assert response.status_code == 200, response.text
+    assert response.text.splitlines()[0] == '"side","trades"'
+
+
+def test_pdf_caps_past_the_row_count_share_one_file(
+    client: TestClient, admin: Caller, result_id: str, settings: Settings
+) -> None:
+    for cap in (500, 1000, 10_000):  # the result has 92 rows: all the same document
+        assert export(client, admin, result_id, format="pdf", pdfMaxRows=cap).status_code == 200
+    folder = Path(settings.resolved_storage_url.removeprefix("file://"), "results", result_id)
+    assert [p.name for p in (folder / "exports").iterdir()] == ["pdf-rows92.pdf"]

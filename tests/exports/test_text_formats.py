@@ -135,3 +135,31 @@ def test_naive_timestamps_have_no_zone_suffix() -> None:
     csv_export.EXPORTER.write(hostile_context(table), hostile_source(table), out, lambda _n: None)
     assert out.getvalue().decode().split("\r\n")[1] == '"2024-01-02T03:04:05.000600"'
     assert date(2024, 1, 2) and UTC  # imported for readers of the expectations above
+
+
+def test_csv_header_is_neutralised_too() -> None:
+    table = pa.table({'=HYPERLINK("http://x")': ["a"], "plain": ["b"], "-42": ["c"]})
+    out = io.BytesIO()
+    ctx = hostile_context(
+        table, columns=[{"name": n, "type": "string"} for n in table.column_names]
+    )
+    csv_export.EXPORTER.write(ctx, hostile_source(table), out, lambda _n: None)
+    header = next(csv.reader(io.StringIO(out.getvalue().decode(), newline="")))
+    assert header == ['\'=HYPERLINK("http://x")', "plain", "-42"]
+
+
+def test_read_ahead_stops_cleanly_when_the_writer_fails(tmp_path: Any) -> None:
+    from broadsheet.exports.base import ParquetSource
+
+    path = tmp_path / "rows.parquet"
+    pq.write_table(pa.table({"n": list(range(300_000))}), path, row_group_size=50_000)
+    source = ParquetSource(path)
+    seen = 0
+    try:
+        for _batch in source.batches(batch_rows=65_536):
+            seen += 1
+            raise RuntimeError("disk full")
+    except RuntimeError:
+        pass
+    assert seen == 1  # and we are here: the reader thread did not hang the exporter
+    assert sum(b.num_rows for b in source.batches()) == 300_000

@@ -1,12 +1,12 @@
 """Excel (.xlsx) export: the result's rows, what they are, and its charts, in one workbook.
 
 Sheets, in order: "Data" (then "Data (2)"… past Excel's 1,048,576 rows a sheet) with every
-row as typed cells — see ``excel_cells`` for how each type is written and why text can never
+row as typed cells — see ``cells`` for how each type is written and why text can never
 become a formula — then "Report" (report, parameters, time, row count, summary) and, when
 the result has visualizations, "Charts" and "Chart data".
 
 The writer is XlsxWriter in constant_memory mode, with the data rows encoded in Arrow rather
-than written a cell at a time (``excel_cells``, ``excel_rows``): ``bench/excel_writers.py``
+than written a cell at a time (``cells``, ``rows``): ``bench/excel_writers.py``
 measured the candidates, and this is the one combination that is fast enough (13x
 ``pandas.to_excel``: 4.8 s for 1,000,000 rows of six columns), streams in bounded memory
 (256 MB peak there), and can also draw native charts on one sheet from data on another.

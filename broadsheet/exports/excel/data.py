@@ -3,7 +3,7 @@ Excel's 1,048,576 rows per sheet on "Data (2)", "Data (3)"… each with the same
 
 Each sheet has a bold header row, frozen so it stays in view, an autofilter over the header
 and the rows, and column widths from the header and the first rows. The rows themselves are
-encoded in Arrow (``excel_cells``) and appended as XML (``excel_rows``); only one slice of a
+encoded in Arrow (``cells``) and appended as XML (``rows``); only one slice of a
 batch is held at a time, at most ``ENCODE_BYTES`` of Arrow data, so a million rows — or a few
 rows of 30,000-character texts — take the same memory.
 """

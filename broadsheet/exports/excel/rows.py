@@ -3,7 +3,7 @@ XlsxWriter's public API, kept small so that an XlsxWriter upgrade has one thing 
 
 In ``constant_memory`` mode XlsxWriter writes each finished row of a sheet as XML to a
 temporary file (``row_data_fh``) and, when the workbook closes, copies that file into the
-sheet's ``<sheetData>``. Its public ``write_*`` calls cost ~6 µs a cell; ``excel_cells``
+sheet's ``<sheetData>``. Its public ``write_*`` calls cost ~6 µs a cell; ``cells``
 encodes whole batches in Arrow instead, and this appends their XML to that same file, then
 tells the sheet how far its data reaches (for the ``<dimension>`` element) and that those
 rows are written (so a later ``write_*`` to one of them is refused instead of misplaced).
@@ -39,7 +39,8 @@ class RowAppender:
         if missing or not sheet.constant_memory:
             raise RuntimeError(
                 "this XlsxWriter no longer streams constant_memory rows through row_data_fh "
-                f"(missing: {', '.join(missing) or 'constant_memory'}); see excel_rows.py"
+                f"(missing: {', '.join(missing) or 'constant_memory'}); "
+                "see broadsheet/exports/excel/rows.py"
             )
         self.sheet = sheet
         # Flush the rows written so far (XlsxWriter holds the last one until the next row).

@@ -53,6 +53,7 @@ COMPILE_TIMEOUT_SECONDS = 300
 # and four job threads exporting at once should not take five.
 MAX_TYPESETTERS = 2
 _typesetters = threading.BoundedSemaphore(MAX_TYPESETTERS)
+CHILD_MEMORY_BYTES = 4 * 2**30  # a 10,000-row table needs about 1.2 GB
 _CHILD = "from broadsheet.exports.pdf import main; main()"
 
 # A4 with report.typ's 15 mm side margins, in points.
@@ -551,6 +552,10 @@ def typeset(document_json: str, timestamp: int) -> bytes:
 def main() -> None:
     """The child process: the document JSON on stdin and the timestamp as argument; the PDF on
     stdout, or Typst's error on stderr and exit status 1."""
+    import resource
+
+    # A hostile or huge table must not take the machine's memory with it.
+    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY_BYTES, CHILD_MEMORY_BYTES))
     document_json = sys.stdin.buffer.read().decode()
     try:
         pdf = typeset(document_json, int(sys.argv[1]))

@@ -21,6 +21,9 @@ from broadsheet.middleware import BodyLimit
 from broadsheet.reports.endpoints import router as reports_router
 from broadsheet.results.endpoints import router as results_router
 from broadsheet.runtime import Runtime
+from broadsheet.schedules.endpoints import executions_router
+from broadsheet.schedules.endpoints import router as schedules_router
+from broadsheet.schedules.scheduler import Scheduler
 
 DESCRIPTION = """\
 Reports over your own databases, generated on demand or on a schedule, exported and delivered.
@@ -37,6 +40,7 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
     runtime = Runtime.build(settings)
     executor = make_executor(runtime)
     maintenance = Maintenance(runtime, executor)
+    scheduler = Scheduler(runtime, executor) if settings.scheduler_embedded else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,7 +49,11 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
         freeze_startup_objects()
         executor.start()
         maintenance.start()
+        if scheduler is not None:
+            scheduler.start()
         yield
+        if scheduler is not None:
+            await run_in_threadpool(scheduler.stop)
         await run_in_threadpool(maintenance.stop)
         await run_in_threadpool(executor.stop)
         runtime.engine.dispose()
@@ -71,6 +79,8 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
         results_router,
         reports_router,
         datasources_router,
+        schedules_router,
+        executions_router,
     )
     for router in routers:
         app.include_router(router)

@@ -163,8 +163,28 @@ def _split_param(text: str) -> tuple[str, str]:
 
 @app.command()
 def scheduler() -> None:
-    """Run the schedule ticker on its own. Arrives with schedules."""
-    raise _fail("the scheduler arrives with schedules")
+    """Run the schedule ticker (and job recovery) on its own; several may run at once."""
+    from broadsheet.jobs.executors import make_executor
+    from broadsheet.jobs.maintenance import Maintenance
+    from broadsheet.kit.gc import freeze_startup_objects
+    from broadsheet.runtime import Runtime
+    from broadsheet.schedules.scheduler import Scheduler
+
+    settings = Settings()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    runtime = Runtime.build(settings)
+    executor = make_executor(runtime)  # only to dispatch; jobs run in serve or the workers
+    maintenance = Maintenance(runtime, executor)
+    maintenance.start()
+    freeze_startup_objects()
+    console.print(f"scheduler ticking every {settings.scheduler_tick_seconds:g} s")
+    try:
+        Scheduler(runtime, executor).run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        maintenance.stop()
+        runtime.engine.dispose()
 
 
 @app.command()

@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     )
     job_max_attempts: int = Field(2, ge=1, le=10, description="Runs of a job in all.")
     heartbeat_seconds: float = Field(5.0, gt=0, description="How often a running job says so.")
+    scheduler_tick_seconds: float = Field(5.0, gt=0, description="How often schedulers look.")
+    scheduler_embedded: bool = Field(True, description="serve runs a scheduler too.")
+    schedule_max_retries: int = Field(
+        3, ge=0, le=20, description="Retries of a scheduled generation that failed."
+    )
+    schedule_retry_base_seconds: float = Field(
+        60.0, ge=0, description="First retry delay; doubles each time (with jitter)."
+    )
     result_retention_days: int = Field(30, ge=1, description="Results are deleted after this.")
     maintenance_seconds: float = Field(
         10.0, gt=0, description="How often recovery and the retention sweep run."

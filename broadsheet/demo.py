@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from broadsheet import models
 from broadsheet.auth import service as auth
+from broadsheet.auth.principal import Principal
 from broadsheet.config import Settings
 from broadsheet.datasources import demo_dataset
 from broadsheet.datasources.schemas import DataSourceWrite
@@ -192,6 +193,25 @@ REPORTS: list[dict[str, Any]] = [
 ]
 
 
+USAGE_SCHEDULE: dict[str, Any] = {
+    # Seed 002's default: the Usage Summary as a PDF by email, Mondays 09:00 New York time,
+    # covering the week before the fire.
+    "name": "Usage Summary — weekly",
+    "scheduleConfig": {
+        "cadence": "weekly",
+        "dayOfWeek": 1,
+        "time": "09:00",
+        "timezone": "America/New_York",
+    },
+    "parameters": {
+        "startDate": "{{today().startOfWeek().minusWeeks(1)}}",
+        "endDate": "{{today().startOfWeek().minusDays(1)}}",
+    },
+    "recipients": [{"type": "email", "address": "reports@example.com"}],
+    "exportFormat": "pdf",
+}
+
+
 def install(session: Session, settings: Settings, tenant_slug: str) -> list[str]:
     """Make sure the demo source and reports exist in ``tenant_slug``; returns what it added."""
     added: list[str] = []
@@ -220,4 +240,29 @@ def install(session: Session, settings: Settings, tenant_slug: str) -> list[str]
         if body["name"] not in existing:
             reports.create(owner, ReportDefinitionWrite.model_validate(body))
             added.append(f"report {body['name']}")
+    if _install_schedule(session, settings, owner):
+        added.append(f"schedule {USAGE_SCHEDULE['name']}")
     return added
+
+
+def _install_schedule(session: Session, settings: Settings, owner: Principal) -> bool:
+    from broadsheet.schedules.schemas import ReportScheduleWrite
+    from broadsheet.schedules.service import ScheduleService
+
+    taken = session.scalar(
+        select(models.ReportSchedule.id).where(
+            models.ReportSchedule.tenant_id == owner.tenant_id,
+            models.ReportSchedule.name == USAGE_SCHEDULE["name"],
+        )
+    )
+    report_id = session.scalar(
+        select(models.ReportDefinition.id).where(
+            models.ReportDefinition.tenant_id == owner.tenant_id,
+            models.ReportDefinition.name == "Usage Summary",
+        )
+    )
+    if taken or report_id is None:
+        return False
+    body = ReportScheduleWrite.model_validate({**USAGE_SCHEDULE, "reportId": report_id})
+    ScheduleService(session, settings).create(owner, body)
+    return True

@@ -104,6 +104,9 @@ def settings(database_url: str, shared_dir: Path) -> Settings:
         heartbeat_seconds=0.2,
         maintenance_seconds=3600,  # tests run maintenance themselves, when they mean to
         local_workers=2,
+        scheduler_embedded=False,  # tests tick the scheduler themselves
+        schedule_retry_base_seconds=0.01,
+        schedule_max_retries=2,
     )
 
 

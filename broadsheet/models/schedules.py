@@ -55,12 +55,14 @@ class ReportExecution(Base):
     """One fire of a schedule, or a run-now (seed 004 ``ReportExecution``).
 
     status: pending → running → completed | failed
+                         └──▶ retrying ──(next_attempt_at)──▶ running
     """
 
     __tablename__ = "report_executions"
     __table_args__ = (
         UniqueConstraint("schedule_id", "scheduled_for"),
         Index("idx_report_executions_status", "status"),
+        Index("idx_report_executions_schedule", "schedule_id", "scheduled_for"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -84,6 +86,8 @@ class ReportExecution(Base):
     file_size: Mapped[int | None]
     execution_time_ms: Mapped[int | None]
     retry_count: Mapped[int] = mapped_column(default=0)
+    # When a failed generation is tried again (exponential backoff).
+    next_attempt_at: Mapped[datetime | None]
     details: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONType)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 

@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import BackgroundTasks, Depends, Path, Query, Request, Response, status
+from sqlalchemy import func, select
+
+from broadsheet import models
+from broadsheet.auth.dependencies import CurrentUser, Editor
+from broadsheet.dependencies import RuntimeDep, SessionDep, SettingsDep
+from broadsheet.errors import NotFound, ValidationFailed
+from broadsheet.jobs.endpoints import ExecutorDep
+from broadsheet.kit.ids import parse_id
+from broadsheet.kit.pagination import Page, page_params
+from broadsheet.kit.time import utc_now
+from broadsheet.routing import api_router
+from broadsheet.schedules import cron, ticker, views
+from broadsheet.schedules.schemas import Execution, Preview, ReportSchedule, ReportScheduleWrite
+from broadsheet.schedules.service import MAX_PREVIEW, ScheduleService, fires
+
+ScheduleId = Annotated[str, Path(alias="scheduleId", description="A schedule id.")]
+router = api_router("/api/v1/schedules", "schedules")
+executions_router = api_router("/api/v1/executions", "schedules")
+
+
+def _out(service: ScheduleService, row: models.ReportSchedule) -> ReportSchedule:
+    return views.schedule(service.session, row, service.preview(row))
+
+
+@router.get("", response_model=list[ReportSchedule], summary="List report schedules")
+def list_schedules(
+    request: Request,
+    response: Response,
+    caller: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    page: Annotated[Page, Depends(page_params)],
+) -> list[ReportSchedule]:
+    service = ScheduleService(session, settings)
+    rows, total = service.list_schedules(caller.tenant_id, page)
+    page.set_headers(request, response, total)
+    return [_out(service, row) for row in rows]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReportSchedule,
+    summary="Create a new report schedule",
+)
+def create_schedule(
+    body: ReportScheduleWrite, caller: Editor, session: SessionDep, settings: SettingsDep
+) -> ReportSchedule:
+    service = ScheduleService(session, settings)
+    return _out(service, service.create(caller, body))
+
+
+@router.get("/preview", response_model=Preview, summary="Next fire times, without saving")
+def preview(
+    caller: CurrentUser,
+    schedule: Annotated[str, Query(max_length=100, description="Cron expression.")],
+    timezone: Annotated[str, Query(max_length=64)] = "UTC",
+    count: Annotated[int, Query(ge=1, le=MAX_PREVIEW)] = 5,
+    business_days_only: Annotated[bool, Query(alias="businessDaysOnly")] = False,
+    holiday_calendar: Annotated[str | None, Query(alias="holidayCalendar", max_length=10)] = None,
+) -> Preview:
+    try:
+        cadence = cron.Cadence.parse(
+            schedule,
+            timezone=timezone,
+            business_days_only=business_days_only,
+            holiday_calendar=holiday_calendar,
+        )
+    except cron.CronError as exc:
+        raise ValidationFailed.field(exc.field, str(exc)) from None
+    return Preview(
+        schedule=cadence.expression, timezone=timezone, fires=fires(cadence, utc_now(), count)
+    )
+
+
+@router.get("/{scheduleId}", response_model=ReportSchedule, summary="Get schedule details")
+def get_schedule(
+    schedule_id: ScheduleId, caller: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> ReportSchedule:
+    service = ScheduleService(session, settings)
+    return _out(service, service.get(caller.tenant_id, parse_id(schedule_id, "schedule")))
+
+
+@router.put("/{scheduleId}", response_model=ReportSchedule, summary="Update schedule")
+def update_schedule(
+    schedule_id: ScheduleId,
+    body: ReportScheduleWrite,
+    caller: Editor,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> ReportSchedule:
+    service = ScheduleService(session, settings)
+    return _out(service, service.update(caller, parse_id(schedule_id, "schedule"), body))
+
+
+@router.delete("/{scheduleId}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete schedule")
+def delete_schedule(
+    schedule_id: ScheduleId, caller: Editor, session: SessionDep, settings: SettingsDep
+) -> Response:
+    ScheduleService(session, settings).delete(caller.tenant_id, parse_id(schedule_id, "schedule"))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{scheduleId}/pause", response_model=ReportSchedule, summary="Pause a schedule")
+def pause(
+    schedule_id: ScheduleId, caller: Editor, session: SessionDep, settings: SettingsDep
+) -> ReportSchedule:
+    service = ScheduleService(session, settings)
+    row = service.set_enabled(caller.tenant_id, parse_id(schedule_id, "schedule"), False)
+    return _out(service, row)
+
+
+@router.post("/{scheduleId}/resume", response_model=ReportSchedule, summary="Resume a schedule")
+def resume(
+    schedule_id: ScheduleId, caller: Editor, session: SessionDep, settings: SettingsDep
+) -> ReportSchedule:
+    service = ScheduleService(session, settings)
+    row = service.set_enabled(caller.tenant_id, parse_id(schedule_id, "schedule"), True)
+    return _out(service, row)
+
+
+@router.post(
+    "/{scheduleId}/run",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Execution,
+    summary="Run now, outside the cadence, with the same delivery",
+)
+def run_now(
+    schedule_id: ScheduleId,
+    caller: Editor,
+    session: SessionDep,
+    settings: SettingsDep,
+    runtime: RuntimeDep,
+    executor: ExecutorDep,
+    background: BackgroundTasks,
+) -> Execution:
+    row = ScheduleService(session, settings).get(
+        caller.tenant_id, parse_id(schedule_id, "schedule")
+    )
+    dispatch = ticker.start_execution(
+        session, runtime, row, utc_now(), trigger="manual", priority="high"
+    )
+    if dispatch is not None:
+        background.add_task(executor.dispatch, *dispatch)
+    latest = session.scalars(
+        select(models.ReportExecution)
+        .where(models.ReportExecution.schedule_id == row.id)
+        .order_by(models.ReportExecution.created_at.desc())
+        .limit(1)
+    ).one()
+    return views.execution(session, latest)
+
+
+@router.get("/{scheduleId}/executions", response_model=list[Execution], summary="Execution history")
+def list_executions(
+    schedule_id: ScheduleId,
+    request: Request,
+    response: Response,
+    caller: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    page: Annotated[Page, Depends(page_params)],
+) -> list[Execution]:
+    row = ScheduleService(session, settings).get(
+        caller.tenant_id, parse_id(schedule_id, "schedule")
+    )
+    where = models.ReportExecution.schedule_id == row.id
+    total = session.scalar(select(func.count()).select_from(models.ReportExecution).where(where))
+    rows = session.scalars(
+        select(models.ReportExecution)
+        .where(where)
+        .order_by(models.ReportExecution.scheduled_for.desc(), models.ReportExecution.id)
+        .limit(page.limit)
+        .offset(page.offset)
+    ).all()
+    page.set_headers(request, response, total or 0)
+    return [views.execution(session, r) for r in rows]
+
+
+@executions_router.get("/{executionId}", response_model=Execution, summary="An execution")
+def get_execution(
+    execution_id: Annotated[str, Path(alias="executionId")],
+    caller: CurrentUser,
+    session: SessionDep,
+) -> Execution:
+    row = session.get(models.ReportExecution, parse_id(execution_id, "execution"))
+    if row is None or row.tenant_id != caller.tenant_id:
+        raise NotFound(f"no execution {execution_id}")
+    return views.execution(session, row)

@@ -1,0 +1,238 @@
+"""Schedule CRUD, preview, pause/resume and run-now.
+
+A schedule is checked whole when it is saved: its report exists in the tenant, its cron
+expression, time zone and holiday calendar are valid, and its parameters — templates
+rendered at the next fire's instant — resolve against the report's declarations. What is saved
+can run.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from broadsheet import models
+from broadsheet.auth.principal import Principal
+from broadsheet.config import Settings
+from broadsheet.errors import NotFound, ValidationFailed
+from broadsheet.kit.pagination import Page
+from broadsheet.kit.time import utc_now
+from broadsheet.reports import expressions, parameters
+from broadsheet.reports.service import ReportService
+from broadsheet.schedules import cron, projections
+from broadsheet.schedules.cadence import to_cron
+from broadsheet.schedules.schemas import Fire, ReportScheduleWrite
+
+PREVIEW_FIRES = 5
+MAX_PREVIEW = 1000
+
+
+def render_parameters(values: dict[str, Any], reference: datetime, tz: ZoneInfo) -> dict[str, Any]:
+    """Templates in string values evaluated at ``reference`` in ``tz``; other values as is."""
+    return {
+        name: expressions.render(value, reference, tz) if isinstance(value, str) else value
+        for name, value in values.items()
+    }
+
+
+def resolve_for_fire(
+    declared: list[dict[str, Any]], values: dict[str, Any], reference: datetime, tz: ZoneInfo
+) -> dict[str, Any]:
+    """The typed parameters a fire at ``reference`` runs with (raises on a bad value)."""
+    rendered = render_parameters(values, reference, tz)
+    return parameters.resolve(declared, rendered, reference=reference, tz=tz)
+
+
+def cadence_of(row: models.ReportSchedule) -> cron.Cadence:
+    return cron.Cadence.parse(
+        row.schedule,
+        timezone=row.timezone,
+        business_days_only=row.business_days_only,
+        holiday_calendar=row.holiday_calendar,
+    )
+
+
+class ScheduleService:
+    def __init__(self, session: Session, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+        self.reports = ReportService(session, settings)
+
+    def list_schedules(
+        self, tenant_id: uuid.UUID, page: Page
+    ) -> tuple[list[models.ReportSchedule], int]:
+        where = models.ReportSchedule.tenant_id == tenant_id
+        total = self.session.scalar(
+            select(func.count()).select_from(models.ReportSchedule).where(where)
+        )
+        rows = self.session.scalars(
+            select(models.ReportSchedule)
+            .where(where)
+            .order_by(models.ReportSchedule.created_at.desc(), models.ReportSchedule.id)
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+        return list(rows), total or 0
+
+    def get(self, tenant_id: uuid.UUID, schedule_id: uuid.UUID) -> models.ReportSchedule:
+        row = self.session.get(models.ReportSchedule, schedule_id)
+        if row is None or row.tenant_id != tenant_id:
+            raise NotFound(f"no schedule {schedule_id}")
+        return row
+
+    def create(self, caller: Principal, body: ReportScheduleWrite) -> models.ReportSchedule:
+        now = utc_now()
+        row = models.ReportSchedule(
+            tenant_id=caller.tenant_id, created_by=caller.user_id, created_at=now
+        )
+        self._apply(caller.tenant_id, row, body, now)
+        self.session.add(row)
+        self.session.flush()
+        projections.project_schedule(self.session, row)
+        return row
+
+    def update(
+        self, caller: Principal, schedule_id: uuid.UUID, body: ReportScheduleWrite
+    ) -> models.ReportSchedule:
+        row = self.get(caller.tenant_id, schedule_id)
+        self._apply(caller.tenant_id, row, body, utc_now())
+        self.session.flush()
+        projections.project_schedule(self.session, row)
+        return row
+
+    def delete(self, tenant_id: uuid.UUID, schedule_id: uuid.UUID) -> None:
+        row = self.get(tenant_id, schedule_id)
+        self.session.delete(row)
+        projections.remove_schedule(self.session, row.id)
+        self.session.flush()
+
+    def set_enabled(
+        self, tenant_id: uuid.UUID, schedule_id: uuid.UUID, enabled: bool
+    ) -> models.ReportSchedule:
+        """Pause or resume. Resuming looks forward from now: fires missed while paused are
+        not caught up."""
+        row = self.get(tenant_id, schedule_id)
+        now = utc_now()
+        row.enabled = enabled
+        row.next_run_at = cron.next_fire(cadence_of(row), now) if enabled else None
+        row.updated_at = now
+        self.session.flush()
+        projections.project_schedule(self.session, row)
+        return row
+
+    def preview(
+        self, row: models.ReportSchedule, count: int = PREVIEW_FIRES, after: datetime | None = None
+    ) -> list[Fire]:
+        report = self.session.get(models.ReportDefinition, row.report_id)
+        declared = report.parameters or [] if report else []
+        return fires(cadence_of(row), after or utc_now(), count, declared, row.parameters or {})
+
+    def _apply(
+        self,
+        tenant_id: uuid.UUID,
+        row: models.ReportSchedule,
+        body: ReportScheduleWrite,
+        now: datetime,
+    ) -> None:
+        try:
+            report = self.reports.get(tenant_id, body.report_id)
+        except NotFound:
+            raise ValidationFailed.field("reportId", f"no report {body.report_id}") from None
+        expression, zone, config = _cadence_fields(body)
+        try:
+            cadence = cron.Cadence.parse(
+                expression,
+                timezone=zone,
+                business_days_only=body.business_days_only,
+                holiday_calendar=body.holiday_calendar,
+            )
+        except cron.CronError as exc:
+            raise ValidationFailed.field(exc.field, str(exc)) from None
+        upcoming = cron.next_fire(cadence, now) or now
+        _check_parameters(report.parameters or [], body, upcoming, ZoneInfo(zone))
+        row.report_id = report.id
+        row.name = body.name
+        row.schedule = expression
+        row.timezone = zone
+        row.schedule_config = config
+        row.parameters = body.parameters
+        row.enabled = body.enabled
+        row.recipients = [r.model_dump(by_alias=True, exclude_none=True) for r in body.recipients]
+        row.export_format = body.export_format
+        row.business_days_only = body.business_days_only
+        row.holiday_calendar = body.holiday_calendar
+        row.misfire_policy = body.misfire_policy.value
+        row.misfire_grace_seconds = body.misfire_grace_seconds
+        row.updated_at = now
+        row.next_run_at = cron.next_fire(cadence, now) if body.enabled else None
+
+
+def _cadence_fields(body: ReportScheduleWrite) -> tuple[str, str, dict[str, Any] | None]:
+    """(cron expression, zone, the friendly form as given) from either form of the body."""
+    if body.schedule_config is not None:
+        config = body.schedule_config.model_dump(by_alias=True, exclude_none=True)
+        if body.timezone and "timezone" not in config:
+            config["timezone"] = body.timezone
+        try:
+            expression, zone = to_cron(config)
+        except cron.CronError as exc:
+            raise ValidationFailed.field(exc.field, str(exc)) from None
+        if body.schedule is not None and body.schedule.strip() != expression:
+            raise ValidationFailed.field(
+                "schedule", f"disagrees with scheduleConfig ({expression!r}); send one of them"
+            )
+        return expression, zone, config
+    assert body.schedule is not None
+    return body.schedule.strip(), body.timezone or "UTC", None
+
+
+def _check_parameters(
+    declared: list[dict[str, Any]], body: ReportScheduleWrite, at: datetime, tz: ZoneInfo
+) -> None:
+    sets = [("parameters", body.parameters)] + [
+        (f"recipients[{i}].parameters", {**body.parameters, **(r.parameters or {})})
+        for i, r in enumerate(body.recipients)
+        if r.parameters
+    ]
+    for field, values in sets:
+        for name, value in values.items():
+            if isinstance(value, str):
+                try:
+                    expressions.validate_template(value)
+                except expressions.ExpressionError as exc:
+                    raise ValidationFailed.field(f"{field}.{name}", str(exc)) from None
+        try:
+            resolve_for_fire(declared, values, at, tz)
+        except parameters.ParameterErrors as exc:
+            errors = [{"field": f"{field}.{p.name}", "message": p.message} for p in exc.problems]
+            raise ValidationFailed(str(exc), errors=errors) from None
+        except expressions.ExpressionError as exc:
+            raise ValidationFailed.field(field, str(exc)) from None
+
+
+def fires(
+    cadence: cron.Cadence,
+    after: datetime,
+    count: int,
+    declared: list[dict[str, Any]] | None = None,
+    values: dict[str, Any] | None = None,
+) -> list[Fire]:
+    """The next fires, local and UTC; the first few with the parameters they would run with."""
+    zone = ZoneInfo(cadence.timezone)
+    out = []
+    for index, instant in enumerate(cron.next_fires(cadence, after, count)):
+        params = None
+        if values is not None and index < PREVIEW_FIRES:
+            try:
+                params = parameters.normalized(
+                    resolve_for_fire(declared or [], values, instant, zone)
+                )
+            except (parameters.ParameterErrors, expressions.ExpressionError) as exc:
+                params = {"error": str(exc)}
+        out.append(Fire(utc=instant, local=instant.astimezone(zone).isoformat(), parameters=params))
+    return out

@@ -1,0 +1,87 @@
+"""Schedule and execution rows → API schemas."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from broadsheet import models
+from broadsheet.schedules.cadence import from_cron
+from broadsheet.schedules.schemas import Delivery, Execution, Fire, ReportSchedule
+
+
+def schedule(session: Session, row: models.ReportSchedule, preview: list[Fire]) -> ReportSchedule:
+    view = session.get(models.ScheduledReportView, row.id)
+    zone = ZoneInfo(row.timezone)
+    return ReportSchedule(
+        id=row.id,
+        report_id=row.report_id,
+        name=row.name,
+        schedule=row.schedule,
+        timezone=row.timezone,
+        schedule_config=row.schedule_config or from_cron(row.schedule, row.timezone),
+        parameters=row.parameters or {},
+        enabled=row.enabled,
+        recipients=list(row.recipients or []),
+        export_format=row.export_format,
+        business_days_only=row.business_days_only,
+        holiday_calendar=row.holiday_calendar,
+        misfire_policy=row.misfire_policy,
+        misfire_grace_seconds=row.misfire_grace_seconds,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        created_by=str(row.created_by),
+        last_run_at=row.last_run_at,
+        next_run_at=row.next_run_at,
+        next_run_local=row.next_run_at.astimezone(zone).isoformat() if row.next_run_at else None,
+        last_run_status=view.last_run_status if view else None,
+        preview=preview,
+    )
+
+
+def execution(session: Session, row: models.ReportExecution) -> Execution:
+    deliveries = session.scalars(
+        select(models.ReportDelivery)
+        .where(models.ReportDelivery.execution_id == row.id)
+        .order_by(models.ReportDelivery.created_at)
+    ).all()
+    schedule_row = session.get(models.ReportSchedule, row.schedule_id)
+    artifact = None
+    if row.file_url and row.result_id and schedule_row is not None:
+        fmt = schedule_row.export_format
+        artifact = {
+            "format": fmt,
+            "size": row.file_size,
+            "href": f"/api/v1/reports/results/{row.result_id}/export?format={fmt}",
+        }
+    attempts = len((row.details or {}).get("attempts", [])) or (1 if row.job_id else 0)
+    return Execution(
+        id=row.id,
+        schedule_id=row.schedule_id,
+        scheduled_for=row.scheduled_for,
+        trigger=row.trigger,
+        status=row.status,
+        attempts=max(attempts, row.retry_count + (1 if row.job_id else 0)),
+        started_at=row.started_at,
+        completed_at=row.completed_at,
+        next_attempt_at=row.next_attempt_at,
+        error=row.error_message,
+        job_id=row.job_id,
+        result_id=row.result_id,
+        artifact=artifact,
+        execution_time_ms=row.execution_time_ms,
+        deliveries=[
+            Delivery(
+                id=d.id,
+                recipient_type=d.recipient_type,
+                recipient=d.recipient_value,
+                status=d.status,
+                attempts=d.attempts,
+                delivered_at=d.delivered_at,
+                error=d.error_message,
+            )
+            for d in deliveries
+        ],
+    )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import statistics
 import time
 import uuid
@@ -128,7 +129,17 @@ def main() -> None:
         ).all()
     query_s = time.perf_counter() - started
     started = time.perf_counter()
-    fired = ticker.tick(runtime, now)
+    if os.environ.get("BENCH_PROFILE"):
+        import cProfile
+        import pstats
+
+        profile = cProfile.Profile()
+        profile.enable()
+        fired = ticker.tick(runtime, now)
+        profile.disable()
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+    else:
+        fired = ticker.tick(runtime, now)
     tick_s = time.perf_counter() - started
     assert len(found) == args.due, len(found)
 

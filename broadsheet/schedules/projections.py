@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy.orm import Session
 
 from broadsheet import models
@@ -31,6 +31,23 @@ def project_schedule(
     view.recipient_count = len(row.recipients or [])
     view.export_format = row.export_format
     session.flush()
+
+
+def project_fires(session: Session, rows: list[models.ReportSchedule], status: str) -> None:
+    """Next and last run of many schedules at once (one statement, for the ticker)."""
+    if not rows:
+        return
+    view = models.ScheduledReportView.__table__  # Core executemany: one statement for all
+    session.execute(
+        update(view)  # type: ignore[arg-type]
+        .where(view.c.id == bindparam("vid"))
+        .values(
+            next_run_at=bindparam("next_run"),
+            last_run_at=bindparam("last_run"),
+            last_run_status=status,
+        ),
+        [{"vid": r.id, "next_run": r.next_run_at, "last_run": r.last_run_at} for r in rows],
+    )
 
 
 def remove_schedule(session: Session, schedule_id: uuid.UUID) -> None:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from broadsheet import models
@@ -116,18 +116,12 @@ class JobService:
         self, tenant_id: uuid.UUID, report_id: uuid.UUID, page: Page
     ) -> tuple[list[models.ReportJob], int]:
         ReportService(self.session, self.settings).get(tenant_id, report_id)
-        where = (models.ReportJob.tenant_id == tenant_id, models.ReportJob.report_id == report_id)
-        total = self.session.scalar(
-            select(func.count()).select_from(models.ReportJob).where(*where)
-        )
-        rows = self.session.scalars(
+        return page.fetch(
+            self.session,
             select(models.ReportJob)
-            .where(*where)
-            .order_by(models.ReportJob.created_at.desc(), models.ReportJob.id)
-            .limit(page.limit)
-            .offset(page.offset)
+            .where(models.ReportJob.tenant_id == tenant_id, models.ReportJob.report_id == report_id)
+            .order_by(models.ReportJob.created_at.desc(), models.ReportJob.id),
         )
-        return list(rows), total or 0
 
     def cancel(self, caller: Principal, job_id: uuid.UUID) -> models.ReportJob:
         """Queued jobs never start; a processing one stops at its next heartbeat.

@@ -4,17 +4,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Query, Request, Response
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
 MAX_LIMIT = 500
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Page:
     limit: int
     offset: int
+
+    def fetch(self, session: Session, query: Select[T]) -> tuple[list[T], int]:
+        """This page of an ordered query, and the total the query would return."""
+        total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+        rows = session.scalars(query.limit(self.limit).offset(self.offset)).all()
+        return list(rows), total or 0
 
     def set_headers(self, request: Request, response: Response, total: int) -> None:
         response.headers["X-Total-Count"] = str(total)

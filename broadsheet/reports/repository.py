@@ -22,14 +22,10 @@ SORTS = {
 def list_reports(
     session: Session, tenant_id: uuid.UUID, filters: ReportFilters, page: Page
 ) -> tuple[list[ReportDefinitionView], int]:
-    query = _filtered(session, tenant_id, filters)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     column = SORTS[filters.sort.lstrip("-")]
     order = column.desc() if filters.sort.startswith("-") else column.asc()
-    rows = session.scalars(
-        query.order_by(order, ReportDefinitionView.id).limit(page.limit).offset(page.offset)
-    )
-    return list(rows), total
+    query = _filtered(session, tenant_id, filters).order_by(order, ReportDefinitionView.id)
+    return page.fetch(session, query)
 
 
 def _filtered(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from broadsheet import models
@@ -87,18 +87,15 @@ class ResultService:
         self, tenant_id: uuid.UUID, report_id: uuid.UUID, page: Page
     ) -> tuple[list[ResultSummary], int]:
         result = models.ReportResult
-        where = (
-            result.tenant_id == tenant_id,
-            result.report_id == report_id,
-            or_(result.expires_at.is_(None), result.expires_at > utc_now()),
-        )
-        total = self.session.scalar(select(func.count()).select_from(result).where(*where)) or 0
-        rows = self.session.scalars(
+        rows, total = page.fetch(
+            self.session,
             select(result)
-            .where(*where)
-            .order_by(result.created_at.desc(), result.id)
-            .limit(page.limit)
-            .offset(page.offset)
+            .where(
+                result.tenant_id == tenant_id,
+                result.report_id == report_id,
+                or_(result.expires_at.is_(None), result.expires_at > utc_now()),
+            )
+            .order_by(result.created_at.desc(), result.id),
         )
         return [
             ResultSummary(

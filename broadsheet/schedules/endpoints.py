@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import BackgroundTasks, Depends, Path, Query, Request, Response, status
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from broadsheet import models
 from broadsheet.auth.dependencies import CurrentUser, Editor
@@ -142,18 +142,10 @@ def run_now(
     row = ScheduleService(session, settings).get(
         caller.tenant_id, parse_id(schedule_id, "schedule")
     )
-    dispatch = ticker.start_execution(
-        session, runtime, row, utc_now(), trigger="manual", priority="high"
-    )
+    execution, dispatch = ticker.run_now(session, runtime, row)
     if dispatch is not None:
         background.add_task(executor.dispatch, *dispatch)
-    latest = session.scalars(
-        select(models.ReportExecution)
-        .where(models.ReportExecution.schedule_id == row.id)
-        .order_by(models.ReportExecution.created_at.desc())
-        .limit(1)
-    ).one()
-    return views.execution(session, latest)
+    return views.execution(session, execution)
 
 
 @router.get("/{scheduleId}/executions", response_model=list[Execution], summary="Execution history")
@@ -169,16 +161,13 @@ def list_executions(
     row = ScheduleService(session, settings).get(
         caller.tenant_id, parse_id(schedule_id, "schedule")
     )
-    where = models.ReportExecution.schedule_id == row.id
-    total = session.scalar(select(func.count()).select_from(models.ReportExecution).where(where))
-    rows = session.scalars(
+    rows, total = page.fetch(
+        session,
         select(models.ReportExecution)
-        .where(where)
-        .order_by(models.ReportExecution.scheduled_for.desc(), models.ReportExecution.id)
-        .limit(page.limit)
-        .offset(page.offset)
-    ).all()
-    page.set_headers(request, response, total or 0)
+        .where(models.ReportExecution.schedule_id == row.id)
+        .order_by(models.ReportExecution.scheduled_for.desc(), models.ReportExecution.id),
+    )
+    page.set_headers(request, response, total)
     return [views.execution(session, r) for r in rows]
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from broadsheet import models
@@ -66,18 +66,12 @@ class ScheduleService:
     def list_schedules(
         self, tenant_id: uuid.UUID, page: Page
     ) -> tuple[list[models.ReportSchedule], int]:
-        where = models.ReportSchedule.tenant_id == tenant_id
-        total = self.session.scalar(
-            select(func.count()).select_from(models.ReportSchedule).where(where)
-        )
-        rows = self.session.scalars(
+        return page.fetch(
+            self.session,
             select(models.ReportSchedule)
-            .where(where)
-            .order_by(models.ReportSchedule.created_at.desc(), models.ReportSchedule.id)
-            .limit(page.limit)
-            .offset(page.offset)
+            .where(models.ReportSchedule.tenant_id == tenant_id)
+            .order_by(models.ReportSchedule.created_at.desc(), models.ReportSchedule.id),
         )
-        return list(rows), total or 0
 
     def get(self, tenant_id: uuid.UUID, schedule_id: uuid.UUID) -> models.ReportSchedule:
         row = self.session.get(models.ReportSchedule, schedule_id)

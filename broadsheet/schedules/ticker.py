@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from broadsheet import models
 from broadsheet.auth.principal import Principal
 from broadsheet.db import session_scope
-from broadsheet.errors import BroadsheetError
+from broadsheet.errors import BroadsheetError, Conflict
 from broadsheet.jobs.service import JobService, cache_key
 from broadsheet.kit.time import utc_now
 from broadsheet.models import JobStatus, Role
@@ -235,21 +235,15 @@ def _latest_due(cadence: cron.Cadence, due: datetime, now: datetime) -> datetime
     return latest
 
 
-def start_execution(
-    session: Session,
-    runtime: Runtime,
-    row: Schedule,
-    scheduled_for: datetime,
-    *,
-    trigger: str,
-    priority: str = "low",
-) -> Dispatch | None:
-    """Create the fire's execution (once: unique on schedule and instant) and its job."""
+def run_now(
+    session: Session, runtime: Runtime, row: Schedule
+) -> tuple[models.ReportExecution, Dispatch | None]:
+    """An execution outside the cadence (on-demand priority), and the job to dispatch."""
     execution = Execution(
         tenant_id=row.tenant_id,
         schedule_id=row.id,
-        scheduled_for=scheduled_for,
-        trigger=trigger,
+        scheduled_for=utc_now(),
+        trigger="manual",
         status="pending",
         details={"attempts": []},
     )
@@ -257,9 +251,9 @@ def start_execution(
         with session.begin_nested():
             session.add(execution)
             session.flush()
-    except IntegrityError:
-        return None  # another scheduler created this fire's execution first
-    return submit_attempt(session, runtime, row, execution, priority)
+    except IntegrityError:  # unique on (schedule, instant): two runs in the same microsecond
+        raise Conflict("a run of this schedule started at this very instant already") from None
+    return execution, submit_attempt(session, runtime, row, execution, priority="high")
 
 
 def submit_attempt(

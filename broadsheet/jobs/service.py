@@ -26,6 +26,34 @@ from broadsheet.reports.service import ReportService
 FINISHED = (JobStatus.completed, JobStatus.failed, JobStatus.cancelled)
 
 
+NO_QUERY = "the report has no query to run"
+
+
+def has_query(report: models.ReportDefinition) -> bool:
+    return bool(report.query or report.datasets)
+
+
+def job_fields(
+    report: models.ReportDefinition,
+    stored: dict[str, Any],
+    *,
+    created_by: uuid.UUID,
+    priority: str,
+) -> dict[str, Any]:
+    """A queued job of ``report`` with normalised parameters: what submit and the
+    scheduler's bulk tick both write."""
+    return {
+        "tenant_id": report.tenant_id,
+        "report_id": report.id,
+        "report_version": report.version,
+        "priority": priority,
+        "parameters": stored,
+        "cache_key": cache_key(report.version, stored),
+        "created_by": created_by,
+        "status": JobStatus.queued,
+    }
+
+
 def cache_key(report_version: int, values: dict[str, Any]) -> str:
     canonical = json.dumps({"v": report_version, "p": values}, sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -53,8 +81,8 @@ class JobService:
         running as attempt 1 of the caller (the CLI runs it itself: no executor may take it).
         """
         report = ReportService(self.session, self.settings).get(caller.tenant_id, report_id)
-        if not report.query and not report.datasets:
-            raise ValidationFailed.field("query", "the report has no query to run")
+        if not has_query(report):
+            raise ValidationFailed.field("query", NO_QUERY)
         try:
             values = parameters.resolve(
                 report.parameters or [],
@@ -67,14 +95,7 @@ class JobService:
             raise ValidationFailed(str(exc), errors=errors) from None
         stored = parameters.normalized(values)
         job = models.ReportJob(
-            tenant_id=caller.tenant_id,
-            report_id=report.id,
-            report_version=report.version,
-            priority=priority,
-            parameters=stored,
-            cache_key=cache_key(report.version, stored),
-            created_by=caller.user_id,
-            status=JobStatus.queued,
+            **job_fields(report, stored, created_by=caller.user_id, priority=priority)
         )
         hit = self._cached(report, job.cache_key) if report.cache_ttl_seconds else None
         now = utc_now()

@@ -28,9 +28,9 @@ from broadsheet import models
 from broadsheet.auth.principal import Principal
 from broadsheet.db import session_scope
 from broadsheet.errors import BroadsheetError, Conflict
-from broadsheet.jobs.service import JobService, cache_key
+from broadsheet.jobs.service import NO_QUERY, JobService, has_query, job_fields
 from broadsheet.kit.time import utc_now
-from broadsheet.models import JobStatus, Role
+from broadsheet.models import Role
 from broadsheet.reports import expressions, parameters
 from broadsheet.runtime import Runtime
 from broadsheet.schedules import cron, projections
@@ -194,8 +194,8 @@ def _job_for(
     row = fire.row
     if report is None:
         return None, "the report was deleted"
-    if not report.query and not report.datasets:
-        return None, "the report has no query to run"
+    if not has_query(report):
+        return None, NO_QUERY
     zone = ZoneInfo(row.timezone)
     try:
         values = parameters.normalized(
@@ -203,20 +203,14 @@ def _job_for(
         )
     except (parameters.ParameterErrors, expressions.ExpressionError) as exc:
         return None, str(exc)
+    # Core insert: the columns the ORM would default are given here.
     return {
         "id": uuid.uuid4(),
-        "tenant_id": row.tenant_id,
-        "report_id": report.id,
-        "report_version": report.version,
-        "status": JobStatus.queued,
-        "priority": "low",
-        "parameters": values,
-        "cache_key": cache_key(report.version, values),
+        **job_fields(report, values, created_by=row.created_by, priority="low"),
         "created_at": now,
         "attempts": 0,
         "cached": False,
         "rows_fetched": 0,
-        "created_by": row.created_by,
     }, None
 
 

@@ -60,9 +60,9 @@ class ReportExecution(Base):
 
     __tablename__ = "report_executions"
     __table_args__ = (
+        # Also the index that lists a schedule's executions by instant.
         UniqueConstraint("schedule_id", "scheduled_for"),
         Index("idx_report_executions_status", "status"),
-        Index("idx_report_executions_schedule", "schedule_id", "scheduled_for"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(5.0, gt=0, description="How often a running job says so.")
     scheduler_tick_seconds: float = Field(5.0, gt=0, description="How often schedulers look.")
     scheduler_embedded: bool = Field(True, description="serve runs a scheduler too.")
+    scheduler_connections: int = Field(
+        2, ge=1, le=16, description="Transactions one tick fires due schedules in at once."
+    )
     schedule_max_retries: int = Field(
         3, ge=0, le=20, description="Retries of a scheduled generation that failed."
     )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import bindparam, delete, update
+from sqlalchemy import delete, func
 from sqlalchemy.orm import Session
 
 from broadsheet import models
+from broadsheet.kit import bulk
 
 
 def project_schedule(
@@ -33,20 +35,28 @@ def project_schedule(
     session.flush()
 
 
-def project_fires(session: Session, rows: list[models.ReportSchedule], status: str) -> None:
-    """Next and last run of many schedules at once (one statement, for the ticker)."""
-    if not rows:
+def project_fires(
+    session: Session,
+    fires: list[tuple[uuid.UUID, datetime | None, datetime | None, str | None]],
+) -> None:
+    """Many schedules' next run, and for those that ran their last run and its status, in
+    one statement (for the ticker): ``(schedule id, next run, last run, status)``, with
+    None for a last run that did not happen."""
+    if not fires:
         return
-    view = models.ScheduledReportView.__table__  # Core executemany: one statement for all
-    session.execute(
-        update(view)  # type: ignore[arg-type]
-        .where(view.c.id == bindparam("vid"))
-        .values(
-            next_run_at=bindparam("next_run"),
-            last_run_at=bindparam("last_run"),
-            last_run_status=status,
-        ),
-        [{"vid": r.id, "next_run": r.next_run_at, "last_run": r.last_run_at} for r in rows],
+    view = models.ScheduledReportView
+    bulk.update_rows(
+        session,
+        view,
+        [
+            {"id": sid, "next_run_at": following, "last_run_at": latest, "last_run_status": s}
+            for sid, following, latest, s in fires
+        ],
+        values=lambda row: {
+            "next_run_at": row["next_run_at"],
+            "last_run_at": func.coalesce(row["last_run_at"], view.last_run_at),
+            "last_run_status": func.coalesce(row["last_run_status"], view.last_run_status),
+        },
     )
 
 

@@ -11,16 +11,16 @@ After downtime only the latest missed fire can run (``misfirePolicy`` ``run_once
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Row, Text, cast, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,12 +29,13 @@ from broadsheet.auth.principal import Principal
 from broadsheet.db import session_scope
 from broadsheet.errors import BroadsheetError, Conflict
 from broadsheet.jobs.service import NO_QUERY, JobService, has_query, job_fields
+from broadsheet.kit import bulk
 from broadsheet.kit.time import utc_now
 from broadsheet.models import Role
 from broadsheet.reports import expressions, parameters
 from broadsheet.runtime import Runtime
 from broadsheet.schedules import cron, projections
-from broadsheet.schedules.service import cadence_of, render_parameters, resolve_for_fire
+from broadsheet.schedules.service import render_parameters, resolve_for_fire
 
 log = logging.getLogger(__name__)
 Schedule = models.ReportSchedule
@@ -47,77 +48,215 @@ Dispatch = tuple[uuid.UUID, str]  # (job id, priority) to hand to the executor a
 
 
 def tick(runtime: Runtime, now: datetime | None = None) -> list[Dispatch]:
-    """Fire every due schedule once. Returns the jobs to dispatch (after this commit).
+    """Fire the due schedules (up to :data:`BATCH`) once. Returns the jobs to dispatch.
 
-    Set-based: one query finds the due schedules, their reports and owners are read in one
-    query each, claims, executions and jobs are written in a few bulk statements — a tick
-    with a thousand due schedules costs a handful of round trips, not thousands.
+    On PostgreSQL the batch is shared out over ``scheduler_connections`` transactions at
+    once, each taking rows the others have not locked: the database's share of a fire (its
+    row writes, index entries and foreign-key checks) is most of its cost, and this spreads it
+    over the database's cores. A connection that fails is logged and its schedules stay due
+    for the next tick; only if all fail does the tick raise.
     """
     now = now or utc_now()
+    connections = runtime.settings.scheduler_connections
+    walks: dict[tuple[Any, ...], Walk | None] = {}
+    if connections == 1 or runtime.engine.dialect.name != "postgresql":
+        return _fire_batch(runtime, now, BATCH, walks)
+    share = -(-BATCH // connections)
+    with ThreadPoolExecutor(connections, thread_name_prefix="broadsheet-tick") as pool:
+        futures = [pool.submit(_fire_batch, runtime, now, share, walks) for _ in range(connections)]
+    dispatches: list[Dispatch] = []
+    errors: list[BaseException] = []
+    for future in futures:
+        if (error := future.exception()) is not None:
+            log.error("a share of the tick failed; its schedules stay due", exc_info=error)
+            errors.append(error)
+        else:
+            dispatches.extend(future.result())
+    if len(errors) == connections:
+        raise errors[0]
+    return dispatches
+
+
+def _fire_batch(
+    runtime: Runtime, now: datetime, limit: int, walks: dict[tuple[Any, ...], Walk | None]
+) -> list[Dispatch]:
+    """Fire up to ``limit`` due schedules in one transaction.
+
+    Set-based: one query reads the due schedules (plain rows, not ORM objects), one more
+    their reports, and claims, jobs, executions and the read model are written in one
+    statement each. Fires of one cadence due at one instant (people pick round hours)
+    share a cron walk and a parameter rendering.
+    """
     on_time = timedelta(seconds=max(runtime.settings.scheduler_tick_seconds * 3, 60))
     with session_scope(runtime.sessions) as session:
+        postgres = session.get_bind().dialect.name == "postgresql"
         query = (
-            select(Schedule)
+            select(*_DUE_COLUMNS)
             .where(Schedule.enabled.is_(True), Schedule.next_run_at <= now)
             .order_by(Schedule.next_run_at)
-            .limit(BATCH)
+            .limit(limit)
         )
-        postgres = session.get_bind().dialect.name == "postgresql"
-        if postgres:
+        if postgres:  # rows another ticker holds are skipped; ours stay ours until commit
             query = query.with_for_update(skip_locked=True)
-        rows = session.scalars(query).all()
-        fires = [f for row in rows if (f := _plan_fire(session, row, now, on_time, postgres))]
-        return _start_all(session, runtime, fires)
+        planner = _Planner(now, on_time, walks)
+        plans = [plan for row in session.execute(query) if (plan := planner.plan(row))]
+        _pause_broken(session, planner.broken)
+        plans = _claim(session, plans, locked=postgres)
+        created = _start_all(session, [p for p in plans if p.fires])
+        projections.project_fires(
+            session,
+            [
+                (p.row.id, p.following, p.latest, created[p.row.id][1])
+                if p.row.id in created
+                else (p.row.id, p.following, None, None)
+                for p in plans
+            ],
+        )
+        return [dispatch for dispatch, _ in created.values() if dispatch is not None]
+
+
+# What a tick reads of a due schedule: enough to plan and start its fire.
+_DUE_COLUMNS = (
+    Schedule.id,
+    Schedule.tenant_id,
+    Schedule.report_id,
+    Schedule.schedule,
+    Schedule.timezone,
+    Schedule.business_days_only,
+    Schedule.holiday_calendar,
+    # As text: the preparer's cache key, decoded only for the first fire that has it.
+    cast(Schedule.parameters, Text).label("parameters"),
+    Schedule.misfire_policy,
+    Schedule.misfire_grace_seconds,
+    Schedule.next_run_at,
+    Schedule.created_by,
+)
+
+
+# A row of _DUE_COLUMNS.
+DueRow = Row[*tuple[Any, ...]]
 
 
 @dataclass
-class _Fire:
-    row: Schedule
-    instant: datetime
+class _Plan:
+    """A due schedule: its latest due instant, whether that fires, and its next run."""
+
+    row: DueRow
+    latest: datetime
+    following: datetime | None
+    fires: bool
 
 
-def _plan_fire(
-    session: Session, row: Schedule, now: datetime, on_time: timedelta, locked: bool
-) -> _Fire | None:
-    """Advance one schedule past ``now`` and say whether its latest due instant fires."""
-    due = row.next_run_at
-    assert due is not None
-    try:
-        cadence = cadence_of(row)
-    except cron.CronError as exc:  # saved before a rule tightened: stop it, say why
-        log.error("schedule %s has an invalid cadence (%s); pausing it", row.id, exc)
-        row.enabled = False
-        return None
-    latest = _latest_due(cadence, due, now)
-    following = cron.next_fire(cadence, now)
-    if locked:  # PostgreSQL: the row is ours until commit (others skip locked rows)
-        row.next_run_at, row.last_run_at = following, latest
-    else:  # SQLite: claim it by moving next_run_at from the value we read
+# A due schedule's latest fire at or before now, and its next after now (None: no more).
+Walk = tuple[datetime, datetime | None]
+
+
+class _Planner:
+    """Plans each due schedule, walking a cadence once per (cadence, due instant).
+
+    ``walks`` may be shared by the planners of one tick's connections.
+    """
+
+    def __init__(
+        self, now: datetime, on_time: timedelta, walks: dict[tuple[Any, ...], Walk | None]
+    ) -> None:
+        self.now = now
+        self.on_time = on_time
+        self.walks = walks
+        self.broken: list[uuid.UUID] = []
+
+    def plan(self, row: DueRow) -> _Plan | None:
+        due = row.next_run_at
+        key = (row.schedule, row.timezone, row.business_days_only, row.holiday_calendar, due)
+        if key not in self.walks:
+            self.walks[key] = self._walk(row, due)
+        walk = self.walks[key]
+        if walk is None:  # saved before a rule tightened: stop it, say why (logged)
+            self.broken.append(row.id)
+            return None
+        latest, following = walk
+        late = self.now - latest
+        fires = late <= self.on_time or (
+            row.misfire_policy != "skip" and late <= timedelta(seconds=row.misfire_grace_seconds)
+        )
+        if not fires:
+            log.info("schedule %s missed %s; skipped by its misfire policy", row.id, latest)
+        return _Plan(row, latest, following, fires)
+
+    def _walk(self, row: DueRow, due: datetime) -> Walk | None:
+        """The latest fire at or before now, and the first after it."""
+        try:
+            cadence = cron.Cadence.parse(
+                row.schedule,
+                timezone=row.timezone,
+                business_days_only=row.business_days_only,
+                holiday_calendar=row.holiday_calendar,
+            )
+        except cron.CronError as exc:
+            log.error("schedule %s has an invalid cadence (%s); pausing it", row.id, exc)
+            return None
+        return _window(cadence, due, self.now)
+
+
+def _pause_broken(session: Session, ids: list[uuid.UUID]) -> None:
+    if ids:
+        session.execute(update(Schedule).where(Schedule.id.in_(ids)).values(enabled=False))
+        session.execute(
+            update(models.ScheduledReportView)
+            .where(models.ScheduledReportView.id.in_(ids))
+            .values(enabled=False)
+        )
+
+
+def _claim(session: Session, plans: list[_Plan], locked: bool) -> list[_Plan]:
+    """Advance each schedule's next run; the plans this ticker won.
+
+    On PostgreSQL the rows are locked by the select, so one statement advances them all.
+    SQLite has no row locks: each schedule is claimed by moving ``next_run_at`` on from the
+    value read, and a schedule another ticker moved first is left to it.
+    """
+    # Only a fire is a run: a skipped misfire leaves the last run as it was.
+    rows = [{"id": p.row.id, "next_run_at": p.following,
+             "last_run_at": p.latest if p.fires else None} for p in plans]  # fmt: skip
+    if locked:
+        bulk.update_rows(
+            session,
+            Schedule,
+            rows,
+            values=lambda row: {
+                "next_run_at": row["next_run_at"],
+                "last_run_at": func.coalesce(row["last_run_at"], Schedule.last_run_at),
+            },
+        )
+        return plans
+    won = []
+    for plan, row in zip(plans, rows, strict=True):
         claimed = session.execute(
             update(Schedule)
-            .where(Schedule.id == row.id, Schedule.next_run_at == due)
-            .values(next_run_at=following, last_run_at=latest)
-            .execution_options(synchronize_session=False)
+            .where(Schedule.id == plan.row.id, Schedule.next_run_at == plan.row.next_run_at)
+            .values(
+                next_run_at=row["next_run_at"],
+                last_run_at=func.coalesce(row["last_run_at"], Schedule.last_run_at),
+            )
         )
-        if not claimed.rowcount:  # type: ignore[attr-defined]
-            return None
-        row.next_run_at, row.last_run_at = following, latest
-    late = now - latest
-    if late > on_time and (
-        row.misfire_policy == "skip" or late > timedelta(seconds=row.misfire_grace_seconds)
-    ):
-        log.info("schedule %s missed %s; skipped by its misfire policy", row.id, latest)
-        return None
-    return _Fire(row, latest)
+        if claimed.rowcount:  # type: ignore[attr-defined]
+            won.append(plan)
+    return won
 
 
-def _start_all(session: Session, runtime: Runtime, fires: list[_Fire]) -> list[Dispatch]:
-    """Executions (unique per instant: a fire another ticker recorded is dropped) and their
-    jobs, in bulk."""
+# The outcome of a fire: the job to dispatch, if one was queued, and the execution's status.
+Started = tuple[Dispatch | None, str]
+
+
+def _start_all(session: Session, fires: list[_Plan]) -> dict[uuid.UUID, Started]:
+    """Jobs and executions for the fires, in bulk, by schedule id.
+
+    An execution is unique per (schedule, instant): a fire another ticker already recorded
+    is dropped, with the job made for it.
+    """
     if not fires:
-        session.flush()
-        return []
-    now = utc_now()  # when things happen (``instant`` is when they were due)
+        return {}
+    now = utc_now()  # when things happen (a fire's ``latest`` is when it was due)
     reports = {
         r.id: r
         for r in session.scalars(
@@ -126,107 +265,125 @@ def _start_all(session: Session, runtime: Runtime, fires: list[_Fire]) -> list[D
             )
         )
     }
-    insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    created = session.execute(
-        insert_(Execution.__table__)  # type: ignore[arg-type]
-        .values(
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "tenant_id": f.row.tenant_id,
-                    "schedule_id": f.row.id,
-                    "scheduled_for": f.instant,
-                    "trigger": "schedule",
-                    "status": "pending",
-                    "metadata": {"attempts": []},  # the column behind ``details``
-                    "retry_count": 0,
-                    "created_at": now,
-                }
-                for f in fires
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["schedule_id", "scheduled_for"])
-        .returning(Execution.__table__.c.id, Execution.__table__.c.schedule_id)
-    ).all()
-    execution_of = {schedule_id: execution_id for execution_id, schedule_id in created}
-    jobs: list[dict[str, Any]] = []
-    outcome: list[dict[str, Any]] = []
+    prepare = _JobPreparer(reports)
+    jobs: dict[uuid.UUID, dict[str, Any]] = {}
+    executions: list[dict[str, Any]] = []
     for fire in fires:
-        execution_id = execution_of.get(fire.row.id)
-        if execution_id is None:
-            continue  # another scheduler recorded this fire first
-        job, error = _job_for(fire, reports.get(fire.row.report_id), now)
-        if job is None:
-            outcome.append({"eid": execution_id, "new_status": "failed", "job": None,
-                            "error": f"not started: {error}", "done": now})  # fmt: skip
-            continue
-        jobs.append(job)
-        outcome.append({"eid": execution_id, "new_status": "running", "job": job["id"],
-                        "error": None, "done": None})  # fmt: skip
-    if jobs:
-        session.execute(insert(models.ReportJob.__table__), jobs)  # type: ignore[arg-type]
-    if outcome:
-        table = Execution.__table__  # Core executemany: one statement for all
-        session.execute(
-            update(table)  # type: ignore[arg-type]
-            .where(table.c.id == bindparam("eid"))
-            .values(
-                status=bindparam("new_status"),
-                job_id=bindparam("job"),
-                error_message=bindparam("error"),
-                completed_at=bindparam("done"),
-                started_at=now,
-            ),
-            outcome,
+        row = fire.row
+        job, error = prepare(row, fire.latest)
+        if job is not None:
+            job["id"] = uuid.uuid4()
+            jobs[row.id] = job
+        executions.append(
+            {
+                "tenant_id": row.tenant_id,
+                "schedule_id": row.id,
+                "scheduled_for": fire.latest,
+                "status": "running" if job else "failed",
+                "job_id": job["id"] if job else None,
+                "error_message": None if job else f"not started: {error}",
+                "completed_at": None if job else now,
+            }
         )
-    session.flush()
-    projections.project_fires(
-        session, [f.row for f in fires if f.row.id in execution_of], status="running"
+    # Jobs first: executions refer to them.
+    bulk.insert_rows(
+        session,
+        models.ReportJob,
+        list(jobs.values()),
+        # Core insert: the columns the ORM would default are given here.
+        same={"created_at": now, "attempts": 0, "cached": False, "rows_fetched": 0},
     )
-    return [(job["id"], job["priority"]) for job in jobs]
-
-
-def _job_for(
-    fire: _Fire, report: models.ReportDefinition | None, now: datetime
-) -> tuple[dict[str, Any] | None, str | None]:
-    """The job row for a fire: parameters rendered at its instant and checked, as submit
-    would; or why it cannot start."""
-    row = fire.row
-    if report is None:
-        return None, "the report was deleted"
-    if not has_query(report):
-        return None, NO_QUERY
-    zone = ZoneInfo(row.timezone)
-    try:
-        values = parameters.normalized(
-            resolve_for_fire(report.parameters or [], row.parameters or {}, fire.instant, zone)
+    recorded = set(
+        bulk.insert_rows(
+            session,
+            Execution,
+            executions,
+            same={
+                "trigger": "schedule",
+                "started_at": now,
+                "metadata": {"attempts": []},  # the column behind ``details``
+                "retry_count": 0,
+                "created_at": now,
+            },
+            skip_conflicts_on=["schedule_id", "scheduled_for"],
+            returning=Execution.schedule_id,
         )
-    except (parameters.ParameterErrors, expressions.ExpressionError) as exc:
-        return None, str(exc)
-    # Core insert: the columns the ORM would default are given here.
-    return {
-        "id": uuid.uuid4(),
-        **job_fields(report, values, created_by=row.created_by, priority="low"),
-        "created_at": now,
-        "attempts": 0,
-        "cached": False,
-        "rows_fetched": 0,
-    }, None
+    )
+    dropped = [job["id"] for sid, job in jobs.items() if sid not in recorded]
+    if dropped:  # another scheduler recorded these fires first
+        session.execute(delete(models.ReportJob).where(models.ReportJob.id.in_(dropped)))
+    started: dict[uuid.UUID, Started] = {}
+    for execution in executions:
+        sid = execution["schedule_id"]
+        if sid in recorded:
+            job = jobs.get(sid)
+            dispatch = (job["id"], job["priority"]) if job else None
+            started[sid] = (dispatch, execution["status"])
+    return started
 
 
-def _latest_due(cadence: cron.Cadence, due: datetime, now: datetime) -> datetime:
-    """The last fire at or before ``now``, walking forward from ``due`` in small pages (a
-    scheduler back after a day of a minutely schedule looks at 1,440 fires, not more)."""
-    latest = due
-    for _ in range(MAX_MISSED // PAGE):
-        page = cron.next_fires(cadence, latest, PAGE)
+# A fire's job fields, or None and why it cannot start.
+Prepared = tuple[dict[str, Any] | None, str | None]
+
+
+class _JobPreparer:
+    """A fire's job fields — parameters rendered at its instant and checked, as submit
+    would — or why it cannot start. Fires of one report with the same parameter templates,
+    instant and zone get the same values, so each is worked out once per tick."""
+
+    def __init__(self, reports: dict[uuid.UUID, models.ReportDefinition]) -> None:
+        self.reports = reports
+        self.known: dict[tuple[Any, ...], Prepared] = {}
+
+    def __call__(self, row: DueRow, instant: datetime) -> Prepared:
+        key = (row.report_id, row.parameters, instant, row.timezone)
+        if key not in self.known:
+            templates = json.loads(row.parameters) if row.parameters else {}
+            self.known[key] = self._prepare(self.reports.get(row.report_id), templates,
+                                            instant, row.timezone)  # fmt: skip
+        fields, error = self.known[key]
+        return ({**fields, "created_by": row.created_by} if fields else None), error
+
+    @staticmethod
+    def _prepare(
+        report: models.ReportDefinition | None,
+        templates: dict[str, Any],
+        instant: datetime,
+        zone: str,
+    ) -> Prepared:
+        if report is None:
+            return None, "the report was deleted"
+        if not has_query(report):
+            return None, NO_QUERY
+        try:
+            values = parameters.normalized(
+                resolve_for_fire(report.parameters or [], templates, instant, ZoneInfo(zone))
+            )
+        except (parameters.ParameterErrors, expressions.ExpressionError) as exc:
+            return None, str(exc)
+        # Shared by fires of many schedules: each sets its own creator (the schedule's).
+        fields = job_fields(report, values, created_by=report.created_by, priority="low")
+        return fields, None
+
+
+def _window(cadence: cron.Cadence, due: datetime, now: datetime) -> Walk:
+    """The last fire at or before ``now`` (``due`` if none is later) and the first after it.
+
+    Walks forward from ``due``, first one fire (the usual case: the next is already after
+    ``now``), then in small pages: a scheduler back after a day of a minutely schedule looks
+    at 1,440 fires, and after a very long outage at :data:`MAX_MISSED`.
+    """
+    latest, size, looked = due, 1, 0
+    while looked < MAX_MISSED:
+        page = cron.next_fires(cadence, latest, size)
         for instant in page:
             if instant > now:
-                return latest
+                return latest, instant
             latest = instant
-        if len(page) < PAGE:
-            return latest
-    return latest
+        if len(page) < size:  # the cadence has no more fires
+            return latest, None
+        looked, size = looked + size, PAGE
+    return latest, cron.next_fire(cadence, now)
 
 
 def run_now(

@@ -139,7 +139,49 @@ def test_three_hours_down(
         assert runs[0].scheduled_for == datetime(2024, 5, 6, 12, 0, tzinfo=UTC)  # the latest
     with sessions() as session:
         row = session.get(models.ReportSchedule, uuid.UUID(schedule["id"]))
-        assert row is not None and row.next_run_at == datetime(2024, 5, 6, 13, 0, tzinfo=UTC)
+        view = session.get(models.ScheduledReportView, uuid.UUID(schedule["id"]))
+    following = datetime(2024, 5, 6, 13, 0, tzinfo=UTC)
+    assert row is not None and row.next_run_at == following
+    # A skipped misfire is not a run: the last run stays as it was (none).
+    assert row.last_run_at == (runs[0].scheduled_for if expected else None)
+    assert view is not None and view.next_run_at == following
+    assert view.last_run_at == row.last_run_at
+    assert view.last_run_status == ("running" if expected else None)
+
+
+def test_one_tick_shares_its_batch_out_over_connections(
+    client: TestClient,
+    admin: Caller,
+    sessions: sessionmaker[Session],
+    runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two connections (PostgreSQL; SQLite uses one) each take rows the other has not
+    locked: every due schedule fires once, and a full batch leaves the rest for next tick."""
+    assert runtime.settings.scheduler_connections == 2
+    monkeypatch.setattr(ticker, "BATCH", 10)
+    ids = [create(client, admin, name=f"s{i}")["id"] for i in range(15)]
+    due = datetime(2024, 5, 6, 14, 0, tzinfo=UTC)
+    for schedule_id in ids:
+        set_next_run(sessions, schedule_id, due)
+    now = due + timedelta(seconds=20)
+    first, second = ticker.tick(runtime, now), ticker.tick(runtime, now)
+    assert (len(first), len(second)) == (10, 5)
+    assert ticker.tick(runtime, now) == []
+    jobs = {job_id for job_id, _ in first + second}
+    assert len(jobs) == 15
+    with sessions() as session:
+        fired = session.execute(
+            select(models.ReportExecution.schedule_id, models.ReportExecution.job_id)
+        ).all()
+        views = session.scalars(
+            select(models.ScheduledReportView.last_run_status).where(
+                models.ScheduledReportView.id.in_([uuid.UUID(i) for i in ids])
+            )
+        ).all()
+    assert sorted(str(schedule_id) for schedule_id, _ in fired) == sorted(ids)
+    assert {job_id for _, job_id in fired} == jobs
+    assert views == ["running"] * 15
 
 
 def test_run_now_and_pause(

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from broadsheet import models
 from broadsheet.config import Settings
 from broadsheet.db import make_engine, session_scope
+from broadsheet.kit.backoff import backoff
 from broadsheet.kit.time import utc_now
 from broadsheet.runtime import Runtime
 from broadsheet.schedules import executions, ticker
@@ -229,7 +230,7 @@ def test_failed_generations_retry_with_backoff(
 
 
 def test_backoff_grows() -> None:
-    delays = [executions._backoff(60, n).total_seconds() for n in range(4)]
+    delays = [backoff(60, n).total_seconds() for n in range(4)]
     for n, delay in enumerate(delays):
         assert 60 * 2**n <= delay <= 60 * 2**n * 1.2
 

@@ -7,6 +7,7 @@
     ├── Forbidden              403  the caller's role does not allow it
     ├── NotFound               404  unknown id, or another tenant's
     ├── Conflict               409  a name taken, a row still in use
+    ├── Gone                   410  an expired link
     ├── PayloadTooLarge        413
     └── ValidationFailed       422  carries ``errors``: [{field, message}]
 """
@@ -62,6 +63,11 @@ class NotFound(BroadsheetError):
 class Conflict(BroadsheetError):
     status = 409
     title = "Conflict"
+
+
+class Gone(BroadsheetError):
+    status = 410
+    title = "Gone"
 
 
 class PayloadTooLarge(BroadsheetError):

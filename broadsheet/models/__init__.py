@@ -1,11 +1,17 @@
 """Every table, imported here so ``Base.metadata`` knows them all (Alembic reads it)."""
 
+from broadsheet.models.audit import AuditEvent
 from broadsheet.models.base import Base
 from broadsheet.models.dashboards import Dashboard
 from broadsheet.models.datasources import DataSource
 from broadsheet.models.jobs import JobStatus, ReportJob, ReportResult
 from broadsheet.models.reports import ReportDefinition
-from broadsheet.models.schedules import ReportDelivery, ReportExecution, ReportSchedule
+from broadsheet.models.schedules import (
+    EmailUnsubscribe,
+    ReportDelivery,
+    ReportExecution,
+    ReportSchedule,
+)
 from broadsheet.models.tenancy import ApiKey, Role, Tenant, User
 from broadsheet.models.views import (
     DashboardView,
@@ -16,10 +22,12 @@ from broadsheet.models.views import (
 
 __all__ = [
     "ApiKey",
+    "AuditEvent",
     "Base",
     "Dashboard",
     "DashboardView",
     "DataSource",
+    "EmailUnsubscribe",
     "JobStatus",
     "RecentReportView",
     "ReportDefinition",

@@ -90,18 +90,24 @@ class ReportExecution(Base):
     next_attempt_at: Mapped[datetime | None]
     details: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONType)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # Set when the schedule's owner was told this execution failed (once).
+    owner_notified_at: Mapped[datetime | None]
 
 
 class ReportDelivery(Base):
     """One recipient of one execution (seed 004 ``ReportDelivery``).
 
-    status: pending → sent | failed | skipped
+    status: pending ──claimed──▶ sending ──▶ sent
+               ▲                    ├──────▶ failed (permanent, or the last attempt)
+               └── next_attempt_at ─┘ (a failure that may pass; or the sender died)
+            skipped: never sent (unsubscribed, or a domain the tenant no longer allows)
     """
 
     __tablename__ = "report_deliveries"
     __table_args__ = (
         UniqueConstraint("execution_id", "recipient_type", "recipient_value"),
         Index("idx_report_deliveries_status", "status"),
+        Index("idx_report_deliveries_due", "status", "next_attempt_at"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -119,4 +125,19 @@ class ReportDelivery(Base):
     delivered_at: Mapped[datetime | None]
     error_message: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONType)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # Set when the schedule's owner was told this delivery failed (once).
+    owner_notified_at: Mapped[datetime | None]
+
+
+class EmailUnsubscribe(Base):
+    """An address that unsubscribed from a tenant's scheduled emails, until it is added to a
+    schedule again."""
+
+    __tablename__ = "email_unsubscribes"
+    __table_args__ = (UniqueConstraint("tenant_id", "address"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = tenant_fk()
+    address: Mapped[str] = mapped_column(String(320))  # lower case
     created_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -4,11 +4,11 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from broadsheet.kit.time import utc_now
-from broadsheet.models.base import Base, tenant_fk, uuid_pk
+from broadsheet.models.base import Base, JSONType, tenant_fk, uuid_pk
 
 
 class Role(StrEnum):
@@ -33,6 +33,10 @@ class Tenant(Base):
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # Email recipients must be at one of these domains (None or empty: any domain).
+    allowed_email_domains: Mapped[list[str] | None] = mapped_column(JSONType)
+    # Signs webhooks whose recipient has no secret of its own; encrypted at rest.
+    webhook_secret: Mapped[str | None] = mapped_column(Text)
 
 
 class User(Base):

@@ -3,7 +3,7 @@
 Runs in every scheduler tick. Each change is a conditional update on the execution's status
 and job, so two schedulers advancing at once change it once.
 
-    running ──job completed──▶ export made ──▶ completed
+    running ──job completed──▶ export made ──▶ completed (deliveries planned)
        │                                   └─ export failed ──▶ failed
        └─job failed/cancelled──▶ retrying (next_attempt_at = base * 2^n + jitter) ──▶ running
                               └─ after the last retry ──▶ failed
@@ -12,9 +12,8 @@ and job, so two schedulers advancing at once change it once.
 from __future__ import annotations
 
 import logging
-import random
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -22,8 +21,10 @@ from sqlalchemy.orm import Session
 
 from broadsheet import models
 from broadsheet.db import session_scope
+from broadsheet.deliveries import service as deliveries
 from broadsheet.errors import BroadsheetError
 from broadsheet.exports.service import ExportService
+from broadsheet.kit.backoff import backoff
 from broadsheet.kit.time import utc_now
 from broadsheet.runtime import Runtime
 from broadsheet.schedules import projections
@@ -73,7 +74,7 @@ def _settle(
         if job.status == "completed" and job.result_id is not None:
             values = _completed(session, runtime, schedule, execution, job, now)
         elif execution.retry_count < runtime.settings.schedule_max_retries:
-            delay = _backoff(runtime.settings.schedule_retry_base_seconds, execution.retry_count)
+            delay = backoff(runtime.settings.schedule_retry_base_seconds, execution.retry_count)
             values = {
                 "status": "retrying",
                 "retry_count": execution.retry_count + 1,
@@ -93,6 +94,8 @@ def _settle(
         )
         if changed.rowcount:  # type: ignore[attr-defined]
             projections.project_schedule(session, schedule, last_status=str(values["status"]))
+            if values["status"] == "completed":
+                deliveries.plan(session, runtime.settings, execution, schedule, now)
 
 
 def _completed(
@@ -121,12 +124,6 @@ def _completed(
         "execution_time_ms": round((now - started).total_seconds() * 1000),
         "error_message": None,
     }
-
-
-def _backoff(base_seconds: float, retries_so_far: int) -> timedelta:
-    """base * 2^n, with up to 20% jitter so many failed fires do not retry in lockstep."""
-    delay = base_seconds * (2**retries_so_far)
-    return timedelta(seconds=delay * (1 + random.random() * 0.2))  # noqa: S311
 
 
 def _retry_due(runtime: Runtime, now: datetime) -> list[Dispatch]:

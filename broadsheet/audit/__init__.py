@@ -1,0 +1,1 @@
+"""The audit log: what happened, to what, by whom."""

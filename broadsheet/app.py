@@ -9,8 +9,11 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from broadsheet import __version__, problems, startup
+from broadsheet.audit.endpoints import router as audit_router
+from broadsheet.auth.endpoints import router as tenant_router
 from broadsheet.config import Settings
 from broadsheet.datasources.endpoints import router as datasources_router
+from broadsheet.deliveries.endpoints import router as delivery_links_router
 from broadsheet.exports.endpoints import router as exports_router
 from broadsheet.health import router as health_router
 from broadsheet.jobs.endpoints import router as jobs_router
@@ -81,6 +84,9 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
         datasources_router,
         schedules_router,
         executions_router,
+        delivery_links_router,
+        tenant_router,
+        audit_router,
     )
     for router in routers:
         app.include_router(router)

@@ -20,6 +20,12 @@ class Executor(StrEnum):
     celery = "celery"
 
 
+class SmtpSecurity(StrEnum):
+    none = "none"
+    starttls = "starttls"
+    ssl = "ssl"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BROADSHEET_", env_file=".env", extra="ignore")
 
@@ -56,6 +62,30 @@ class Settings(BaseSettings):
     maintenance_seconds: float = Field(
         10.0, gt=0, description="How often recovery and the retention sweep run."
     )
+    # Delivery. With no SMTP host, email goes to data_dir/outbox as .eml files.
+    smtp_host: str = Field("", description="SMTP server; empty: write .eml files to the outbox.")
+    smtp_port: int = Field(0, ge=0, le=65535, description="Default 465 for ssl, else 587/25.")
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_security: SmtpSecurity = Field(SmtpSecurity.starttls, description="none|starttls|ssl")
+    smtp_from: str = Field("Broadsheet <broadsheet@localhost>", description="From of emails.")
+    slack_bot_token: str = Field("", description="Bot token for #channel and user recipients.")
+    slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base.")
+    s3_endpoint_url: str = Field("", description="S3-compatible endpoint; empty: AWS.")
+    webhook_allow_private: bool = Field(
+        False, description="Allow webhook/Teams/Slack URLs on loopback and private networks."
+    )
+    webhook_allow_http: bool = Field(False, description="Allow plain-http webhook URLs.")
+    delivery_timeout_seconds: float = Field(30.0, gt=0, description="One send, at most.")
+    delivery_retry_base_seconds: float = Field(
+        60.0, ge=0, description="First delivery retry delay; doubles each time (with jitter)."
+    )
+    delivery_max_attempts: int = Field(5, ge=1, le=20, description="Sends of a delivery in all.")
+    attachment_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=0, description="Larger artifacts go out as a signed link."
+    )
+    artifact_link_days: int = Field(7, ge=1, le=90, description="Signed artifact links expire.")
+    admin_email: str = Field("", description="Told of failures when an owner has no email.")
     bootstrap_admin_key: str = ""
     bootstrap_admin_email: str = ""
     default_tenant: str = Field(
@@ -122,6 +152,11 @@ class Settings(BaseSettings):
             path.touch(mode=0o600)
             path.write_text(secrets.token_urlsafe(48))
         return path.read_text().strip()
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where email goes when no SMTP server is configured."""
+        return (self.data_dir / "outbox").resolve()
 
     @property
     def base_url(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
 from dataclasses import dataclass
 
@@ -10,8 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from broadsheet.auth.principal import Principal
+from broadsheet.config import Settings
 from broadsheet.errors import NotFound, ValidationFailed
-from broadsheet.kit.crypto import hash_api_key, new_api_key
+from broadsheet.kit.crypto import Cipher, hash_api_key, new_api_key
 from broadsheet.kit.time import utc_now
 from broadsheet.models import ApiKey, Role, Tenant, User
 
@@ -144,3 +146,12 @@ def system_principal(session: Session, tenant_slug: str, name: str) -> Principal
     if user is None:
         user = ensure_user(session, tenant, name=name, role=Role.admin, email=None)
     return Principal(user.id, tenant.id, tenant.slug, user.name, user.email, Role(user.role))
+
+
+def webhook_secret(tenant: Tenant, settings: Settings, *, rotate: bool = False) -> str:
+    """The tenant's webhook signing secret, made on first use (or anew with ``rotate``);
+    encrypted at rest. The caller's transaction saves a new one."""
+    cipher = Cipher(settings.resolved_secret_key, "webhook-secrets")
+    if rotate or not tenant.webhook_secret:
+        tenant.webhook_secret = cipher.encrypt(secrets.token_urlsafe(32))
+    return cipher.decrypt(tenant.webhook_secret)

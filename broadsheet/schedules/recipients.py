@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 from pydantic import Field, model_validator
 
+from broadsheet.kit.crypto import Cipher
 from broadsheet.kit.schema import ApiInput
 
 EMAIL = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
@@ -34,6 +35,13 @@ class Recipient(ApiInput):
     address: str = Field(min_length=1, max_length=1000)
     parameters: dict[str, Any] | None = Field(
         None, description="This recipient's own parameter values, over the schedule's."
+    )
+    secret: str | None = Field(
+        None,
+        min_length=16,
+        max_length=200,
+        description="webhook: the key its requests are signed with (write-only; without one, "
+        "the tenant's webhook secret).",
     )
 
     @model_validator(mode="after")
@@ -66,3 +74,39 @@ def _https(address: str) -> bool:
 def _web_url(address: str) -> bool:
     parsed = urlparse(address)
     return parsed.scheme in ("https", "http") and bool(parsed.hostname)
+
+
+def domain_allowed(address: str, allowed: list[str]) -> bool:
+    """An email address at one of ``allowed`` (or its subdomains); any, when none are set."""
+    if not allowed:
+        return True
+    domain = address.rsplit("@", 1)[-1].lower()
+    return any(domain == d or domain.endswith(f".{d}") for d in (a.lower() for a in allowed))
+
+
+def stored(
+    recipients: list[Recipient], before: list[dict[str, Any]], cipher: Cipher
+) -> list[dict[str, Any]]:
+    """Recipients as saved: secrets encrypted; a recipient saved again without its secret
+    keeps the one it had (secrets are write-only, so clients cannot send them back)."""
+    kept = {(r.get("type"), r.get("address")): r.get("secret") for r in before}
+    out = []
+    for recipient in recipients:
+        row = recipient.model_dump(by_alias=True, exclude_none=True)
+        if recipient.secret:
+            row["secret"] = cipher.encrypt(recipient.secret)
+        elif kept.get((recipient.type.value, recipient.address)):
+            row["secret"] = kept[(recipient.type.value, recipient.address)]
+        out.append(row)
+    return out
+
+
+def shown(recipients: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Recipients as the API shows them: a secret only as ``hasSecret``."""
+    return [
+        {
+            **{k: v for k, v in r.items() if k != "secret"},
+            **({"hasSecret": True} if r.get("secret") else {}),
+        }
+        for r in recipients
+    ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from broadsheet.deliveries import notices
+from broadsheet.deliveries import service as deliveries
 from broadsheet.jobs.executors import Executor
 from broadsheet.runtime import Runtime
 from broadsheet.schedules import executions, ticker
@@ -34,9 +36,15 @@ class Scheduler:
             self.stopping.wait(self.runtime.settings.scheduler_tick_seconds)
 
     def run_once(self) -> None:
+        """Fire due schedules, see executions through, then deliver and tell owners."""
         for step in (ticker.tick, executions.advance):
             try:
                 for job_id, priority in step(self.runtime):
                     self.executor.dispatch(job_id, priority)
             except Exception:
                 log.exception("scheduler step %s failed; trying again next tick", step.__name__)
+        for send in (deliveries.advance, notices.advance):
+            try:
+                send(self.runtime)
+            except Exception:
+                log.exception("scheduler step %s failed; trying again next tick", send.__module__)

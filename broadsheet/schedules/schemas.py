@@ -123,6 +123,7 @@ class Delivery(ApiModel):
     status: str
     attempts: int
     delivered_at: datetime | None
+    next_attempt_at: datetime | None
     error: str | None
 
 

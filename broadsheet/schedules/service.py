@@ -13,18 +13,19 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from broadsheet import models
 from broadsheet.auth.principal import Principal
 from broadsheet.config import Settings
 from broadsheet.errors import NotFound, ValidationFailed
+from broadsheet.kit.crypto import Cipher
 from broadsheet.kit.pagination import Page
 from broadsheet.kit.time import utc_now
 from broadsheet.reports import expressions, parameters
 from broadsheet.reports.service import ReportService
-from broadsheet.schedules import cron, projections
+from broadsheet.schedules import cron, projections, recipients
 from broadsheet.schedules.cadence import to_cron
 from broadsheet.schedules.schemas import Fire, ReportScheduleWrite
 
@@ -156,7 +157,11 @@ class ScheduleService:
         row.schedule_config = config
         row.parameters = body.parameters
         row.enabled = body.enabled
-        row.recipients = [r.model_dump(by_alias=True, exclude_none=True) for r in body.recipients]
+        self._check_recipients(tenant_id, body)
+        before = list(row.recipients or [])
+        cipher = Cipher(self.settings.resolved_secret_key, "recipient-secrets")
+        row.recipients = recipients.stored(body.recipients, before, cipher)
+        self._resubscribe(tenant_id, before, row.recipients)
         row.export_format = body.export_format
         row.business_days_only = body.business_days_only
         row.holiday_calendar = body.holiday_calendar
@@ -164,6 +169,32 @@ class ScheduleService:
         row.misfire_grace_seconds = body.misfire_grace_seconds
         row.updated_at = now
         row.next_run_at = cron.next_fire(cadence, now) if body.enabled else None
+
+    def _check_recipients(self, tenant_id: uuid.UUID, body: ReportScheduleWrite) -> None:
+        tenant = self.session.get(models.Tenant, tenant_id)
+        allowed = (tenant.allowed_email_domains if tenant else None) or []
+        for i, recipient in enumerate(body.recipients):
+            if recipient.type == "email" and not recipients.domain_allowed(
+                recipient.address, allowed
+            ):
+                raise ValidationFailed.field(
+                    f"recipients[{i}].address",
+                    f"this tenant sends email only to {', '.join(allowed)}",
+                )
+
+    def _resubscribe(
+        self, tenant_id: uuid.UUID, before: list[dict[str, Any]], after: list[dict[str, Any]]
+    ) -> None:
+        """An address added to a schedule again gets its emails again."""
+        had = {r["address"].lower() for r in before if r.get("type") == "email"}
+        added = {r["address"].lower() for r in after if r.get("type") == "email"} - had
+        if added:
+            self.session.execute(
+                delete(models.EmailUnsubscribe).where(
+                    models.EmailUnsubscribe.tenant_id == tenant_id,
+                    models.EmailUnsubscribe.address.in_(added),
+                )
+            )
 
 
 def _cadence_fields(body: ReportScheduleWrite) -> tuple[str, str, dict[str, Any] | None]:

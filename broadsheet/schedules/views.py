@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from broadsheet import models
+from broadsheet.schedules import recipients
 from broadsheet.schedules.cadence import from_cron
 from broadsheet.schedules.schemas import Delivery, Execution, Fire, ReportSchedule
 
@@ -24,7 +25,7 @@ def schedule(session: Session, row: models.ReportSchedule, preview: list[Fire]) 
         schedule_config=row.schedule_config or from_cron(row.schedule, row.timezone),
         parameters=row.parameters or {},
         enabled=row.enabled,
-        recipients=list(row.recipients or []),
+        recipients=recipients.shown(list(row.recipients or [])),
         export_format=row.export_format,
         business_days_only=row.business_days_only,
         holiday_calendar=row.holiday_calendar,
@@ -80,6 +81,7 @@ def execution(session: Session, row: models.ReportExecution) -> Execution:
                 status=d.status,
                 attempts=d.attempts,
                 delivered_at=d.delivered_at,
+                next_attempt_at=d.next_attempt_at if d.status in ("pending", "sending") else None,
                 error=d.error_message,
             )
             for d in deliveries

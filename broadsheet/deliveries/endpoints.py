@@ -1,0 +1,95 @@
+"""Links in delivered messages, which need no API key: the signed artifact download and the
+one-click unsubscribe (RFC 8058)."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Annotated
+
+from fastapi import Path
+from fastapi.responses import FileResponse, HTMLResponse
+from sqlalchemy import select
+
+from broadsheet import models
+from broadsheet.audit import log as audit
+from broadsheet.deliveries import links
+from broadsheet.dependencies import RuntimeDep, SessionDep
+from broadsheet.errors import NotFound
+from broadsheet.exports.filenames import content_disposition
+from broadsheet.exports.registry import EXPORTERS
+from broadsheet.routing import api_router
+
+router = api_router("/api/v1", "delivery links")
+Token = Annotated[str, Path(max_length=2000, description="The token from the link.")]
+
+
+@router.get(
+    "/artifacts/{token}",
+    summary="Download a delivered report by its signed link",
+    response_class=FileResponse,
+    responses={403: {"description": "Not a link Broadsheet made"}, 410: {"description": "Expired"}},
+)
+def download_artifact(token: Token, session: SessionDep, runtime: RuntimeDep) -> FileResponse:
+    grant = links.open_artifact_token(runtime.settings.resolved_secret_key, token)
+    execution = session.get(models.ReportExecution, grant.execution_id)
+    if execution is None or execution.tenant_id != grant.tenant_id or not execution.file_url:
+        raise NotFound("this report is no longer available")
+    schedule = session.get(models.ReportSchedule, execution.schedule_id)
+    result = session.get(models.ReportResult, execution.result_id) if execution.result_id else None
+    if schedule is None or result is None:
+        raise NotFound("this report is no longer available")
+    report = session.get(models.ReportDefinition, result.report_id)
+    exporter = EXPORTERS[schedule.export_format]
+    try:
+        path = runtime.storage.local_path(execution.file_url)
+    except FileNotFoundError:
+        raise NotFound("this report is no longer available (its result expired)") from None
+    disposition = content_disposition(
+        report.name if report else "report",
+        execution.scheduled_for,
+        schedule.timezone,
+        exporter.extension,
+    )
+    return FileResponse(
+        path, media_type=exporter.media_type, headers={"Content-Disposition": disposition}
+    )
+
+
+@router.get("/unsubscribe/{token}", summary="Confirm unsubscribing", response_class=HTMLResponse)
+def unsubscribe_page(token: Token, runtime: RuntimeDep) -> HTMLResponse:
+    """A page with a button: a GET changes nothing, because mail scanners follow links."""
+    _, address = links.open_unsubscribe_token(runtime.settings.resolved_secret_key, token)
+    return HTMLResponse(
+        _page(
+            "Unsubscribe",
+            f"Stop scheduled reports to <b>{escape(address)}</b>?"
+            f'<form method="post"><button type="submit" name="List-Unsubscribe" '
+            f'value="One-Click">Unsubscribe</button></form>',
+        )
+    )
+
+
+@router.post("/unsubscribe/{token}", summary="Unsubscribe (one click)", response_class=HTMLResponse)
+def unsubscribe(token: Token, session: SessionDep, runtime: RuntimeDep) -> HTMLResponse:
+    tenant_id, address = links.open_unsubscribe_token(runtime.settings.resolved_secret_key, token)
+    known = session.scalar(
+        select(models.EmailUnsubscribe.id).where(
+            models.EmailUnsubscribe.tenant_id == tenant_id,
+            models.EmailUnsubscribe.address == address,
+        )
+    )
+    if known is None and session.get(models.Tenant, tenant_id) is not None:
+        session.add(models.EmailUnsubscribe(tenant_id=tenant_id, address=address))
+        audit.record(session, tenant_id, "email.unsubscribed", "email", None, actor=address,
+                     address=address)  # fmt: skip
+    return HTMLResponse(
+        _page("Unsubscribed", f"<b>{escape(address)}</b> gets no more scheduled reports.")
+    )
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        f"<!doctype html><html><head><meta charset=utf-8><title>{title}</title></head>"
+        f'<body style="font-family:sans-serif;max-width:40em;margin:3em auto">'
+        f"<h1>{title}</h1><p>{body}</p></body></html>"
+    )

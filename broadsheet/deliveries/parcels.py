@@ -1,0 +1,140 @@
+"""What an execution's recipients get: its artifact, links, summary and first chart.
+
+Built once per execution and sent to each recipient with their own delivery id (and, for
+email, their own unsubscribe link).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from broadsheet import models
+from broadsheet.auth.service import webhook_secret
+from broadsheet.config import Settings
+from broadsheet.deliveries import links
+from broadsheet.deliveries.channels.base import Artifact, Parcel
+from broadsheet.errors import BroadsheetError
+from broadsheet.exports import filenames
+from broadsheet.exports.registry import EXPORTERS
+from broadsheet.results.service import ResultService
+from broadsheet.storage import Storage
+
+log = logging.getLogger(__name__)
+MAX_SUMMARY = 8  # values shown in a message: enough to read at a glance
+
+
+class ArtifactMissing(Exception):
+    """The execution's export is gone (its result expired): nothing can be delivered."""
+
+
+def build(
+    session: Session,
+    settings: Settings,
+    storage: Storage,
+    execution: models.ReportExecution,
+    now: datetime,
+) -> Parcel:
+    """The parcel for every recipient of ``execution`` (delivery id to be set per recipient)."""
+    schedule = session.get(models.ReportSchedule, execution.schedule_id)
+    result = session.get(models.ReportResult, execution.result_id) if execution.result_id else None
+    if schedule is None or result is None or not execution.file_url:
+        raise ArtifactMissing("the execution has no result or artifact")
+    report = session.get(models.ReportDefinition, result.report_id)
+    tenant = session.get(models.Tenant, execution.tenant_id)
+    assert tenant is not None
+    exporter = EXPORTERS[schedule.export_format]
+    try:
+        path = storage.local_path(execution.file_url)
+    except FileNotFoundError:
+        raise ArtifactMissing("the artifact was deleted with its expired result") from None
+    report_name = report.name if report else "Report"
+    plain, _ = filenames.stem(report_name, execution.scheduled_for, schedule.timezone)
+    size = execution.file_size if execution.file_size is not None else path.stat().st_size
+    secret = settings.resolved_secret_key
+    token = links.artifact_token(
+        secret, tenant.id, execution.id, links.expiry(settings.artifact_link_days, now)
+    )
+    extra: dict[str, Any] = {"tenant": tenant.slug}
+    if tenant.webhook_secret:  # made by plan() when a webhook recipient needs it
+        extra["webhook_secret"] = webhook_secret(tenant, settings)
+    return Parcel(
+        delivery_id=uuid.UUID(int=0),  # set per recipient
+        tenant_id=tenant.id,
+        execution_id=execution.id,
+        schedule_id=schedule.id,
+        report_id=result.report_id,
+        result_id=result.id,
+        report_name=report_name,
+        schedule_name=schedule.name,
+        scheduled_for=execution.scheduled_for,
+        timezone=schedule.timezone,
+        parameters=dict(result.parameters or {}),
+        summary=summary(result),
+        row_count=result.row_count,
+        artifact=Artifact(
+            path=path,
+            filename=f"{plain}.{exporter.extension}",
+            media_type=exporter.media_type,
+            format=exporter.name,
+            size=size,
+        ),
+        attach=size <= settings.attachment_max_bytes,
+        artifact_url=f"{settings.base_url}/api/v1/artifacts/{token}",
+        result_url=f"{settings.base_url}/api/v1/reports/results/{result.id}",
+        chart_png=_first_chart(session, storage, result),
+        extra=extra,
+    )
+
+
+def for_recipient(parcel: Parcel, settings: Settings, delivery: models.ReportDelivery) -> Parcel:
+    unsubscribe = None
+    if delivery.recipient_type == "email":
+        token = links.unsubscribe_token(
+            settings.resolved_secret_key, parcel.tenant_id, delivery.recipient_value
+        )
+        unsubscribe = f"{settings.base_url}/api/v1/unsubscribe/{token}"
+    return replace(parcel, delivery_id=delivery.id, unsubscribe_url=unsubscribe)
+
+
+def summary(result: models.ReportResult) -> list[tuple[str, str]]:
+    """Rows, then the total of each numeric column (as the result's summary has them)."""
+    pairs = [("Rows", f"{result.row_count:,}")]
+    for column, values in ((result.data or {}).get("summary") or {}).items():
+        if len(pairs) >= MAX_SUMMARY:
+            break
+        if isinstance(values, dict) and values.get("sum") is not None:
+            pairs.append((f"Total {column}", _number(values["sum"])))
+    return pairs
+
+
+def _number(value: Any) -> str:
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return str(value)
+    if number == number.to_integral_value():
+        return f"{int(number):,}"
+    return f"{number:,.2f}"
+
+
+def _first_chart(session: Session, storage: Storage, result: models.ReportResult) -> bytes | None:
+    """The first chart as PNG, or None: a message without its chart still goes out."""
+    for viz in result.visualizations or []:
+        if viz.get("error") or "spec" not in (viz.get("data") or {}):
+            continue
+        try:
+            png, _ = ResultService(session, storage).image(
+                result.tenant_id, result.id, str(viz.get("id")), "png"
+            )
+        except (BroadsheetError, ValueError, OSError):
+            log.warning("could not render chart %s of result %s", viz.get("id"), result.id)
+            return None
+        return png
+    return None

@@ -1,0 +1,276 @@
+"""Deliveries: each completed execution's report to each recipient, once, with retries.
+
+Generation and delivery are separate steps. When an execution completes (its artifact made),
+:func:`plan` records one delivery per recipient. Every scheduler tick, :func:`advance` claims
+the deliveries that are due — a conditional update, so two schedulers never send the same one
+— and sends them, a few at a time in threads:
+
+    pending ──claim (attempts + 1)──▶ sending ──▶ sent
+       ▲                                 ├─────▶ failed   (permanent, or the last attempt)
+       └──── next_attempt_at (backoff) ──┘                 (a failure that may pass)
+
+A sender that dies mid-send leaves its delivery ``sending`` with an expired lease; the next
+claim takes it again (at least once: a message may go twice if a process dies between the
+send and the record, never zero times). A retry resends only that recipient, never
+regenerates the report. Every attempt is in the audit log, and when an execution or a
+delivery finally fails, the schedule's owner is told (see :mod:`.notices`).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from broadsheet import models
+from broadsheet.audit import log as audit
+from broadsheet.auth.service import webhook_secret
+from broadsheet.config import Settings
+from broadsheet.db import session_scope
+from broadsheet.deliveries import parcels
+from broadsheet.deliveries.channels.base import DeliveryFailed, Parcel
+from broadsheet.kit import bulk
+from broadsheet.kit.backoff import backoff
+from broadsheet.kit.crypto import Cipher
+from broadsheet.kit.time import utc_now
+from broadsheet.runtime import Runtime
+from broadsheet.schedules.recipients import Recipient, domain_allowed
+
+log = logging.getLogger(__name__)
+Delivery = models.ReportDelivery
+BATCH = 100  # deliveries claimed per tick
+SENDERS = 8  # sends at once: SMTP and HTTP peers are slow, not busy
+
+
+def plan(
+    session: Session,
+    settings: Settings,
+    execution: models.ReportExecution,
+    schedule: models.ReportSchedule,
+    now: datetime,
+) -> None:
+    """A pending delivery per recipient of ``schedule`` (skipped, with the reason, for an
+    unsubscribed address or a domain the tenant no longer allows)."""
+    recipients = schedule.recipients or []
+    if not recipients:
+        return
+    tenant = session.get(models.Tenant, schedule.tenant_id)
+    addresses = [r["address"].lower() for r in recipients if r.get("type") == "email"]
+    unsubscribed = set(
+        session.scalars(
+            select(models.EmailUnsubscribe.address).where(
+                models.EmailUnsubscribe.tenant_id == schedule.tenant_id,
+                models.EmailUnsubscribe.address.in_(addresses),
+            )
+        )
+    )
+    allowed = (tenant.allowed_email_domains if tenant else None) or []
+    if tenant and any(r.get("type") == "webhook" and not r.get("secret") for r in recipients):
+        webhook_secret(tenant, settings)  # made now, so the send can sign with it
+    rows = []
+    for recipient in recipients:
+        reason = None
+        if recipient.get("type") == "email":
+            if recipient["address"].lower() in unsubscribed:
+                reason = "the address unsubscribed"
+            elif not domain_allowed(recipient["address"], allowed):
+                reason = "the tenant no longer allows this email domain"
+        rows.append(
+            {
+                "tenant_id": schedule.tenant_id,
+                "execution_id": execution.id,
+                "recipient_type": recipient["type"],
+                "recipient_value": recipient["address"],
+                "recipient": recipient,
+                "status": "skipped" if reason else "pending",
+                "error_message": reason,
+                "next_attempt_at": None if reason else now,
+            }
+        )
+    bulk.insert_rows(
+        session,
+        Delivery,
+        rows,
+        same={"attempts": 0, "created_at": now},
+        skip_conflicts_on=["execution_id", "recipient_type", "recipient_value"],
+    )
+
+
+def advance(runtime: Runtime, now: datetime | None = None) -> int:
+    """Send the deliveries that are due. Returns how many were attempted."""
+    now = now or utc_now()
+    claimed = _claim(runtime, now)
+    if not claimed:
+        return 0
+    ready = _prepare(runtime, claimed, now)
+    with ThreadPoolExecutor(min(SENDERS, len(ready)) or 1, "broadsheet-send") as pool:
+        outcomes = list(pool.map(lambda item: _send(runtime, *item), ready))
+    with session_scope(runtime.sessions) as session:
+        for (delivery, _, _), outcome in zip(ready, outcomes, strict=True):
+            _record(session, runtime, delivery, outcome, utc_now())
+    return len(ready)
+
+
+# What a send came to: details of a success, or the failure.
+Outcome = dict[str, Any] | DeliveryFailed
+
+
+def _claim(runtime: Runtime, now: datetime) -> list[models.ReportDelivery]:
+    """Take due deliveries: pending ones whose time has come, and sending ones whose sender
+    stopped (their lease ran out). Each is claimed by a conditional update on its attempts."""
+    lease = timedelta(seconds=runtime.settings.delivery_timeout_seconds * 2 + 60)
+    claimed: list[models.ReportDelivery] = []
+    with session_scope(runtime.sessions) as session:
+        query = (
+            select(Delivery)
+            .where(
+                or_(Delivery.status == "pending", Delivery.status == "sending"),
+                Delivery.next_attempt_at <= now,
+            )
+            .order_by(Delivery.next_attempt_at)
+            .limit(BATCH)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        for delivery in session.scalars(query).all():
+            if delivery.attempts >= runtime.settings.delivery_max_attempts:
+                # Only a sending delivery can be here: its last sender died mid-send.
+                _fail(session, delivery, "the sender stopped during the last attempt", now)
+                continue
+            taken = session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id == delivery.id,
+                    Delivery.status == delivery.status,
+                    Delivery.attempts == delivery.attempts,
+                )
+                .values(
+                    status="sending", attempts=Delivery.attempts + 1, next_attempt_at=now + lease
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if taken.rowcount:  # type: ignore[attr-defined]
+                delivery.attempts += 1
+                claimed.append(delivery)
+        session.expunge_all()
+    return claimed
+
+
+def _prepare(
+    runtime: Runtime, claimed: list[models.ReportDelivery], now: datetime
+) -> list[tuple[models.ReportDelivery, Parcel | DeliveryFailed, Recipient | None]]:
+    """Each claimed delivery with its parcel (built once per execution) and recipient."""
+    built: dict[uuid.UUID, Parcel | DeliveryFailed] = {}
+    ready: list[tuple[models.ReportDelivery, Parcel | DeliveryFailed, Recipient | None]] = []
+    with session_scope(runtime.sessions) as session:
+        for delivery in claimed:
+            if delivery.execution_id not in built:
+                execution = session.get(models.ReportExecution, delivery.execution_id)
+                try:
+                    assert execution is not None
+                    built[delivery.execution_id] = parcels.build(
+                        session, runtime.settings, runtime.storage, execution, now
+                    )
+                except (AssertionError, parcels.ArtifactMissing) as exc:
+                    built[delivery.execution_id] = DeliveryFailed(str(exc), permanent=True)
+            parcel = built[delivery.execution_id]
+            if isinstance(parcel, Parcel):
+                parcel = parcels.for_recipient(parcel, runtime.settings, delivery)
+            ready.append((delivery, parcel, _recipient(runtime, delivery)))
+    return ready
+
+
+def _recipient(runtime: Runtime, delivery: models.ReportDelivery) -> Recipient | None:
+    stored = dict(delivery.recipient or {"type": delivery.recipient_type,
+                                         "address": delivery.recipient_value})  # fmt: skip
+    if stored.get("secret"):
+        stored["secret"] = Cipher(
+            runtime.settings.resolved_secret_key, "recipient-secrets"
+        ).decrypt(stored["secret"])
+    try:
+        return Recipient.model_validate(stored)
+    except ValueError:
+        return None
+
+
+def _send(
+    runtime: Runtime,
+    delivery: models.ReportDelivery,
+    parcel: Parcel | DeliveryFailed,
+    recipient: Recipient | None,
+) -> Outcome:
+    if isinstance(parcel, DeliveryFailed):
+        return parcel
+    if recipient is None:
+        return DeliveryFailed("the recipient is no longer valid", permanent=True)
+    try:
+        return runtime.channels[delivery.recipient_type].send(parcel, recipient)
+    except DeliveryFailed as failed:
+        return failed
+    except Exception as exc:  # a bug or an unforeseen library error: retry, and say so
+        log.exception("delivery %s failed unexpectedly", delivery.id)
+        return DeliveryFailed(f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+def _record(
+    session: Session,
+    runtime: Runtime,
+    delivery: models.ReportDelivery,
+    outcome: Outcome,
+    now: datetime,
+) -> None:
+    """The attempt's result, if this sender still holds the delivery (its claim token is the
+    attempt number), and its audit entry."""
+    settings = runtime.settings
+    mine = (Delivery.id == delivery.id, Delivery.status == "sending",
+            Delivery.attempts == delivery.attempts)  # fmt: skip
+    if isinstance(outcome, DeliveryFailed):
+        final = outcome.permanent or delivery.attempts >= settings.delivery_max_attempts
+        values: dict[str, Any] = {"error_message": outcome.message[:2000]}
+        if final:
+            values.update(status="failed", next_attempt_at=None)
+        else:
+            delay = backoff(settings.delivery_retry_base_seconds, delivery.attempts - 1)
+            values.update(status="pending", next_attempt_at=now + delay)
+        result = "failed" if final else "retrying"
+    else:
+        values = {"status": "sent", "delivered_at": now, "next_attempt_at": None,
+                  "error_message": None, "details": outcome}  # fmt: skip
+        result = "sent"
+    changed = session.execute(update(Delivery).where(*mine).values(**values))
+    if not changed.rowcount:  # type: ignore[attr-defined]
+        return  # the lease ran out and another sender took it over
+    audit.record(
+        session,
+        delivery.tenant_id,
+        "delivery.attempted",
+        "delivery",
+        delivery.id,
+        execution=str(delivery.execution_id),
+        channel=delivery.recipient_type,
+        recipient=delivery.recipient_value,
+        attempt=delivery.attempts,
+        outcome=result,
+        error=values.get("error_message"),
+    )
+
+
+def _fail(session: Session, delivery: models.ReportDelivery, reason: str, now: datetime) -> None:
+    session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id == delivery.id,
+            Delivery.status == "sending",
+            Delivery.attempts == delivery.attempts,
+        )
+        .values(status="failed", error_message=reason, next_attempt_at=None)
+    )
+    audit.record(session, delivery.tenant_id, "delivery.attempted", "delivery", delivery.id,
+                 execution=str(delivery.execution_id), channel=delivery.recipient_type,
+                 recipient=delivery.recipient_value, attempt=delivery.attempts,
+                 outcome="failed", error=reason)  # fmt: skip

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 MAX_STEM = 80
 
 
-def _slug(text: str, *, ascii_only: bool) -> str:
+def slug(text: str, *, ascii_only: bool) -> str:
+    """Words of ``text`` joined by hyphens, lower case, at most 80 characters (may be empty)."""
     normal = unicodedata.normalize("NFKD" if ascii_only else "NFC", text)
     if ascii_only:
         normal = normal.encode("ascii", "ignore").decode()
@@ -29,8 +30,8 @@ def _slug(text: str, *, ascii_only: bool) -> str:
 def stem(report_name: str, generated_at: datetime, timezone: str) -> tuple[str, str]:
     """(ASCII stem, Unicode stem) without extension."""
     local = generated_at.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d_%H%M")
-    plain = _slug(report_name, ascii_only=True) or "report"
-    unicode_name = _slug(report_name, ascii_only=False) or plain
+    plain = slug(report_name, ascii_only=True) or "report"
+    unicode_name = slug(report_name, ascii_only=False) or plain
     return f"{plain}_{local}", f"{unicode_name}_{local}"
 
 

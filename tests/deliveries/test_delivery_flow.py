@@ -1,0 +1,329 @@
+"""A fire's report delivered for real: the scheduler fires, the execution completes, and the
+delivery step sends to a real SMTP server (aiosmtpd) and a real HTTP receiver — once per
+recipient, retrying only the ones that failed, skipping the unsubscribed, and telling the owner
+about final failures."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiosmtpd.smtp import SMTP, Envelope
+from aiosmtpd.smtp import Session as SmtpSession
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from broadsheet import models
+from broadsheet.config import Settings, SmtpSecurity
+from broadsheet.deliveries import links, notices
+from broadsheet.deliveries import service as deliveries
+from broadsheet.deliveries.channels.webhook import sign
+from broadsheet.runtime import Runtime
+from broadsheet.schedules import ticker
+from tests.deliveries.httpserver import Recorded, RecordingServer, Reply
+from tests.deliveries.test_email import DroppingFirstData, Inbox, Serve, serve  # noqa: F401
+from tests.factories import Caller, Tenancy
+from tests.schedules.test_ticker import create, executions_of, set_next_run, settle
+
+OWNER = "tester-admin@acme.test"  # the admin key's user: the schedules' owner
+
+
+class RefusingOne(Inbox):
+    """Accepts everyone but nobody@example.com (a mailbox that does not exist)."""
+
+    async def handle_RCPT(
+        self, server: SMTP, session: SmtpSession, envelope: Envelope, address: str,
+        rcpt_options: list[str],
+    ) -> str:  # fmt: skip
+        if address == "nobody@example.com":
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+@pytest.fixture
+def admin(client: TestClient, tenancy: Tenancy) -> Caller:
+    tenancy.demo("acme")
+    return tenancy.key("acme")
+
+
+Deliverer = Callable[..., Runtime]
+
+
+@pytest.fixture
+def delivering(settings: Settings, engine: Engine, serve: Serve) -> Deliverer:  # noqa: F811
+    """A runtime whose email goes to a fresh SMTP server with ``handler``."""
+
+    def start(handler: Inbox, **overrides: Any) -> Runtime:
+        port = serve(handler)
+        changed = settings.model_copy(
+            update={
+                "smtp_host": "127.0.0.1",
+                "smtp_port": port,
+                "smtp_security": SmtpSecurity.none,
+                "delivery_retry_base_seconds": 0.01,
+                "delivery_max_attempts": 3,
+                **overrides,
+            }
+        )
+        return Runtime.build(changed, engine)
+
+    return start
+
+
+def fire(
+    client: TestClient, admin: Caller, sessions: sessionmaker[Session], runtime: Runtime,
+    recipients: list[dict[str, Any]],
+) -> models.ReportExecution:  # fmt: skip
+    """A schedule with ``recipients`` fired and its execution completed (deliveries planned)."""
+    return fire_schedule(sessions, runtime, create(client, admin, recipients=recipients))
+
+
+def fire_schedule(
+    sessions: sessionmaker[Session], runtime: Runtime, schedule: dict[str, Any]
+) -> models.ReportExecution:
+    due = datetime(2024, 5, 6, 14, 0, tzinfo=UTC)
+    set_next_run(sessions, schedule["id"], due)
+    ticker.tick(runtime, due + timedelta(seconds=5))
+    (execution,) = executions_of(sessions, schedule["id"])
+    assert settle(runtime, sessions, execution.id) == "completed"
+    (execution,) = executions_of(sessions, schedule["id"])
+    return execution
+
+
+def statuses(sessions: sessionmaker[Session], execution_id: uuid.UUID) -> dict[str, str]:
+    with sessions() as session:
+        rows = session.scalars(
+            select(models.ReportDelivery).where(models.ReportDelivery.execution_id == execution_id)
+        ).all()
+    return {row.recipient_value: row.status for row in rows}
+
+
+def test_each_recipient_gets_the_report_once(
+    client: TestClient,
+    admin: Caller,
+    sessions: sessionmaker[Session],
+    tenancy: Tenancy,
+    delivering: Deliverer,
+) -> None:
+    inbox = Inbox()
+    runtime = delivering(inbox)
+    schedule = create(client, admin, recipients=[
+        {"type": "email", "address": "ann@example.com"},
+        {"type": "email", "address": "bob@example.com"},
+    ])  # fmt: skip
+    with sessions() as session:
+        tenant = session.scalar(select(models.Tenant.id).where(models.Tenant.slug == "acme"))
+    assert tenant is not None
+    token = links.unsubscribe_token(runtime.settings.resolved_secret_key, tenant, "bob@example.com")
+    assert client.post(f"/api/v1/unsubscribe/{token}").status_code == 200
+    execution = fire_schedule(sessions, runtime, schedule)
+    assert statuses(sessions, execution.id) == {
+        "ann@example.com": "pending", "bob@example.com": "skipped"}  # fmt: skip
+    assert deliveries.advance(runtime) == 1
+    assert deliveries.advance(runtime) == 0  # nothing more is due
+    received = inbox.only()
+    assert received.rcpt_tos == ["ann@example.com"]
+    (attachment,) = list(received.message.iter_attachments())
+    artifact = runtime.storage.local_path(execution.file_url or "").read_bytes()
+    assert attachment.get_content() == artifact.decode("utf-8")  # the export, as made
+    assert attachment.get_filename() == "usage-summary_2024-05-06_1400.csv"
+    assert received.message["List-Unsubscribe"].startswith("<http")
+    shown = client.get(f"/api/v1/executions/{execution.id}", headers=admin.headers).json()
+    by_recipient = {d["recipient"]: d for d in shown["deliveries"]}
+    assert by_recipient["ann@example.com"]["status"] == "sent"
+    assert by_recipient["ann@example.com"]["attempts"] == 1
+    assert by_recipient["bob@example.com"]["status"] == "skipped"
+    assert by_recipient["bob@example.com"]["error"] == "the address unsubscribed"
+    audit = client.get("/api/v1/audit?action=delivery.attempted", headers=admin.headers).json()
+    assert [(a["details"]["recipient"], a["details"]["outcome"]) for a in audit] == [
+        ("ann@example.com", "sent")
+    ]
+
+
+def test_a_dropped_connection_is_retried_without_resending_to_the_others(
+    client: TestClient, admin: Caller, sessions: sessionmaker[Session], delivering: Deliverer
+) -> None:
+    inbox = DroppingFirstData()
+    runtime = delivering(inbox)
+    execution = fire(client, admin, sessions, runtime, [
+        {"type": "email", "address": "ann@example.com"},
+        {"type": "email", "address": "bob@example.com"},
+        {"type": "email", "address": "cy@example.com"},
+    ])  # fmt: skip
+    assert deliveries.advance(runtime) == 3
+    after_first = statuses(sessions, execution.id)
+    assert sorted(after_first.values()) == ["pending", "sent", "sent"]
+    assert inbox.dropped == 1 and len(inbox.received) == 2
+    time.sleep(0.1)  # the backoff (base 0.01 s) passes
+    assert deliveries.advance(runtime) == 1  # only the one that failed
+    assert set(statuses(sessions, execution.id).values()) == {"sent"}
+    got = sorted(r for message in inbox.received for r in message.rcpt_tos)
+    assert got == ["ann@example.com", "bob@example.com", "cy@example.com"]  # each once
+    with sessions() as session:
+        retried = session.scalar(
+            select(models.ReportDelivery).where(models.ReportDelivery.attempts == 2)
+        )
+    assert retried is not None and retried.status == "sent"
+
+
+def test_a_final_failure_is_told_to_the_owner(
+    client: TestClient, admin: Caller, sessions: sessionmaker[Session], delivering: Deliverer
+) -> None:
+    inbox = RefusingOne()
+    runtime = delivering(inbox)
+    execution = fire(client, admin, sessions, runtime, [
+        {"type": "email", "address": "nobody@example.com"},
+        {"type": "email", "address": "ann@example.com"},
+    ])  # fmt: skip
+    assert deliveries.advance(runtime) == 2
+    # 550 will not change: failed at once, never retried.
+    assert statuses(sessions, execution.id) == {
+        "nobody@example.com": "failed", "ann@example.com": "sent"}  # fmt: skip
+    time.sleep(0.1)
+    assert deliveries.advance(runtime) == 0
+    assert notices.advance(runtime) == 1
+    assert notices.advance(runtime) == 0  # told once
+    notice = inbox.received[-1]
+    assert notice.rcpt_tos == [OWNER]
+    assert "was not delivered to nobody@example.com" in notice.message["Subject"]
+    assert "550" in notice.message.get_content()
+    told = client.get("/api/v1/audit?action=owner.notified", headers=admin.headers).json()
+    assert len(told) == 1 and told[0]["details"]["to"] == OWNER
+
+
+def test_a_failed_execution_is_told_to_the_owner(
+    client: TestClient, admin: Caller, sessions: sessionmaker[Session], delivering: Deliverer
+) -> None:
+    inbox = Inbox()
+    runtime = delivering(inbox)
+    schedule = create(client, admin, recipients=[{"type": "email", "address": "ann@example.com"}])
+    with sessions.begin() as session:  # the data source breaks after the schedule is made
+        report = session.get(models.ReportDefinition, uuid.UUID(schedule["reportId"]))
+        assert report is not None
+        report.query = "SELECT * FROM table_that_went_away"
+    started = client.post(f"/api/v1/schedules/{schedule['id']}/run", headers=admin.headers)
+    assert settle(runtime, sessions, uuid.UUID(started.json()["id"])) == "failed"
+    assert deliveries.advance(runtime) == 0  # nothing to deliver
+    assert notices.advance(runtime) == 1
+    (notice,) = inbox.received
+    assert notice.rcpt_tos == [OWNER] and "failed" in notice.message["Subject"]
+    assert "table_that_went_away" in notice.message.get_content()
+
+
+def test_a_large_artifact_goes_as_a_signed_link(
+    client: TestClient, admin: Caller, sessions: sessionmaker[Session], delivering: Deliverer
+) -> None:
+    inbox = Inbox()
+    runtime = delivering(inbox)
+    runtime = Runtime.build(
+        runtime.settings.model_copy(update={"attachment_max_bytes": 10}), runtime.engine
+    )
+    execution = fire(
+        client, admin, sessions, runtime, [{"type": "email", "address": "ann@example.com"}]
+    )
+    assert deliveries.advance(runtime) == 1
+    message = inbox.only().message
+    assert list(message.iter_attachments()) == []
+    body = message.get_body(("plain",))
+    assert body is not None
+    link = next(w for w in body.get_content().split() if "/api/v1/artifacts/" in w)
+    path = link[link.index("/api/v1/artifacts/") :].rstrip(".,)>")
+    downloaded = client.get(path)
+    assert downloaded.status_code == 200
+    assert downloaded.content == runtime.storage.local_path(execution.file_url or "").read_bytes()
+
+
+def test_webhooks_are_signed_retried_after_a_500_and_not_after_a_404(
+    client: TestClient, admin: Caller, sessions: sessionmaker[Session], delivering: Deliverer
+) -> None:
+    """A real HTTP receiver on loopback (allowed here by the two settings that are off by
+    default): /flaky answers 500 once, then 200; /gone answers 404."""
+    runtime = delivering(Inbox(), webhook_allow_private=True, webhook_allow_http=True)
+    answered: dict[str, int] = {}
+
+    def respond(request: Recorded) -> Reply:
+        answered[request.path] = answered.get(request.path, 0) + 1
+        if request.path == "/gone":
+            return Reply(404)
+        return Reply(500 if answered[request.path] == 1 else 204)
+
+    with RecordingServer(respond) as receiver:
+        execution = fire(client, admin, sessions, runtime, [
+            {"type": "webhook", "address": f"{receiver.url}/flaky"},
+            {"type": "webhook", "address": f"{receiver.url}/gone"},
+        ])  # fmt: skip
+        assert deliveries.advance(runtime) == 2
+        flaky, gone = f"{receiver.url}/flaky", f"{receiver.url}/gone"
+        assert statuses(sessions, execution.id) == {flaky: "pending", gone: "failed"}
+        time.sleep(0.1)
+        assert deliveries.advance(runtime) == 1  # the 404 is not tried again
+        time.sleep(0.1)
+        assert deliveries.advance(runtime) == 0
+        requests = list(receiver.requests)
+    assert statuses(sessions, execution.id) == {flaky: "sent", gone: "failed"}
+    assert [r.path for r in requests].count("/flaky") == 2
+    assert [r.path for r in requests].count("/gone") == 1
+    secret = client.get("/api/v1/tenant", headers=admin.headers).json()["webhookSecret"]
+    for request in requests:
+        msg_id, stamp = request.headers["webhook-id"], int(request.headers["webhook-timestamp"])
+        assert request.headers["webhook-signature"] == sign(secret, msg_id, stamp, request.body)
+    first, second = (r for r in requests if r.path == "/flaky")
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]  # one delivery, one id
+    body = second.json()
+    assert body["execution"]["id"] == str(execution.id)
+    assert (
+        body["artifact"]["url"].startswith("http")
+        and "/api/v1/artifacts/" in body["artifact"]["url"]
+    )
+    shown = client.get(f"/api/v1/executions/{execution.id}", headers=admin.headers).json()
+    errors = {d["recipient"]: d["error"] for d in shown["deliveries"]}
+    assert errors[flaky] is None and "404" in errors[gone]
+
+
+@pytest.mark.parametrize("fmt", ["excel", "pdf"])
+def test_the_attached_workbook_or_pdf_holds_the_result(
+    client: TestClient,
+    admin: Caller,
+    sessions: sessionmaker[Session],
+    delivering: Deliverer,
+    fmt: str,
+) -> None:
+    inbox = Inbox()
+    runtime = delivering(inbox)
+    schedule = create(client, admin, exportFormat=fmt,
+                      recipients=[{"type": "email", "address": "ann@example.com"}])  # fmt: skip
+    execution = fire_schedule(sessions, runtime, schedule)
+    assert deliveries.advance(runtime) == 1
+    (attachment,) = list(inbox.only().message.iter_attachments())
+    content = attachment.get_content()
+    assert isinstance(content, bytes)
+    result = client.get(
+        f"/api/v1/reports/results/{execution.result_id}", headers=admin.headers
+    ).json()
+    columns = [c["name"] for c in result["data"]["columns"]]
+    rows = result["data"]["rows"]
+    if fmt == "excel":
+        import io
+
+        import openpyxl
+
+        sheet = openpyxl.load_workbook(io.BytesIO(content), read_only=True)["Data"]
+        values = list(sheet.iter_rows(values_only=True))
+        assert list(values[0]) == columns and len(values) - 1 == len(rows)
+        for row, cells in zip(rows, values[1:], strict=True):
+            assert [str(row[c]) for c in columns] == [str(v) for v in cells]
+    else:
+        import io
+
+        import pdfplumber
+
+        with pdfplumber.open(io.BytesIO(content)) as pdf:
+            text = "\n".join(page.extract_text() or "" for page in pdf.pages)
+        assert "Usage Summary" in text
+        assert all(column in text for column in columns[:3])

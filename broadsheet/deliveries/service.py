@@ -140,7 +140,7 @@ def _claim(runtime: Runtime, now: datetime) -> list[models.ReportDelivery]:
         for delivery in session.scalars(query).all():
             if delivery.attempts >= runtime.settings.delivery_max_attempts:
                 # Only a sending delivery can be here: its last sender died mid-send.
-                _fail(session, delivery, "the sender stopped during the last attempt", now)
+                _fail(session, delivery, "the sender stopped during the last attempt")
                 continue
             taken = session.execute(
                 update(Delivery)
@@ -245,6 +245,25 @@ def _record(
     changed = session.execute(update(Delivery).where(*mine).values(**values))
     if not changed.rowcount:  # type: ignore[attr-defined]
         return  # the lease ran out and another sender took it over
+    _audit(session, delivery, result, values.get("error_message"))
+
+
+def _fail(session: Session, delivery: models.ReportDelivery, reason: str) -> None:
+    session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id == delivery.id,
+            Delivery.status == "sending",
+            Delivery.attempts == delivery.attempts,
+        )
+        .values(status="failed", error_message=reason, next_attempt_at=None)
+    )
+    _audit(session, delivery, "failed", reason)
+
+
+def _audit(
+    session: Session, delivery: models.ReportDelivery, outcome: str, error: str | None
+) -> None:
     audit.record(
         session,
         delivery.tenant_id,
@@ -255,22 +274,6 @@ def _record(
         channel=delivery.recipient_type,
         recipient=delivery.recipient_value,
         attempt=delivery.attempts,
-        outcome=result,
-        error=values.get("error_message"),
+        outcome=outcome,
+        error=error,
     )
-
-
-def _fail(session: Session, delivery: models.ReportDelivery, reason: str, now: datetime) -> None:
-    session.execute(
-        update(Delivery)
-        .where(
-            Delivery.id == delivery.id,
-            Delivery.status == "sending",
-            Delivery.attempts == delivery.attempts,
-        )
-        .values(status="failed", error_message=reason, next_attempt_at=None)
-    )
-    audit.record(session, delivery.tenant_id, "delivery.attempted", "delivery", delivery.id,
-                 execution=str(delivery.execution_id), channel=delivery.recipient_type,
-                 recipient=delivery.recipient_value, attempt=delivery.attempts,
-                 outcome="failed", error=reason)  # fmt: skip

@@ -327,3 +327,31 @@ def test_the_attached_workbook_or_pdf_holds_the_result(
             text = "\n".join(page.extract_text() or "" for page in pdf.pages)
         assert "Usage Summary" in text
         assert all(column in text for column in columns[:3])
+
+
+def test_a_delivery_whose_sender_died_is_taken_again_after_its_lease(
+    client: TestClient, admin: Caller, sessions: sessionmaker[Session], delivering: Deliverer
+) -> None:
+    inbox = Inbox()
+    runtime = delivering(inbox)
+    execution = fire(client, admin, sessions, runtime, [
+        {"type": "email", "address": "ann@example.com"},
+        {"type": "email", "address": "bob@example.com"},
+    ])  # fmt: skip
+    # Two senders died mid-send: one on its first attempt, one on its last.
+    lease_over = datetime.now(UTC) - timedelta(seconds=1)
+    with sessions.begin() as session:
+        for delivery in session.scalars(
+            select(models.ReportDelivery).where(models.ReportDelivery.execution_id == execution.id)
+        ):
+            last = delivery.recipient_value == "bob@example.com"
+            delivery.status, delivery.next_attempt_at = "sending", lease_over
+            delivery.attempts = runtime.settings.delivery_max_attempts if last else 1
+    assert deliveries.advance(runtime) == 1
+    assert statuses(sessions, execution.id) == {
+        "ann@example.com": "sent", "bob@example.com": "failed"}  # fmt: skip
+    assert inbox.only().rcpt_tos == ["ann@example.com"]
+    shown = client.get(f"/api/v1/executions/{execution.id}", headers=admin.headers).json()
+    by_recipient = {d["recipient"]: d for d in shown["deliveries"]}
+    assert by_recipient["ann@example.com"]["attempts"] == 2
+    assert by_recipient["bob@example.com"]["error"] == "the sender stopped during the last attempt"

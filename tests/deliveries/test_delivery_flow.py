@@ -5,12 +5,15 @@ about final failures."""
 
 from __future__ import annotations
 
+import io
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import openpyxl  # type: ignore[import-untyped, unused-ignore]
+import pdfplumber
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope
 from aiosmtpd.smtp import Session as SmtpSession
@@ -309,20 +312,12 @@ def test_the_attached_workbook_or_pdf_holds_the_result(
     columns = [c["name"] for c in result["data"]["columns"]]
     rows = result["data"]["rows"]
     if fmt == "excel":
-        import io
-
-        import openpyxl
-
         sheet = openpyxl.load_workbook(io.BytesIO(content), read_only=True)["Data"]
         values = list(sheet.iter_rows(values_only=True))
         assert list(values[0]) == columns and len(values) - 1 == len(rows)
         for row, cells in zip(rows, values[1:], strict=True):
             assert [str(row[c]) for c in columns] == [str(v) for v in cells]
     else:
-        import io
-
-        import pdfplumber
-
         with pdfplumber.open(io.BytesIO(content)) as pdf:
             text = "\n".join(page.extract_text() or "" for page in pdf.pages)
         assert "Usage Summary" in text

@@ -10,7 +10,6 @@ from starlette.concurrency import run_in_threadpool
 
 from broadsheet import __version__, problems, startup
 from broadsheet.audit.endpoints import router as audit_router
-from broadsheet.auth.endpoints import router as tenant_router
 from broadsheet.config import Settings
 from broadsheet.datasources.endpoints import router as datasources_router
 from broadsheet.deliveries.endpoints import router as delivery_links_router
@@ -27,6 +26,7 @@ from broadsheet.runtime import Runtime
 from broadsheet.schedules.endpoints import executions_router
 from broadsheet.schedules.endpoints import router as schedules_router
 from broadsheet.schedules.scheduler import Scheduler
+from broadsheet.tenants.endpoints import router as tenant_router
 
 DESCRIPTION = """\
 Reports over your own databases, generated on demand or on a schedule, exported and delivered.

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from broadsheet.config import Settings
 from broadsheet.db import make_engine, make_sessionmaker
-from broadsheet.deliveries.channels import Channels
 from broadsheet.storage import Storage, make_storage
 
 
@@ -19,11 +18,6 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     storage: Storage
-    # Delivery channels (SMTP, Slack, HTTP and S3 clients), made on first use.
-    channels: Channels = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "channels", Channels(self.settings))
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine | None = None) -> Runtime:

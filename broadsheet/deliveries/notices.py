@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from broadsheet import models
 from broadsheet.audit import log as audit
 from broadsheet.db import session_scope
+from broadsheet.deliveries.channels import Channels
 from broadsheet.kit.time import utc_now
 from broadsheet.runtime import Runtime
 
@@ -35,15 +36,18 @@ class Notice:
     text: str
 
 
-def advance(runtime: Runtime, now: datetime | None = None) -> int:
+def advance(
+    runtime: Runtime, now: datetime | None = None, *, channels: Channels | None = None
+) -> int:
     """Tell owners about new final failures. Returns how many notices were sent."""
     now = now or utc_now()
+    channels = channels or Channels(runtime.settings)
     with session_scope(runtime.sessions) as session:
         notices = _executions(session, runtime, now) + _deliveries(session, runtime, now)
     sent = 0
     for notice in notices:
         try:
-            runtime.channels.email.send_notice(notice.to, notice.subject, notice.text)
+            channels.email.send_notice(notice.to, notice.subject, notice.text)
             sent += 1
         except Exception:  # told in the audit log already; a lost notice is not retried
             log.exception("could not mail the notice %r to %s", notice.subject, notice.to)

@@ -33,13 +33,14 @@ from broadsheet.auth.service import webhook_secret
 from broadsheet.config import Settings
 from broadsheet.db import session_scope
 from broadsheet.deliveries import parcels
+from broadsheet.deliveries.channels import Channels
 from broadsheet.deliveries.channels.base import DeliveryFailed, Parcel
+from broadsheet.deliveries.recipients import Recipient, domain_allowed
 from broadsheet.kit import bulk
 from broadsheet.kit.backoff import backoff
 from broadsheet.kit.crypto import Cipher
 from broadsheet.kit.time import utc_now
 from broadsheet.runtime import Runtime
-from broadsheet.schedules.recipients import Recipient, domain_allowed
 
 log = logging.getLogger(__name__)
 Delivery = models.ReportDelivery
@@ -101,15 +102,22 @@ def plan(
     )
 
 
-def advance(runtime: Runtime, now: datetime | None = None) -> int:
-    """Send the deliveries that are due. Returns how many were attempted."""
+def advance(
+    runtime: Runtime, now: datetime | None = None, *, channels: Channels | None = None
+) -> int:
+    """Send the deliveries that are due. Returns how many were attempted.
+
+    ``channels``: the process's long-lived channels (the scheduler keeps one set); by default
+    a set made for this call.
+    """
     now = now or utc_now()
+    channels = channels or Channels(runtime.settings)
     claimed = _claim(runtime, now)
     if not claimed:
         return 0
     ready = _prepare(runtime, claimed, now)
     with ThreadPoolExecutor(min(SENDERS, len(ready)) or 1, "broadsheet-send") as pool:
-        outcomes = list(pool.map(lambda item: _send(runtime, *item), ready))
+        outcomes = list(pool.map(lambda item: _send(channels, *item), ready))
     with session_scope(runtime.sessions) as session:
         for (delivery, _, _), outcome in zip(ready, outcomes, strict=True):
             _record(session, runtime, delivery, outcome, utc_now())
@@ -199,7 +207,7 @@ def _recipient(runtime: Runtime, delivery: models.ReportDelivery) -> Recipient |
 
 
 def _send(
-    runtime: Runtime,
+    channels: Channels,
     delivery: models.ReportDelivery,
     parcel: Parcel | DeliveryFailed,
     recipient: Recipient | None,
@@ -209,7 +217,7 @@ def _send(
     if recipient is None:
         return DeliveryFailed("the recipient is no longer valid", permanent=True)
     try:
-        return runtime.channels[delivery.recipient_type].send(parcel, recipient)
+        return channels[delivery.recipient_type].send(parcel, recipient)
     except DeliveryFailed as failed:
         return failed
     except Exception as exc:  # a bug or an unforeseen library error: retry, and say so

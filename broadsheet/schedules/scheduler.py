@@ -7,6 +7,7 @@ import threading
 
 from broadsheet.deliveries import notices
 from broadsheet.deliveries import service as deliveries
+from broadsheet.deliveries.channels import Channels
 from broadsheet.jobs.executors import Executor
 from broadsheet.runtime import Runtime
 from broadsheet.schedules import executions, ticker
@@ -18,6 +19,7 @@ class Scheduler:
     def __init__(self, runtime: Runtime, executor: Executor) -> None:
         self.runtime = runtime
         self.executor = executor
+        self.channels = Channels(runtime.settings)  # SMTP, Slack, HTTP and S3 clients, kept
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run, name="broadsheet-scheduler", daemon=True)
 
@@ -45,6 +47,6 @@ class Scheduler:
                 log.exception("scheduler step %s failed; trying again next tick", step.__name__)
         for send in (deliveries.advance, notices.advance):
             try:
-                send(self.runtime)
+                send(self.runtime, channels=self.channels)
             except Exception:
                 log.exception("scheduler step %s failed; trying again next tick", send.__module__)

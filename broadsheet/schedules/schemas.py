@@ -9,8 +9,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from broadsheet.deliveries.recipients import Recipient
 from broadsheet.kit.schema import ApiInput, ApiModel
-from broadsheet.schedules.recipients import Recipient
 
 EXPORT_FORMATS = ("pdf", "excel", "csv", "json", "ndjson", "parquet")
 

@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session
 from broadsheet import models
 from broadsheet.auth.principal import Principal
 from broadsheet.config import Settings
+from broadsheet.deliveries import recipients
 from broadsheet.errors import NotFound, ValidationFailed
 from broadsheet.kit.crypto import Cipher
 from broadsheet.kit.pagination import Page
 from broadsheet.kit.time import utc_now
 from broadsheet.reports import expressions, parameters
 from broadsheet.reports.service import ReportService
-from broadsheet.schedules import cron, projections, recipients
+from broadsheet.schedules import cron, projections
 from broadsheet.schedules.cadence import to_cron
 from broadsheet.schedules.schemas import Fire, ReportScheduleWrite
 

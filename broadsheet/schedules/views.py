@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from broadsheet import models
-from broadsheet.schedules import recipients
+from broadsheet.deliveries import recipients
 from broadsheet.schedules.cadence import from_cron
 from broadsheet.schedules.schemas import Delivery, Execution, Fire, ReportSchedule
 

@@ -32,7 +32,7 @@ from cryptography.x509.oid import NameOID
 from broadsheet.config import Settings, SmtpSecurity
 from broadsheet.deliveries.channels.base import Artifact, DeliveryFailed, Parcel
 from broadsheet.deliveries.channels.email import EmailChannel
-from broadsheet.schedules.recipients import Recipient, RecipientType
+from broadsheet.deliveries.recipients import Recipient, RecipientType
 
 TO = "ana@example.com"
 CSV = "region,revenue\r\nEU,1200\r\nMünchen,3400\r\n".encode()

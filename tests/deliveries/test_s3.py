@@ -34,7 +34,7 @@ from broadsheet.deliveries.channels.s3 import (
     parse_address,
     slug,
 )
-from broadsheet.schedules.recipients import Recipient, RecipientType
+from broadsheet.deliveries.recipients import Recipient, RecipientType
 
 SCHEDULE_ID = uuid.UUID("5b0e6f7a-1c2d-4e3f-8a9b-0c1d2e3f4a5b")
 EXECUTION_ID = uuid.UUID("3f2a9c41-7d6e-4b5a-9c8d-7e6f5a4b3c2d")

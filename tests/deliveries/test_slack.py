@@ -13,7 +13,7 @@ import pytest
 from broadsheet.config import Settings
 from broadsheet.deliveries.channels.base import DeliveryFailed
 from broadsheet.deliveries.channels.slack import SlackChannel
-from broadsheet.schedules.recipients import Recipient, RecipientType
+from broadsheet.deliveries.recipients import Recipient, RecipientType
 from tests.deliveries.httpserver import (
     ARTIFACT_BYTES,
     Recorded,

@@ -9,7 +9,7 @@ import pytest
 
 from broadsheet.deliveries.channels.base import DeliveryFailed
 from broadsheet.deliveries.channels.teams import TeamsChannel
-from broadsheet.schedules.recipients import Recipient, RecipientType
+from broadsheet.deliveries.recipients import Recipient, RecipientType
 from tests.deliveries.httpserver import RecordingServer, Reply, loopback_settings, make_parcel
 
 ARTIFACT_URL = "https://reports.example.com/a/5cbe8fa7.csv?expires=1710000000&sig=abc123"

@@ -15,7 +15,7 @@ import pytest
 
 from broadsheet.deliveries.channels.base import DeliveryFailed
 from broadsheet.deliveries.channels.webhook import WebhookChannel, sign
-from broadsheet.schedules.recipients import Recipient, RecipientType
+from broadsheet.deliveries.recipients import Recipient, RecipientType
 from tests.deliveries.httpserver import (
     ARTIFACT_BYTES,
     RecordingServer,

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from broadsheet.schedules.recipients import Recipient
+from broadsheet.deliveries.recipients import Recipient
 
 
 class DeliveryFailed(Exception):

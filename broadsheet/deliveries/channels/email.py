@@ -34,7 +34,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from broadsheet.config import Settings, SmtpSecurity
 from broadsheet.deliveries.channels.base import DeliveryFailed, Parcel
-from broadsheet.schedules.recipients import EMAIL, Recipient
+from broadsheet.deliveries.recipients import EMAIL, Recipient
 
 log = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
 
 from broadsheet.config import Settings
 from broadsheet.deliveries.channels.base import DeliveryFailed, Parcel
+from broadsheet.deliveries.recipients import S3_URL, Recipient
 from broadsheet.exports import filenames
-from broadsheet.schedules.recipients import S3_URL, Recipient
 
 MAX_SLUG = 60
 MAX_EXTENSION = 16

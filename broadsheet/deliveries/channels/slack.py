@@ -26,7 +26,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from broadsheet.config import Settings
 from broadsheet.deliveries.channels.base import DeliveryFailed, Parcel
 from broadsheet.deliveries.http import post_json
-from broadsheet.schedules.recipients import Recipient
+from broadsheet.deliveries.recipients import Recipient
 
 # Slack's error codes that will answer the same however often the call is retried.
 _PERMANENT_ERRORS = frozenset(

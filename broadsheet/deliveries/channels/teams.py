@@ -16,8 +16,8 @@ import orjson
 from broadsheet.config import Settings
 from broadsheet.deliveries.channels.base import Parcel
 from broadsheet.deliveries.http import post_json
+from broadsheet.deliveries.recipients import Recipient
 from broadsheet.kit.jsonvalues import jsonable
-from broadsheet.schedules.recipients import Recipient
 
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 # 1.4 is the newest version both the Teams clients and Workflows render.

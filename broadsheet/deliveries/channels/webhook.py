@@ -25,8 +25,8 @@ import orjson
 from broadsheet.config import Settings
 from broadsheet.deliveries.channels.base import DeliveryFailed, Parcel
 from broadsheet.deliveries.http import post_json
+from broadsheet.deliveries.recipients import Recipient
 from broadsheet.kit.jsonvalues import jsonable
-from broadsheet.schedules.recipients import Recipient
 
 EVENT_TYPE = "report.delivered"
 

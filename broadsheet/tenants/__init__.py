@@ -1,0 +1,1 @@
+"""A tenant's own settings (delivery: allowed email domains, the webhook secret)."""

@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     slack_bot_token: str = Field("", description="Bot token for #channel and user recipients.")
     slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base.")
     s3_endpoint_url: str = Field("", description="S3-compatible endpoint; empty: AWS.")
+    s3_allowed_buckets: list[str] = Field(
+        default_factory=list,
+        description="Buckets s3:// recipients may name (empty: any the credentials reach).",
+    )
     webhook_allow_private: bool = Field(
         False, description="Allow webhook/Teams/Slack URLs on loopback and private networks."
     )

@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import Path
 from fastapi.responses import FileResponse, HTMLResponse
-from sqlalchemy import select
 
 from broadsheet import models
 from broadsheet.audit import log as audit
@@ -17,6 +16,8 @@ from broadsheet.dependencies import RuntimeDep, SessionDep
 from broadsheet.errors import NotFound
 from broadsheet.exports.filenames import content_disposition
 from broadsheet.exports.registry import EXPORTERS
+from broadsheet.kit import bulk
+from broadsheet.kit.time import utc_now
 from broadsheet.routing import api_router
 
 router = api_router("/api/v1", "delivery links")
@@ -72,16 +73,19 @@ def unsubscribe_page(token: Token, runtime: RuntimeDep) -> HTMLResponse:
 @router.post("/unsubscribe/{token}", summary="Unsubscribe (one click)", response_class=HTMLResponse)
 def unsubscribe(token: Token, session: SessionDep, runtime: RuntimeDep) -> HTMLResponse:
     tenant_id, address = links.open_unsubscribe_token(runtime.settings.resolved_secret_key, token)
-    known = session.scalar(
-        select(models.EmailUnsubscribe.id).where(
-            models.EmailUnsubscribe.tenant_id == tenant_id,
-            models.EmailUnsubscribe.address == address,
+    if session.get(models.Tenant, tenant_id) is not None:
+        # Insert-or-nothing: two clicks at once (or a mail client and its user) are one.
+        added = bulk.insert_rows(
+            session,
+            models.EmailUnsubscribe,
+            [{"tenant_id": tenant_id, "address": address}],
+            same={"created_at": utc_now()},
+            skip_conflicts_on=["tenant_id", "address"],
+            returning=models.EmailUnsubscribe.address,
         )
-    )
-    if known is None and session.get(models.Tenant, tenant_id) is not None:
-        session.add(models.EmailUnsubscribe(tenant_id=tenant_id, address=address))
-        audit.record(session, tenant_id, "email.unsubscribed", "email", None, actor=address,
-                     address=address)  # fmt: skip
+        if added:
+            audit.record(session, tenant_id, "email.unsubscribed", "email", None,
+                         actor="unsubscribe-link", address=address)  # fmt: skip
     return HTMLResponse(
         _page("Unsubscribed", f"<b>{escape(address)}</b> gets no more scheduled reports.")
     )

@@ -19,6 +19,7 @@ import httpx2
 from broadsheet.config import Settings
 from broadsheet.deliveries import netguard
 from broadsheet.deliveries.channels.base import DeliveryFailed
+from broadsheet.deliveries.recipients import redact
 
 USER_AGENT = "Broadsheet"
 _RETRYABLE = frozenset({408, 425, 429})
@@ -75,7 +76,7 @@ def _raise_for_status(url: str, response: httpx2.Response) -> None:
     status = response.status_code
     if 200 <= status < 300:
         return
-    message = f"{netguard.redact(url)} answered {status} {response.reason_phrase}"
+    message = f"{redact(url)} answered {status} {response.reason_phrase}"
     if 300 <= status < 400:
         message += " (redirects are not followed)"
     said = " ".join(response.text.split())[:_SAID_MAX]
@@ -87,4 +88,4 @@ def _raise_for_status(url: str, response: httpx2.Response) -> None:
 
 def _unreachable(url: str, exc: httpx2.HTTPError) -> DeliveryFailed:
     detail = str(exc) or type(exc).__name__
-    return DeliveryFailed(f"could not reach {netguard.redact(url)}: {detail}", permanent=False)
+    return DeliveryFailed(f"could not reach {redact(url)}: {detail}", permanent=False)

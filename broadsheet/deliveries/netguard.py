@@ -32,6 +32,7 @@ import httpx2
 
 from broadsheet.config import Settings
 from broadsheet.deliveries.channels.base import DeliveryFailed
+from broadsheet.deliveries.recipients import redact
 
 IPAddress = IPv4Address | IPv6Address
 
@@ -74,16 +75,6 @@ def resolve(url: str, settings: Settings) -> tuple[str, ...]:
                     "(BROADSHEET_WEBHOOK_ALLOW_PRIVATE allows it)",
                 )
     return addresses
-
-
-def redact(url: str) -> str:
-    """``scheme://host/…``: a URL safe to show, since webhook paths and queries carry secrets."""
-    try:
-        parsed = httpx2.URL(url)
-    except httpx2.InvalidURL:
-        return "(an invalid URL)"
-    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
-    return f"{parsed.scheme}://{host or '?'}/…"
 
 
 def _host_and_port(url: str, settings: Settings) -> tuple[str, int]:

@@ -2,10 +2,10 @@
 
 One sweep for every way to fail (a fire that could not start, a generation out of retries, an
 export that broke, a delivery that gave up): failed rows not yet told about are claimed by
-setting ``owner_notified_at`` (a conditional update, so one scheduler tells, once), the audit
-log gets ``owner.notified`` in the same transaction, and the notices are mailed after the
-commit — to the owner's email, else ``BROADSHEET_ADMIN_EMAIL``; with no SMTP server they go
-to the outbox folder like every email.
+setting ``owner_notified_at`` (a conditional update, so one scheduler tells), the notices are
+mailed after that commit — to the owner's email, else ``BROADSHEET_ADMIN_EMAIL``; with no SMTP
+server they go to the outbox folder like every email — and each one sent gets its
+``owner.notified`` audit entry. One that could not be mailed is handed back for the next tick.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -34,6 +35,12 @@ class Notice:
     to: str
     subject: str
     text: str
+    # What it is about, for the audit entry written once it is sent, and to hand the row
+    # back for the next tick if it is not.
+    model: type[models.ReportExecution] | type[models.ReportDelivery]
+    row_id: uuid.UUID
+    tenant_id: uuid.UUID
+    audit: dict[str, Any]
 
 
 def advance(
@@ -48,10 +55,26 @@ def advance(
     for notice in notices:
         try:
             channels.email.send_notice(notice.to, notice.subject, notice.text)
-            sent += 1
-        except Exception:  # told in the audit log already; a lost notice is not retried
+        except Exception:  # handed back: the next tick tries again
             log.exception("could not mail the notice %r to %s", notice.subject, notice.to)
+            _release(runtime, notice, now)
+            continue
+        with session_scope(runtime.sessions) as session:
+            audit.record(session, notice.tenant_id, "owner.notified", notice.audit.pop("type"),
+                         notice.row_id, **notice.audit)  # fmt: skip
+        sent += 1
     return sent
+
+
+def _release(runtime: Runtime, notice: Notice, claimed_at: datetime) -> None:
+    with session_scope(runtime.sessions) as session:
+        model = notice.model
+        session.execute(
+            update(model)
+            .where(model.id == notice.row_id, model.owner_notified_at == claimed_at)
+            .values(owner_notified_at=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _executions(session: Session, runtime: Runtime, now: datetime) -> list[Notice]:
@@ -78,6 +101,8 @@ def _executions(session: Session, runtime: Runtime, now: datetime) -> list[Notic
             f"The run of the schedule “{schedule.name}” due at {when} failed after "
             f"{execution.retry_count + 1} attempt(s).\n\nReason: {reason}\n\n"
             f"Execution: {runtime.settings.base_url}/api/v1/executions/{execution.id}\n",
+            model=Execution,
+            row_id=execution.id,
             execution_id=execution.id,
             reason=reason,
         )
@@ -112,8 +137,9 @@ def _deliveries(session: Session, runtime: Runtime, now: datetime) -> list[Notic
             f"{delivery.recipient_type} to {delivery.recipient_value} after "
             f"{delivery.attempts} attempt(s).\n\nReason: {reason}\n\n"
             f"Execution: {runtime.settings.base_url}/api/v1/executions/{execution.id}\n",
+            model=Delivery,
+            row_id=delivery.id,
             execution_id=execution.id,
-            delivery_id=delivery.id,
             reason=reason,
         )
         if notice:
@@ -143,24 +169,23 @@ def _notice(
     subject: str,
     text: str,
     *,
+    model: type[models.ReportExecution] | type[models.ReportDelivery],
+    row_id: uuid.UUID,
     execution_id: uuid.UUID,
     reason: str,
-    delivery_id: uuid.UUID | None = None,
 ) -> Notice | None:
     owner = session.get(models.User, schedule.created_by)
     to = (owner.email if owner else None) or runtime.settings.admin_email or None
-    audit.record(
-        session,
-        schedule.tenant_id,
-        "owner.notified",
-        "delivery" if delivery_id else "execution",
-        delivery_id or execution_id,
-        owner=str(schedule.created_by),
-        to=to,
-        reason=reason,
-        execution=str(execution_id),
-    )
-    if to is None:
+    details: dict[str, Any] = {
+        "type": "delivery" if model is models.ReportDelivery else "execution",
+        "owner": str(schedule.created_by),
+        "to": to,
+        "reason": reason,
+        "execution": str(execution_id),
+    }
+    if to is None:  # nobody to mail: the audit log is all there is
         log.warning("schedule %s failed and its owner has no email: %s", schedule.id, reason)
+        audit.record(session, schedule.tenant_id, "owner.notified", details.pop("type"), row_id,
+                     **details)  # fmt: skip
         return None
-    return Notice(to, subject, text)
+    return Notice(to, subject, text, model, row_id, schedule.tenant_id, details)

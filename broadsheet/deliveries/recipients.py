@@ -9,17 +9,26 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlparse
 
-from pydantic import Field, model_validator
+import httpx2
+from pydantic import Field, ValidationInfo, field_validator
 
 from broadsheet.kit.crypto import Cipher
 from broadsheet.kit.schema import ApiInput
 
-EMAIL = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
-SLACK_CHANNEL = re.compile(r"^#[a-z0-9][a-z0-9._-]{0,79}$")
-SLACK_ID = re.compile(r"^[CGDU][A-Z0-9]{6,20}$")
-S3_URL = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\x00-\x1f]*)?$")
+# Whole-string patterns (used with fullmatch: "$" would also match before a final newline).
+EMAIL = re.compile(
+    r"[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+"
+)
+SLACK_CHANNEL = re.compile(r"#[a-z0-9][a-z0-9._-]{0,79}")
+SLACK_ID = re.compile(r"[CGDU][A-Z0-9]{6,20}")
+S3_URL = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\x00-\x1f\x7f]*)?")
+HOST = re.compile(r"[A-Za-z0-9.-]+")  # a name or IPv4 address, IDNA-encoded
+IPV6 = re.compile(r"[0-9A-Fa-f:.]+")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_EMAIL = 254  # RFC 5321's limit on a forward path
+# Bytes, not characters: the address is part of a unique index, which has a size limit.
+MAX_ADDRESS_BYTES = 1000
 
 
 class RecipientType(StrEnum):
@@ -44,36 +53,47 @@ class Recipient(ApiInput):
         "the tenant's webhook secret).",
     )
 
-    @model_validator(mode="after")
-    def _address_fits_type(self) -> Recipient:
-        problem = _problem(self.type, self.address)
+    @field_validator("address")
+    @classmethod
+    def _address_fits_type(cls, address: str, info: ValidationInfo) -> str:
+        kind = info.data.get("type")
+        problem = _problem(kind, address) if isinstance(kind, RecipientType) else None
         if problem:
-            raise ValueError(f"{self.type} recipient: {problem}")
-        return self
+            raise ValueError(f"{kind} recipient: {problem}")
+        return address
 
 
 def _problem(kind: RecipientType, address: str) -> str | None:
+    if CONTROL.search(address):
+        return "control characters (line breaks, NUL…) are not allowed"
+    if len(address.encode()) > MAX_ADDRESS_BYTES:
+        return f"longer than {MAX_ADDRESS_BYTES} bytes"
     if kind is RecipientType.email:
-        return None if EMAIL.match(address) else f"{address!r} is not an email address"
+        if len(address) <= MAX_EMAIL and EMAIL.fullmatch(address):
+            return None
+        return f"{address!r} is not an email address"
     if kind is RecipientType.slack:
-        if SLACK_CHANNEL.match(address) or SLACK_ID.match(address) or _https(address):
+        if SLACK_CHANNEL.fullmatch(address) or SLACK_ID.fullmatch(address):
+            return None
+        if _web_url(address, schemes=("https",)):
             return None
         return "use a #channel, a channel or user id, or an incoming-webhook https URL"
     if kind in (RecipientType.teams, RecipientType.webhook):
-        return None if _web_url(address) else "use an http(s) URL"
+        return None if _web_url(address, schemes=("https", "http")) else "use an http(s) URL"
     if kind is RecipientType.s3:
-        return None if S3_URL.match(address) else "use s3://bucket/prefix"
+        return None if S3_URL.fullmatch(address) else "use s3://bucket/prefix"
     return None
 
 
-def _https(address: str) -> bool:
-    parsed = urlparse(address)
-    return parsed.scheme == "https" and bool(parsed.hostname)
-
-
-def _web_url(address: str) -> bool:
-    parsed = urlparse(address)
-    return parsed.scheme in ("https", "http") and bool(parsed.hostname)
+def _web_url(address: str, schemes: tuple[str, ...]) -> bool:
+    """A URL the sender will be able to use: parsed as the HTTP client parses it."""
+    try:
+        url = httpx2.URL(address)
+    except (httpx2.InvalidURL, ValueError, TypeError):
+        return False
+    host = url.raw_host.decode("ascii", "replace")  # IDNA-encoded; IPv6 without brackets
+    host_ok = bool(HOST.fullmatch(host)) or (":" in host and bool(IPV6.fullmatch(host)))
+    return url.scheme in schemes and host_ok and (url.port or 443) <= 65535
 
 
 def domain_allowed(address: str, allowed: list[str]) -> bool:
@@ -82,6 +102,12 @@ def domain_allowed(address: str, allowed: list[str]) -> bool:
         return True
     domain = address.rsplit("@", 1)[-1].lower()
     return any(domain == d or domain.endswith(f".{d}") for d in (a.lower() for a in allowed))
+
+
+def bucket_allowed(address: str, allowed: list[str]) -> bool:
+    """An ``s3://bucket/…`` address at one of the operator's buckets; any, when none are set."""
+    bucket = address.removeprefix("s3://").partition("/")[0]
+    return not allowed or bucket in allowed
 
 
 def stored(
@@ -101,12 +127,36 @@ def stored(
     return out
 
 
-def shown(recipients: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Recipients as the API shows them: a secret only as ``hasSecret``."""
-    return [
-        {
-            **{k: v for k, v in r.items() if k != "secret"},
-            **({"hasSecret": True} if r.get("secret") else {}),
-        }
-        for r in recipients
-    ]
+def shown(recipients: list[dict[str, Any]], *, reveal: bool) -> list[dict[str, Any]]:
+    """Recipients as the API shows them: a secret only as ``hasSecret``, and, unless
+    ``reveal`` (editors and admins, who may change them), URLs without their path and query —
+    a Slack or Teams webhook URL is itself the credential."""
+    out = []
+    for r in recipients:
+        row = {k: v for k, v in r.items() if k != "secret"}
+        row["address"] = display(str(r.get("type")), str(r.get("address")), reveal=reveal)
+        if r.get("secret"):
+            row["hasSecret"] = True
+        out.append(row)
+    return out
+
+
+def display(kind: str, address: str, *, reveal: bool) -> str:
+    """A recipient's address as a caller may see it (see :func:`shown`)."""
+    if reveal or kind in (RecipientType.email, RecipientType.s3) or not _is_url(address):
+        return address
+    return redact(address)
+
+
+def redact(url: str) -> str:
+    """``scheme://host/…``: a URL safe to show, since webhook paths and queries carry secrets."""
+    try:
+        parsed = httpx2.URL(url)
+    except httpx2.InvalidURL:
+        return "(an invalid URL)"
+    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
+    return f"{parsed.scheme}://{host or '?'}/…"
+
+
+def _is_url(address: str) -> bool:
+    return address.lower().startswith(("https://", "http://"))

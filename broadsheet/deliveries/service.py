@@ -112,29 +112,24 @@ def advance(
     """
     now = now or utc_now()
     channels = channels or Channels(runtime.settings)
-    claimed = _claim(runtime, now)
-    if not claimed:
+    due = _due(runtime, now)
+    if not due:
         return 0
-    ready = _prepare(runtime, claimed, now)
-    with ThreadPoolExecutor(min(SENDERS, len(ready)) or 1, "broadsheet-send") as pool:
-        outcomes = list(pool.map(lambda item: _send(channels, *item), ready))
-    with session_scope(runtime.sessions) as session:
-        for (delivery, _, _), outcome in zip(ready, outcomes, strict=True):
-            _record(session, runtime, delivery, outcome, utc_now())
-    return len(ready)
+    ready = _prepare(runtime, due, now)
+    with ThreadPoolExecutor(min(SENDERS, len(ready)), "broadsheet-send") as pool:
+        return sum(pool.map(lambda item: _deliver(runtime, channels, now, *item), ready))
 
 
 # What a send came to: details of a success, or the failure.
 Outcome = dict[str, Any] | DeliveryFailed
 
 
-def _claim(runtime: Runtime, now: datetime) -> list[models.ReportDelivery]:
-    """Take due deliveries: pending ones whose time has come, and sending ones whose sender
-    stopped (their lease ran out). Each is claimed by a conditional update on its attempts."""
-    lease = timedelta(seconds=runtime.settings.delivery_timeout_seconds * 2 + 60)
-    claimed: list[models.ReportDelivery] = []
+def _due(runtime: Runtime, now: datetime) -> list[models.ReportDelivery]:
+    """Deliveries whose time has come: pending ones, and sending ones whose sender stopped
+    (their lease ran out). One that has used all its attempts fails here instead."""
+    due: list[models.ReportDelivery] = []
     with session_scope(runtime.sessions) as session:
-        query = (
+        rows = session.scalars(
             select(Delivery)
             .where(
                 or_(Delivery.status == "pending", Delivery.status == "sending"),
@@ -142,37 +137,68 @@ def _claim(runtime: Runtime, now: datetime) -> list[models.ReportDelivery]:
             )
             .order_by(Delivery.next_attempt_at)
             .limit(BATCH)
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        for delivery in session.scalars(query).all():
-            if delivery.attempts >= runtime.settings.delivery_max_attempts:
-                # Only a sending delivery can be here: its last sender died mid-send.
+        ).all()
+        for delivery in rows:
+            if delivery.attempts < runtime.settings.delivery_max_attempts:
+                due.append(delivery)
+            elif delivery.status == "sending":
                 _fail(session, delivery, "the sender stopped during the last attempt")
-                continue
-            taken = session.execute(
-                update(Delivery)
-                .where(
-                    Delivery.id == delivery.id,
-                    Delivery.status == delivery.status,
-                    Delivery.attempts == delivery.attempts,
-                )
-                .values(
-                    status="sending", attempts=Delivery.attempts + 1, next_attempt_at=now + lease
-                )
-                .execution_options(synchronize_session=False)
-            )
-            if taken.rowcount:  # type: ignore[attr-defined]
-                delivery.attempts += 1
-                claimed.append(delivery)
+            else:  # BROADSHEET_DELIVERY_MAX_ATTEMPTS was lowered below its attempts
+                _fail(session, delivery, "no attempts left")
+        session.flush()  # the audit entries _fail added, before the rows are let go
         session.expunge_all()
-    return claimed
+    return due
+
+
+def _deliver(
+    runtime: Runtime,
+    channels: Channels,
+    now: datetime,
+    delivery: models.ReportDelivery,
+    parcel: Parcel | DeliveryFailed,
+    recipient: Recipient | None,
+) -> int:
+    """Claim one delivery, send it, record what happened: 1, or 0 if another sender took it.
+
+    Claiming each delivery just before its send (not a whole batch up front) keeps the lease
+    about one send, so a slow batch never lets another scheduler take over deliveries this
+    one has already sent.
+    """
+    if not _claim(runtime, delivery, now):
+        return 0
+    outcome = _send(channels, delivery, parcel, recipient)
+    with session_scope(runtime.sessions) as session:
+        _record(session, runtime, delivery, outcome, utc_now())
+    return 1
+
+
+def _claim(runtime: Runtime, delivery: models.ReportDelivery, now: datetime) -> bool:
+    """A conditional update on what was read (status, attempts, due time): the attempt number
+    it sets is this sender's token for recording the outcome."""
+    # Long enough for the slowest send (Slack: a lookup, a message and a three-step upload,
+    # each up to the timeout); a sender that died is replaced once it ends.
+    lease = timedelta(seconds=runtime.settings.delivery_timeout_seconds * 6 + 60)
+    with session_scope(runtime.sessions) as session:
+        taken = session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id == delivery.id,
+                Delivery.status == delivery.status,
+                Delivery.attempts == delivery.attempts,
+                Delivery.next_attempt_at == delivery.next_attempt_at,
+            )
+            .values(status="sending", attempts=Delivery.attempts + 1, next_attempt_at=now + lease)
+        )
+    if not taken.rowcount:  # type: ignore[attr-defined]
+        return False
+    delivery.attempts += 1
+    return True
 
 
 def _prepare(
     runtime: Runtime, claimed: list[models.ReportDelivery], now: datetime
 ) -> list[tuple[models.ReportDelivery, Parcel | DeliveryFailed, Recipient | None]]:
-    """Each claimed delivery with its parcel (built once per execution) and recipient."""
+    """Each due delivery with its parcel (built once per execution) and recipient."""
     built: dict[uuid.UUID, Parcel | DeliveryFailed] = {}
     ready: list[tuple[models.ReportDelivery, Parcel | DeliveryFailed, Recipient | None]] = []
     with session_scope(runtime.sessions) as session:
@@ -220,6 +246,8 @@ def _send(
         return channels[delivery.recipient_type].send(parcel, recipient)
     except DeliveryFailed as failed:
         return failed
+    except FileNotFoundError:  # the result expired, and its files with it, since the check
+        return DeliveryFailed("the artifact was deleted with its expired result", permanent=True)
     except Exception as exc:  # a bug or an unforeseen library error: retry, and say so
         log.exception("delivery %s failed unexpectedly", delivery.id)
         return DeliveryFailed(f"unexpected error: {type(exc).__name__}: {exc}")
@@ -257,16 +285,18 @@ def _record(
 
 
 def _fail(session: Session, delivery: models.ReportDelivery, reason: str) -> None:
-    session.execute(
+    failed = session.execute(
         update(Delivery)
         .where(
             Delivery.id == delivery.id,
-            Delivery.status == "sending",
+            Delivery.status == delivery.status,
             Delivery.attempts == delivery.attempts,
         )
         .values(status="failed", error_message=reason, next_attempt_at=None)
+        .execution_options(synchronize_session=False)
     )
-    _audit(session, delivery, "failed", reason)
+    if failed.rowcount:  # type: ignore[attr-defined]
+        _audit(session, delivery, "failed", reason)
 
 
 def _audit(

@@ -7,12 +7,14 @@ from sqlalchemy import select
 
 from broadsheet import models
 from broadsheet.auth.dependencies import CurrentUser, Editor
+from broadsheet.auth.principal import Principal
 from broadsheet.dependencies import RuntimeDep, SessionDep, SettingsDep
 from broadsheet.errors import NotFound, ValidationFailed
 from broadsheet.jobs.endpoints import ExecutorDep
 from broadsheet.kit.ids import parse_id
 from broadsheet.kit.pagination import Page, page_params
 from broadsheet.kit.time import utc_now
+from broadsheet.models import Role
 from broadsheet.routing import api_router
 from broadsheet.schedules import cron, ticker, views
 from broadsheet.schedules.schemas import Execution, Preview, ReportSchedule, ReportScheduleWrite
@@ -23,8 +25,14 @@ router = api_router("/api/v1/schedules", "schedules")
 executions_router = api_router("/api/v1/executions", "schedules")
 
 
-def _out(service: ScheduleService, row: models.ReportSchedule) -> ReportSchedule:
-    return views.schedule(service.session, row, service.preview(row))
+def _out(service: ScheduleService, row: models.ReportSchedule, caller: Principal) -> ReportSchedule:
+    return views.schedule(service.session, row, service.preview(row), reveal=_reveal(caller))
+
+
+def _reveal(caller: Principal) -> bool:
+    """Editors and admins see recipients' URLs whole (they may change them); viewers do not:
+    a Slack or Teams webhook URL is itself a credential."""
+    return caller.role.allows(Role.editor)
 
 
 @router.get("", response_model=list[ReportSchedule], summary="List report schedules")
@@ -39,7 +47,7 @@ def list_schedules(
     service = ScheduleService(session, settings)
     rows, total = service.list_schedules(caller.tenant_id, page)
     page.set_headers(request, response, total)
-    return [_out(service, row) for row in rows]
+    return [_out(service, row, caller) for row in rows]
 
 
 @router.post(
@@ -52,7 +60,7 @@ def create_schedule(
     body: ReportScheduleWrite, caller: Editor, session: SessionDep, settings: SettingsDep
 ) -> ReportSchedule:
     service = ScheduleService(session, settings)
-    return _out(service, service.create(caller, body))
+    return _out(service, service.create(caller, body), caller)
 
 
 @router.get("/preview", response_model=Preview, summary="Next fire times, without saving")
@@ -83,7 +91,8 @@ def get_schedule(
     schedule_id: ScheduleId, caller: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> ReportSchedule:
     service = ScheduleService(session, settings)
-    return _out(service, service.get(caller.tenant_id, parse_id(schedule_id, "schedule")))
+    row = service.get(caller.tenant_id, parse_id(schedule_id, "schedule"))
+    return _out(service, row, caller)
 
 
 @router.put("/{scheduleId}", response_model=ReportSchedule, summary="Update schedule")
@@ -95,7 +104,7 @@ def update_schedule(
     settings: SettingsDep,
 ) -> ReportSchedule:
     service = ScheduleService(session, settings)
-    return _out(service, service.update(caller, parse_id(schedule_id, "schedule"), body))
+    return _out(service, service.update(caller, parse_id(schedule_id, "schedule"), body), caller)
 
 
 @router.delete("/{scheduleId}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete schedule")
@@ -112,7 +121,7 @@ def pause(
 ) -> ReportSchedule:
     service = ScheduleService(session, settings)
     row = service.set_enabled(caller.tenant_id, parse_id(schedule_id, "schedule"), False)
-    return _out(service, row)
+    return _out(service, row, caller)
 
 
 @router.post("/{scheduleId}/resume", response_model=ReportSchedule, summary="Resume a schedule")
@@ -121,7 +130,7 @@ def resume(
 ) -> ReportSchedule:
     service = ScheduleService(session, settings)
     row = service.set_enabled(caller.tenant_id, parse_id(schedule_id, "schedule"), True)
-    return _out(service, row)
+    return _out(service, row, caller)
 
 
 @router.post(
@@ -145,7 +154,7 @@ def run_now(
     execution, dispatch = ticker.run_now(session, runtime, row)
     if dispatch is not None:
         background.add_task(executor.dispatch, *dispatch)
-    return views.execution(session, execution)
+    return views.execution(session, execution, reveal=_reveal(caller))
 
 
 @router.get("/{scheduleId}/executions", response_model=list[Execution], summary="Execution history")
@@ -168,7 +177,7 @@ def list_executions(
         .order_by(models.ReportExecution.scheduled_for.desc(), models.ReportExecution.id),
     )
     page.set_headers(request, response, total)
-    return [views.execution(session, r) for r in rows]
+    return [views.execution(session, r, reveal=_reveal(caller)) for r in rows]
 
 
 @executions_router.get("/{executionId}", response_model=Execution, summary="An execution")
@@ -180,4 +189,4 @@ def get_execution(
     row = session.get(models.ReportExecution, parse_id(execution_id, "execution"))
     if row is None or row.tenant_id != caller.tenant_id:
         raise NotFound(f"no execution {execution_id}")
-    return views.execution(session, row)
+    return views.execution(session, row, reveal=_reveal(caller))

@@ -174,6 +174,7 @@ class ScheduleService:
     def _check_recipients(self, tenant_id: uuid.UUID, body: ReportScheduleWrite) -> None:
         tenant = self.session.get(models.Tenant, tenant_id)
         allowed = (tenant.allowed_email_domains if tenant else None) or []
+        buckets = self.settings.s3_allowed_buckets
         for i, recipient in enumerate(body.recipients):
             if recipient.type == "email" and not recipients.domain_allowed(
                 recipient.address, allowed
@@ -181,6 +182,11 @@ class ScheduleService:
                 raise ValidationFailed.field(
                     f"recipients[{i}].address",
                     f"this tenant sends email only to {', '.join(allowed)}",
+                )
+            if recipient.type == "s3" and not recipients.bucket_allowed(recipient.address, buckets):
+                raise ValidationFailed.field(
+                    f"recipients[{i}].address",
+                    f"this service delivers to the buckets {', '.join(buckets)} only",
                 )
 
     def _resubscribe(

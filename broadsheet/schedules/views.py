@@ -13,7 +13,9 @@ from broadsheet.schedules.cadence import from_cron
 from broadsheet.schedules.schemas import Delivery, Execution, Fire, ReportSchedule
 
 
-def schedule(session: Session, row: models.ReportSchedule, preview: list[Fire]) -> ReportSchedule:
+def schedule(
+    session: Session, row: models.ReportSchedule, preview: list[Fire], *, reveal: bool
+) -> ReportSchedule:
     view = session.get(models.ScheduledReportView, row.id)
     zone = ZoneInfo(row.timezone)
     return ReportSchedule(
@@ -25,7 +27,7 @@ def schedule(session: Session, row: models.ReportSchedule, preview: list[Fire]) 
         schedule_config=row.schedule_config or from_cron(row.schedule, row.timezone),
         parameters=row.parameters or {},
         enabled=row.enabled,
-        recipients=recipients.shown(list(row.recipients or [])),
+        recipients=recipients.shown(list(row.recipients or []), reveal=reveal),
         export_format=row.export_format,
         business_days_only=row.business_days_only,
         holiday_calendar=row.holiday_calendar,
@@ -42,7 +44,7 @@ def schedule(session: Session, row: models.ReportSchedule, preview: list[Fire]) 
     )
 
 
-def execution(session: Session, row: models.ReportExecution) -> Execution:
+def execution(session: Session, row: models.ReportExecution, *, reveal: bool) -> Execution:
     deliveries = session.scalars(
         select(models.ReportDelivery)
         .where(models.ReportDelivery.execution_id == row.id)
@@ -77,7 +79,7 @@ def execution(session: Session, row: models.ReportExecution) -> Execution:
             Delivery(
                 id=d.id,
                 recipient_type=d.recipient_type,
-                recipient=d.recipient_value,
+                recipient=recipients.display(d.recipient_type, d.recipient_value, reveal=reveal),
                 status=d.status,
                 attempts=d.attempts,
                 delivered_at=d.delivered_at,

@@ -1,7 +1,7 @@
 """``/api/v1/tenant``: the caller's tenant and its delivery settings (admins).
 
 - ``allowedEmailDomains``: email recipients must be at one of these (or their subdomains);
-  empty allows any. Checked when a schedule is saved, and again before each send.
+  empty allows any. Checked when a schedule is saved and when its deliveries are planned.
 - ``webhookSecret``: signs webhooks whose recipient has no secret of its own. Made on first
   read, shown only to admins, encrypted at rest; ``POST /api/v1/tenant/webhook-secret`` makes
   a new one (receivers must then be given it).

@@ -12,6 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from broadsheet import models
+from broadsheet.app import create_app
+from broadsheet.config import Settings
 from broadsheet.deliveries import links
 from broadsheet.models import Role
 from broadsheet.runtime import Runtime
@@ -166,3 +168,71 @@ def test_signed_artifact_links(
     assert other is not None
     foreign = links.artifact_token(secret, other, execution.id, later)
     assert client.get(f"/api/v1/artifacts/{foreign}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("recipient", "problem"),
+    [
+        ({"type": "webhook", "address": "https://x.example.com/\r\nX-Evil: 1"}, "control"),
+        ({"type": "email", "address": "a\u0000b@example.com"}, "control"),
+        ({"type": "webhook", "address": "https://example.com/" + "\U0001f600" * 300}, "bytes"),
+        ({"type": "webhook", "address": "https://example.com:99999/x"}, "URL"),
+        ({"type": "webhook", "address": "https://exa mple.com/x"}, "URL"),
+        ({"type": "webhook", "address": "ftp://example.com/x"}, "URL"),
+        ({"type": "slack", "address": "http://hooks.example.com/x"}, "https"),
+        ({"type": "email", "address": "x" * 65 + "@example.com"}, "not an email"),
+        ({"type": "s3", "address": "s3://Bad_Bucket/x"}, "s3://"),
+    ],
+)
+def test_hostile_recipients_are_422_naming_the_address(
+    client: TestClient, admin: Caller, recipient: dict[str, str], problem: str
+) -> None:
+    refused = client.post(SCHEDULES, json=_body(client, admin, [recipient]), headers=admin.headers)
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    (error,) = refused.json()["errors"]
+    assert error["field"] == "recipients[0].address" and problem in error["message"]
+
+
+def test_only_allowed_buckets(
+    client: TestClient, admin: Caller, settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    restricted = settings.model_copy(update={"s3_allowed_buckets": ["reports-acme"]})
+    with TestClient(create_app(restricted, prepare=False)) as limited:
+        ok = _body(limited, admin, [{"type": "s3", "address": "s3://reports-acme/weekly"}])
+        assert limited.post(SCHEDULES, json=ok, headers=admin.headers).status_code == 201
+        other = _body(limited, admin, [{"type": "s3", "address": "s3://someone-else/x"}])
+        refused = limited.post(SCHEDULES, json=other, headers=admin.headers)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "recipients[0].address"
+
+
+def test_viewers_do_not_see_webhook_urls(
+    client: TestClient, admin: Caller, tenancy: Tenancy
+) -> None:
+    hook = "https://hooks.slack.com/services/T000/B000/SECRETPART"
+    both = [{"type": "slack", "address": hook}, {"type": "email", "address": "ann@example.com"}]
+    made = create(client, admin, recipients=both)
+    assert made["recipients"][0]["address"] == hook  # the editor who may change it
+    viewer = tenancy.key("acme", Role.viewer, name="v")
+    seen = client.get(f"{SCHEDULES}/{made['id']}", headers=viewer.headers).json()
+    assert [r["address"] for r in seen["recipients"]] == [
+        "https://hooks.slack.com/…",
+        "ann@example.com",
+    ]
+    assert "SECRETPART" not in client.get(SCHEDULES, headers=viewer.headers).text
+
+
+def test_a_long_address_can_unsubscribe(
+    client: TestClient, admin: Caller, sessions: sessionmaker[Session], runtime: Runtime
+) -> None:
+    address = "a.very.long.mailbox.name.for.someone.in.finance@reports.example-corporation.com"
+    assert len(address) > 64  # longer than the audit log's actor column
+    with sessions() as session:
+        tenant = session.scalar(select(models.Tenant.id).where(models.Tenant.slug == "acme"))
+    assert tenant is not None
+    token = links.unsubscribe_token(runtime.settings.resolved_secret_key, tenant, address)
+    assert client.post(f"/api/v1/unsubscribe/{token}").status_code == 200
+    assert client.post(f"/api/v1/unsubscribe/{token}").status_code == 200
+    with sessions() as session:
+        assert session.scalars(select(models.EmailUnsubscribe.address)).all() == [address]

@@ -18,7 +18,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope
 from aiosmtpd.smtp import Session as SmtpSession
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from broadsheet import models
@@ -29,7 +29,13 @@ from broadsheet.deliveries.channels.webhook import sign
 from broadsheet.runtime import Runtime
 from broadsheet.schedules import ticker
 from tests.deliveries.httpserver import Recorded, RecordingServer, Reply
-from tests.deliveries.test_email import DroppingFirstData, Inbox, Serve, serve  # noqa: F401
+from tests.deliveries.test_email import (  # noqa: F401
+    DroppingFirstData,
+    Inbox,
+    Serve,
+    free_port,
+    serve,
+)
 from tests.factories import Caller, Tenancy
 from tests.schedules.test_ticker import create, executions_of, set_next_run, settle
 
@@ -350,3 +356,49 @@ def test_a_delivery_whose_sender_died_is_taken_again_after_its_lease(
     by_recipient = {d["recipient"]: d for d in shown["deliveries"]}
     assert by_recipient["ann@example.com"]["attempts"] == 2
     assert by_recipient["bob@example.com"]["error"] == "the sender stopped during the last attempt"
+    audit = client.get("/api/v1/audit?action=delivery.attempted", headers=admin.headers).json()
+    assert sorted((a["details"]["recipient"], a["details"]["outcome"]) for a in audit) == [
+        ("ann@example.com", "sent"),
+        ("bob@example.com", "failed"),
+    ]
+
+
+def test_a_delivery_past_a_lowered_attempt_limit_fails_instead_of_blocking(
+    client: TestClient, admin: Caller, sessions: sessionmaker[Session], delivering: Deliverer
+) -> None:
+    inbox = Inbox()
+    runtime = delivering(inbox)
+    execution = fire(client, admin, sessions, runtime, [
+        {"type": "email", "address": "ann@example.com"},
+        {"type": "email", "address": "bob@example.com"},
+    ])  # fmt: skip
+    with sessions.begin() as session:  # ann waited for a retry when the limit was lowered to 3
+        session.execute(
+            update(models.ReportDelivery)
+            .where(models.ReportDelivery.recipient_value == "ann@example.com")
+            .values(attempts=4, next_attempt_at=datetime.now(UTC) - timedelta(hours=1))
+        )
+    assert deliveries.advance(runtime) == 1  # bob; ann is failed, not picked again and again
+    assert statuses(sessions, execution.id) == {
+        "ann@example.com": "failed", "bob@example.com": "sent"}  # fmt: skip
+    assert deliveries.advance(runtime) == 0
+
+
+def test_a_notice_that_could_not_be_mailed_is_tried_again(
+    client: TestClient,
+    admin: Caller,
+    sessions: sessionmaker[Session],
+    delivering: Deliverer,
+    engine: Engine,
+) -> None:
+    inbox = RefusingOne()
+    runtime = delivering(inbox)
+    fire(client, admin, sessions, runtime, [{"type": "email", "address": "nobody@example.com"}])
+    assert deliveries.advance(runtime) == 1  # refused for good: a notice is owed
+    down = Runtime.build(runtime.settings.model_copy(update={"smtp_port": free_port()}), engine)
+    assert notices.advance(down) == 0  # nobody listens there
+    assert client.get("/api/v1/audit?action=owner.notified", headers=admin.headers).json() == []
+    assert notices.advance(runtime) == 1  # handed back, so sent now
+    assert inbox.received[-1].rcpt_tos == [OWNER]
+    told = client.get("/api/v1/audit?action=owner.notified", headers=admin.headers).json()
+    assert len(told) == 1

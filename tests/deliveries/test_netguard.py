@@ -17,6 +17,7 @@ from broadsheet.config import Settings
 from broadsheet.deliveries import netguard
 from broadsheet.deliveries.channels.base import DeliveryFailed
 from broadsheet.deliveries.http import post_json
+from broadsheet.deliveries.recipients import redact
 from tests.deliveries.httpserver import RecordingServer, loopback_settings
 
 
@@ -161,7 +162,7 @@ def test_a_name_that_does_not_resolve_is_transient(tmp_path: Path) -> None:
 
 
 def test_redact_keeps_scheme_and_host_only() -> None:
-    assert netguard.redact("https://hooks.example.com/T00/B00/XXXX?token=1") == (
+    assert redact("https://hooks.example.com/T00/B00/XXXX?token=1") == (
         "https://hooks.example.com/…"
     )
-    assert netguard.redact("https://[::1]:8443/x") == "https://[::1]/…"
+    assert redact("https://[::1]:8443/x") == "https://[::1]/…"

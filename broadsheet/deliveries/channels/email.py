@@ -90,7 +90,7 @@ class EmailChannel:
 
     def send_notice(self, to: str, subject: str, text: str) -> dict[str, Any]:
         """Email a plain-text notice (a schedule's owner told of a final failure)."""
-        if not EMAIL.match(to):
+        if not EMAIL.fullmatch(to):
             raise DeliveryFailed(f"{to[:200]!r} is not an email address", permanent=True)
         name = f"notice-{uuid.uuid4()}"
         message = self._message(to, subject, f"<{name}@broadsheet>")

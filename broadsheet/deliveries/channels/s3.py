@@ -34,7 +34,7 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
 
 from broadsheet.config import Settings
 from broadsheet.deliveries.channels.base import DeliveryFailed, Parcel
-from broadsheet.deliveries.recipients import S3_URL, Recipient
+from broadsheet.deliveries.recipients import S3_URL, Recipient, bucket_allowed
 from broadsheet.exports import filenames
 
 MAX_SLUG = 60
@@ -121,6 +121,7 @@ class S3Channel:
     """
 
     def __init__(self, settings: Settings) -> None:
+        self._allowed = settings.s3_allowed_buckets
         timeout = settings.delivery_timeout_seconds
         config = Config(
             connect_timeout=timeout,
@@ -136,6 +137,10 @@ class S3Channel:
 
     def send(self, parcel: Parcel, recipient: Recipient) -> dict[str, Any]:
         bucket, prefix = parse_address(recipient.address)
+        if not bucket_allowed(recipient.address, self._allowed):
+            # Checked on save too; this catches a list narrowed since.
+            raise DeliveryFailed(f"bucket {bucket} is not one this service delivers to",
+                                 permanent=True)  # fmt: skip
         key = object_key(prefix, parcel)
         metadata = {
             "execution-id": str(parcel.execution_id),

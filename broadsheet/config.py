@@ -127,6 +127,12 @@ class Settings(BaseSettings):
         return self.storage_url or (self.data_dir / "artifacts").resolve().as_uri()
 
     @property
+    def storage_bucket(self) -> str | None:
+        """The bucket of an ``s3://`` storage URL: no s3 recipient may write into it."""
+        url = self.resolved_storage_url
+        return url.removeprefix("s3://").partition("/")[0] if url.startswith("s3://") else None
+
+    @property
     def sources_dir(self) -> Path:
         return (self.data_dir / "sources").resolve()
 

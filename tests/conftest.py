@@ -22,6 +22,9 @@ from broadsheet.models import Base
 from broadsheet.runtime import Runtime
 from tests.factories import Tenancy
 
+# The S3 emulator's fixtures (fake_aws, endpoint, s3), for the tests that need S3.
+pytest_plugins = ["tests.s3emulator"]
+
 REQUIRE_SERVICES = os.environ.get("BROADSHEET_REQUIRE_SERVICES") == "1"
 
 

@@ -104,10 +104,11 @@ def domain_allowed(address: str, allowed: list[str]) -> bool:
     return any(domain == d or domain.endswith(f".{d}") for d in (a.lower() for a in allowed))
 
 
-def bucket_allowed(address: str, allowed: list[str]) -> bool:
-    """An ``s3://bucket/…`` address at one of the operator's buckets; any, when none are set."""
+def bucket_allowed(address: str, allowed: list[str], storage_bucket: str | None) -> bool:
+    """An ``s3://bucket/…`` address at one of the operator's buckets (any, when none are set),
+    and never the bucket Broadsheet keeps its own files in."""
     bucket = address.removeprefix("s3://").partition("/")[0]
-    return not allowed or bucket in allowed
+    return bucket != storage_bucket and (not allowed or bucket in allowed)
 
 
 def stored(

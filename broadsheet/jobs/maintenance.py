@@ -1,16 +1,21 @@
 """The background loop every serving process runs: recover jobs lost with their process,
-re-dispatch queued jobs nobody took, delete expired results."""
+re-dispatch queued jobs nobody took, delete expired results; hourly, delete result folders no
+row points at and local files nobody needs (scratch files, stale cached copies)."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from datetime import timedelta
 
 from broadsheet.jobs import recovery
 from broadsheet.jobs.executors import Executor
+from broadsheet.kit.time import utc_now
 from broadsheet.runtime import Runtime
 
 log = logging.getLogger(__name__)
+TIDY_SECONDS = 3600  # the orphan and local-file sweeps; local files go after a day unused
 
 
 class Maintenance:
@@ -18,6 +23,7 @@ class Maintenance:
         self.runtime = runtime
         self.executor = executor
         self.stopping = threading.Event()
+        self._next_tidy = 0.0  # the first round tidies
         self.thread = threading.Thread(
             target=self._loop, name="broadsheet-maintenance", daemon=True
         )
@@ -51,7 +57,11 @@ class Maintenance:
 
     def _sweep(self) -> None:
         recovery.sweep_expired_results(self.runtime)
-        recovery.sweep_orphan_files(self.runtime)
+        # Listing every result folder (a bucket listing on S3) is not worth doing each round.
+        if time.monotonic() >= self._next_tidy:
+            self._next_tidy = time.monotonic() + TIDY_SECONDS
+            recovery.sweep_orphan_files(self.runtime)
+            self.runtime.storage.tidy(utc_now() - timedelta(seconds=TIDY_SECONDS * 24))
 
     def _loop(self) -> None:
         while not self.stopping.wait(self.runtime.settings.maintenance_seconds):

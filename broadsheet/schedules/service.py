@@ -183,10 +183,12 @@ class ScheduleService:
                     f"recipients[{i}].address",
                     f"this tenant sends email only to {', '.join(allowed)}",
                 )
-            if recipient.type == "s3" and not recipients.bucket_allowed(recipient.address, buckets):
+            if recipient.type == "s3" and not recipients.bucket_allowed(
+                recipient.address, buckets, self.settings.storage_bucket
+            ):
+                only = f"the buckets {', '.join(buckets)} only" if buckets else "other buckets"
                 raise ValidationFailed.field(
-                    f"recipients[{i}].address",
-                    f"this service delivers to the buckets {', '.join(buckets)} only",
+                    f"recipients[{i}].address", f"this service delivers to {only}"
                 )
 
     def _resubscribe(

@@ -205,6 +205,11 @@ def test_only_allowed_buckets(
         refused = limited.post(SCHEDULES, json=other, headers=admin.headers)
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["field"] == "recipients[0].address"
+    own = settings.model_copy(update={"storage_url": "s3://broadsheet-files/prod"})
+    with TestClient(create_app(own, prepare=False)) as storing:
+        into_storage = _body(storing, admin, [{"type": "s3", "address": "s3://broadsheet-files"}])
+        refused = storing.post(SCHEDULES, json=into_storage, headers=admin.headers)
+    assert refused.status_code == 422 and "other buckets" in refused.text
 
 
 def test_viewers_do_not_see_webhook_urls(

@@ -1,11 +1,9 @@
-"""The S3 channel against an emulator of S3: moto in server mode, started in-process on
-127.0.0.1 for each test. Not AWS — nothing here needs or reads real credentials: the client gets
-fake ones from the environment, and AWS config files point at files that do not exist."""
+"""The S3 channel against an emulator of S3 (moto in server mode, see tests/s3emulator.py),
+started in-process on 127.0.0.1 for each test. Not AWS."""
 
 from __future__ import annotations
 
 import hashlib
-import http.client
 import socket
 import uuid
 from collections.abc import Iterator
@@ -14,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3  # type: ignore[import-untyped]
 import pytest
 from botocore.exceptions import (  # type: ignore[import-untyped]
     ClientError,
@@ -23,7 +20,6 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
     NoCredentialsError,
     ReadTimeoutError,
 )
-from moto.server import ThreadedMotoServer
 
 from broadsheet.config import Settings
 from broadsheet.deliveries.channels.base import Artifact, DeliveryFailed, Parcel
@@ -42,41 +38,8 @@ FIRED = datetime(2024, 2, 1, 9, 0, 5, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
-def fake_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Fake credentials and region, and no way to reach this machine's real AWS config."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    # A profile, token, region or endpoint from the outer environment would win over the above.
-    for name in (
-        "AWS_PROFILE",
-        "AWS_SESSION_TOKEN",
-        "AWS_SECURITY_TOKEN",
-        "AWS_REGION",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_S3",
-    ):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        # moto keeps its buckets in process-wide state that outlives the server: empty it.
-        reset = http.client.HTTPConnection(host, port, timeout=5)
-        try:
-            reset.request("POST", "/moto-api/reset")
-            assert reset.getresponse().status == 200
-        finally:
-            reset.close()
-            server.stop()
+def _no_real_aws(fake_aws: None) -> None:
+    """Every test here, even those without the emulator, runs with fake credentials."""
 
 
 def settings_for(tmp_path: Path, endpoint_url: str) -> Settings:
@@ -88,14 +51,6 @@ def settings_for(tmp_path: Path, endpoint_url: str) -> Settings:
         s3_endpoint_url=endpoint_url,
         delivery_timeout_seconds=2,
     )
-
-
-@pytest.fixture
-def s3(endpoint: str) -> Iterator[Any]:
-    """A plain boto3 client on the emulator, to set up buckets and read objects back."""
-    client = boto3.session.Session().client("s3", endpoint_url=endpoint)
-    yield client
-    client.close()
 
 
 @pytest.fixture

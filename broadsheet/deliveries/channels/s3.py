@@ -8,10 +8,8 @@ report, the schedule and the instant the schedule fired::
 The key depends only on the execution, so a retried delivery overwrites its own earlier upload
 instead of adding a second copy.
 
-Credentials and region are not Broadsheet settings: boto3 finds them the usual way (the
-``AWS_*`` environment variables, ``~/.aws/config`` and ``~/.aws/credentials``, an instance or
-task role). ``BROADSHEET_S3_ENDPOINT_URL`` points the client at an S3-compatible store instead
-of AWS.
+Credentials and region come from the usual AWS places (see :mod:`broadsheet.kit.s3`);
+``BROADSHEET_S3_ENDPOINT_URL`` points the client at an S3-compatible store instead of AWS.
 """
 
 from __future__ import annotations
@@ -21,9 +19,6 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
-# boto3 and botocore ship no type information; their objects are Any here.
-import boto3  # type: ignore[import-untyped]
-from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import (  # type: ignore[import-untyped]
     BotoCoreError,
     ClientError,
@@ -36,6 +31,7 @@ from broadsheet.config import Settings
 from broadsheet.deliveries.channels.base import DeliveryFailed, Parcel
 from broadsheet.deliveries.recipients import S3_URL, Recipient, bucket_allowed
 from broadsheet.exports import filenames
+from broadsheet.kit import s3
 
 MAX_SLUG = 60
 MAX_EXTENSION = 16
@@ -122,22 +118,13 @@ class S3Channel:
 
     def __init__(self, settings: Settings) -> None:
         self._allowed = settings.s3_allowed_buckets
-        timeout = settings.delivery_timeout_seconds
-        config = Config(
-            connect_timeout=timeout,
-            read_timeout=timeout,
-            # Two attempts in all: the delivery itself is retried with backoff, so the client
-            # need only ride out a single hiccup.
-            retries={"max_attempts": 2, "mode": "standard"},
-        )
+        self._storage_bucket = settings.storage_bucket
         # Any: boto3 generates its clients at runtime and has no stubs.
-        self._client: Any = boto3.session.Session().client(
-            "s3", endpoint_url=settings.s3_endpoint_url or None, config=config
-        )
+        self._client: Any = s3.client(settings.s3_endpoint_url, settings.delivery_timeout_seconds)
 
     def send(self, parcel: Parcel, recipient: Recipient) -> dict[str, Any]:
         bucket, prefix = parse_address(recipient.address)
-        if not bucket_allowed(recipient.address, self._allowed):
+        if not bucket_allowed(recipient.address, self._allowed, self._storage_bucket):
             # Checked on save too; this catches a list narrowed since.
             raise DeliveryFailed(f"bucket {bucket} is not one this service delivers to",
                                  permanent=True)  # fmt: skip

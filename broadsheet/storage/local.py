@@ -1,8 +1,7 @@
-"""Artifact storage: result files and exports, under keys like ``results/<id>/main.parquet``.
+"""Storage in a local (or shared, mounted) folder: the embedded shape's.
 
-One small interface so the local folder of the embedded shape and an S3 bucket of the scaled
-shape are interchangeable. Keys are made by Broadsheet from ids, never from user input, and
-are still checked so no key can leave the storage root.
+Keys are made by Broadsheet from ids, never from user input, and are still checked so no key
+can leave the storage root.
 """
 
 from __future__ import annotations
@@ -12,30 +11,13 @@ import shutil
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
-from urllib.parse import unquote, urlparse
-
-from broadsheet.config import Settings
 
 
-class Storage(Protocol):
-    def put_file(self, key: str, source: Path) -> None:
-        """Store the file at ``source`` under ``key`` (replacing it), then delete ``source``."""
-
-    def local_path(self, key: str) -> Path:
-        """A local file holding the object (for readers that want to memory-map it)."""
-
-    def exists(self, key: str) -> bool: ...
-
-    def size(self, key: str) -> int: ...
-
-    def delete_prefix(self, prefix: str) -> None: ...
-
-    def list_prefixes(self, prefix: str, older_than: datetime) -> list[str]:
-        """The ``prefix``'s immediate sub-folders (``results/<id>/``) last changed before."""
-
-    def scratch_file(self, suffix: str) -> Path:
-        """A fresh temporary file on the same filesystem as the storage, for atomic puts."""
+def check_key(key: str) -> None:
+    """Keys are relative, ``/``-separated, with no empty, ``.`` or ``..`` segments."""
+    parts = key.rstrip("/").split("/")
+    if not key or key.startswith("/") or "\\" in key or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"invalid storage key {key!r}")
 
 
 class LocalStorage:
@@ -46,8 +28,9 @@ class LocalStorage:
         self.scratch.mkdir(exist_ok=True)
 
     def _path(self, key: str) -> Path:
+        check_key(key)
         path = (self.root / key).resolve()
-        if not key or key.startswith("/") or not path.is_relative_to(self.root):
+        if not path.is_relative_to(self.root):  # a symlink out, say
             raise ValueError(f"invalid storage key {key!r}")
         return path
 
@@ -91,10 +74,13 @@ class LocalStorage:
         os.close(handle)
         return Path(name)
 
-
-def make_storage(settings: Settings) -> Storage:
-    url = settings.resolved_storage_url
-    parsed = urlparse(url)
-    if parsed.scheme == "file":
-        return LocalStorage(Path(unquote(parsed.path)))
-    raise ValueError(f"unsupported BROADSHEET_STORAGE_URL scheme {parsed.scheme!r}; use file://")
+    def tidy(self, older_than: datetime) -> int:
+        """Delete scratch files abandoned before ``older_than`` (by a process that died
+        mid-write). Returns how many went."""
+        limit = older_than.timestamp()
+        gone = 0
+        for path in self.scratch.iterdir():
+            if path.is_file() and path.stat().st_mtime < limit:
+                path.unlink(missing_ok=True)
+                gone += 1
+        return gone

@@ -64,6 +64,8 @@ class SlackApi:
             return self.failures[method]
         if method == "conversations.list":
             return Reply.json(self._channels_page(request.form().get("cursor")))
+        if method == "conversations.open":
+            return Reply.json({"ok": True, "channel": {"id": "D0DIRECT01"}})
         if method == "chat.postMessage":
             channel = request.json()["channel"]
             return Reply.json({"ok": True, "channel": channel, "ts": POSTED_TS})
@@ -113,9 +115,11 @@ def recipient(address: str) -> Recipient:
     return Recipient(type=RecipientType.slack, address=address)
 
 
-def failure_of(channel: SlackChannel, tmp_path: Path, address: str = "#reports") -> DeliveryFailed:
+def failure_of(
+    channel: SlackChannel, tmp_path: Path, address: str = "#reports", *, attach: bool = True
+) -> DeliveryFailed:
     with pytest.raises(DeliveryFailed) as caught:
-        channel.send(make_parcel(tmp_path), recipient(address))
+        channel.send(make_parcel(tmp_path, attach=attach), recipient(address))
     return caught.value
 
 
@@ -143,40 +147,61 @@ def test_incoming_webhook_errors_are_classified(tmp_path: Path) -> None:
     assert "s3cr3t" not in failure.message
 
 
-def test_bot_posts_the_summary_and_uploads_the_file(tmp_path: Path, slack: SlackApi) -> None:
+COMMENT = "\n".join([
+    "*Weekly sales*",
+    "Monday morning · 2024-03-04 08:00 CET",
+    "*Revenue*: €2,180.50",
+    "*Orders*: 42",
+    f"<{RESULT_URL}|Open result>",
+])  # fmt: skip
+
+
+def test_bot_uploads_the_file_with_the_summary(tmp_path: Path, slack: SlackApi) -> None:
     channel = SlackChannel(bot_settings(tmp_path, slack))
     details = channel.send(make_parcel(tmp_path), recipient("#reports"))
 
-    assert details == {"channel": "C0REPORTS1", "ts": POSTED_TS, "fileId": FILE_ID}
+    assert details == {"channel": "C0REPORTS1", "fileId": FILE_ID}
+    # One call posts (completeUploadExternal): a retry after a failed upload cannot post the
+    # summary a second time.
     assert slack.server.paths == [
         "/api/conversations.list",
         "/api/conversations.list",
-        "/api/chat.postMessage",
         "/api/files.getUploadURLExternal",
         f"/upload/{FILE_ID}",
         "/api/files.completeUploadExternal",
     ]
-    first_page, second_page, post, get_url, upload, complete = slack.server.requests
+    first_page, second_page, get_url, upload, complete = slack.server.requests
     assert all(request.method == "POST" for request in slack.server.requests)
-    for call in (first_page, second_page, post, get_url, complete):
+    for call in (first_page, second_page, get_url, complete):
         assert call.headers["authorization"] == f"Bearer {TOKEN}"
     assert "authorization" not in upload.headers  # the upload URL is itself the credential
 
     listing = {"types": "public_channel,private_channel", "exclude_archived": "1", "limit": "1000"}
     assert first_page.form() == listing
     assert second_page.form() == {**listing, "cursor": "page-2"}
-    assert post.json() == {
-        "channel": "C0REPORTS1",
-        "text": FALLBACK_TEXT,
-        "blocks": [HEADING, SUMMARY, links(download=False)],
-    }
     assert get_url.form() == {"filename": "weekly-sales.csv", "length": str(len(ARTIFACT_BYTES))}
     assert upload.body == ARTIFACT_BYTES
     assert complete.form() == {
         "files": json.dumps([{"id": FILE_ID, "title": "weekly-sales.csv"}]),
         "channel_id": "C0REPORTS1",
-        "initial_comment": "Weekly sales: 2 rows",
+        "initial_comment": COMMENT,
     }
+
+
+def test_a_user_gets_it_in_a_direct_message(tmp_path: Path, slack: SlackApi) -> None:
+    channel = SlackChannel(bot_settings(tmp_path, slack))
+    details = channel.send(make_parcel(tmp_path), recipient("U0ANN00001"))
+    assert details == {"channel": "D0DIRECT01", "fileId": FILE_ID}
+    opened, *_, complete = slack.server.requests
+    assert (opened.path, opened.form()) == ("/api/conversations.open", {"users": "U0ANN00001"})
+    assert complete.form()["channel_id"] == "D0DIRECT01"
+
+
+def test_a_failed_upload_posts_nothing(tmp_path: Path, slack: SlackApi) -> None:
+    slack.failures["files.completeUploadExternal"] = Reply(503, b"busy")
+    failure = failure_of(SlackChannel(bot_settings(tmp_path, slack)), tmp_path, "C0REPORTS1")
+    assert not failure.permanent
+    assert "/api/chat.postMessage" not in slack.server.paths
 
 
 def test_bot_sends_the_link_when_the_file_is_too_large(tmp_path: Path, slack: SlackApi) -> None:
@@ -203,7 +228,9 @@ def test_an_unknown_channel_name_is_permanent(tmp_path: Path, slack: SlackApi) -
 
 def test_channel_not_found_is_permanent(tmp_path: Path, slack: SlackApi) -> None:
     slack.failures["chat.postMessage"] = Reply.json({"ok": False, "error": "channel_not_found"})
-    failure = failure_of(SlackChannel(bot_settings(tmp_path, slack)), tmp_path, "C0GONE0001")
+    failure = failure_of(
+        SlackChannel(bot_settings(tmp_path, slack)), tmp_path, "C0GONE0001", attach=False
+    )
     assert failure.permanent
     assert "channel_not_found" in failure.message
 
@@ -212,14 +239,18 @@ def test_rate_limited_is_transient(tmp_path: Path, slack: SlackApi) -> None:
     slack.failures["chat.postMessage"] = Reply(
         429, b'{"ok":false,"error":"ratelimited"}', {"Retry-After": "30"}
     )
-    failure = failure_of(SlackChannel(bot_settings(tmp_path, slack)), tmp_path, "C0REPORTS1")
+    failure = failure_of(
+        SlackChannel(bot_settings(tmp_path, slack)), tmp_path, "C0REPORTS1", attach=False
+    )
     assert not failure.permanent
     assert "ratelimited" in failure.message
 
 
 def test_a_server_error_is_transient_and_tried_once(tmp_path: Path, slack: SlackApi) -> None:
     slack.failures["chat.postMessage"] = Reply(500, b"<html>Internal Server Error</html>")
-    failure = failure_of(SlackChannel(bot_settings(tmp_path, slack)), tmp_path, "C0REPORTS1")
+    failure = failure_of(
+        SlackChannel(bot_settings(tmp_path, slack)), tmp_path, "C0REPORTS1", attach=False
+    )
     assert not failure.permanent
     assert "500" in failure.message
     # slack_sdk's own retries are off: the delivery service does the retrying.

@@ -3,11 +3,13 @@
 - An http(s) address is an incoming webhook: one message with the summary and the signed link,
   POSTed through the outbound-address guard (plain http is refused there unless allowed).
 - ``#name``, or a channel or user id (``C0123ABCD``, ``U0123ABCD``), goes through the Web API
-  with ``BROADSHEET_SLACK_BOT_TOKEN``: a ``#name`` is looked up with ``conversations.list``,
-  the summary posted with ``chat.postMessage``, and an attached export uploaded with
-  ``files_upload_v2`` (``files.getUploadURLExternal``, the upload, then
-  ``files.completeUploadExternal``; the retired ``files.upload`` is never called). An export
-  too large to attach goes as the signed link in the message.
+  with ``BROADSHEET_SLACK_BOT_TOKEN``: a ``#name`` is looked up with ``conversations.list``, a
+  user's direct-message channel opened with ``conversations.open``. An attached export is
+  uploaded with ``files_upload_v2`` (``files.getUploadURLExternal``, the upload, then
+  ``files.completeUploadExternal``; the retired ``files.upload`` is never called) with the
+  summary as its comment: the completing call is the one that posts, so a retry after a
+  failed upload never posts the summary twice. An export too large to attach goes as the
+  signed link in a ``chat.postMessage``.
 
 Slack errors that a retry cannot change (a missing channel, a revoked token, a missing scope)
 are permanent; rate limits, Slack's 5xx answers and network errors are retried.
@@ -92,20 +94,21 @@ class SlackChannel:
 
 
 def _post_and_upload(client: WebClient, parcel: Parcel, address: str) -> dict[str, Any]:
-    posted = client.chat_postMessage(
-        channel=_channel_id(client, address),
-        text=_text(parcel),
-        blocks=_blocks(parcel, link=not parcel.attach),
-    )
-    # Slack answers with the conversation id, also for a user id (the bot's DM with them).
-    details: dict[str, Any] = {"channel": posted["channel"], "ts": posted["ts"]}
+    channel = _channel_id(client, address)
     if parcel.attach:
-        details["fileId"] = _upload(client, parcel, posted["channel"])
-    return details
+        return {"channel": channel, "fileId": _upload(client, parcel, channel)}
+    posted = client.chat_postMessage(
+        channel=channel, text=_text(parcel), blocks=_blocks(parcel, link=True)
+    )
+    return {"channel": posted["channel"], "ts": posted["ts"]}
 
 
 def _channel_id(client: WebClient, address: str) -> str:
-    """The id of a ``#name`` among the channels the bot can see; an id is returned as is."""
+    """The conversation to post in: a ``#name`` among the channels the bot can see, a user's
+    direct-message channel with the bot, or a channel id as is."""
+    if address.startswith("U"):
+        opened = client.conversations_open(users=address)
+        return str(opened["channel"]["id"])
     if not address.startswith("#"):
         return address
     name = address[1:]
@@ -130,9 +133,18 @@ def _upload(client: WebClient, parcel: Parcel, channel: str) -> str:
         file=str(artifact.path),
         filename=artifact.filename,
         title=artifact.filename,
-        initial_comment=f"{parcel.report_name}: {parcel.row_count:,} rows",
+        initial_comment=_comment(parcel),
     )
     return str(done["file"]["id"])
+
+
+def _comment(parcel: Parcel) -> str:
+    """The message posted with the file (mrkdwn text: a file comment takes no blocks)."""
+    lines = [f"*{_escape(parcel.report_name)}*",
+             f"{_escape(parcel.schedule_name)} · {_local_time(parcel)}"]  # fmt: skip
+    lines += [f"*{_escape(label)}*: {_escape(value)}" for label, value in parcel.summary]
+    lines.append(f"<{parcel.result_url}|Open result>")
+    return "\n".join(lines)
 
 
 def _api_failure(exc: SlackApiError) -> DeliveryFailed:

@@ -111,6 +111,30 @@ def test_ndjson_is_one_row_per_line() -> None:
     assert parsed[3]["text"] == "new\nline"  # escaped inside the line, not a line break
 
 
+def test_json_has_null_for_nan_and_infinity_and_iso_dates() -> None:
+    """Columns converted by Arrow as a whole (floats, dates) say what value by value would."""
+    table = pa.table(
+        {
+            "x": pa.array([1.5, float("nan"), float("inf"), float("-inf"), None], pa.float64()),
+            "d": pa.array([date(2024, 2, 29), None, date(1, 1, 1), date(9999, 12, 31), None]),
+            "big": pa.array([2**63 - 1, -(2**63), 0, None, 1], pa.int64()),
+        }
+    )
+    for exporter in (json_export.JSON, json_export.NDJSON):
+        out = io.BytesIO()
+        exporter.write(hostile_context(table), hostile_source(table), out, lambda _n: None)
+        text = out.getvalue().decode()
+        assert "NaN" not in text and "Infinity" not in text
+        rows = (
+            json.loads(text)["rows"]
+            if exporter is json_export.JSON
+            else [json.loads(line) for line in text.splitlines()]
+        )
+        assert [r["x"] for r in rows] == [1.5, None, None, None, None]
+        assert [r["d"] for r in rows] == ["2024-02-29", None, "0001-01-01", "9999-12-31", None]
+        assert [r["big"] for r in rows] == [2**63 - 1, -(2**63), 0, None, 1]
+
+
 def test_parquet_keeps_types_and_context() -> None:
     data, _ = render(parquet_export.EXPORTER)
     table = pq.read_table(io.BytesIO(data))

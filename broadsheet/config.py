@@ -130,7 +130,9 @@ class Settings(BaseSettings):
     def storage_bucket(self) -> str | None:
         """The bucket of an ``s3://`` storage URL: no s3 recipient may write into it."""
         url = self.resolved_storage_url
-        return url.removeprefix("s3://").partition("/")[0] if url.startswith("s3://") else None
+        if not url.startswith("s3://"):
+            return None
+        return url.removeprefix("s3://").partition("/")[0].lower()  # as urlparse gives it
 
     @property
     def sources_dir(self) -> Path:

@@ -9,7 +9,8 @@
     ├── Conflict               409  a name taken, a row still in use
     ├── Gone                   410  an expired link
     ├── PayloadTooLarge        413
-    └── ValidationFailed       422  carries ``errors``: [{field, message}]
+    ├── ValidationFailed       422  carries ``errors``: [{field, message}]
+    └── StorageUnavailable     503  the artifact store did not answer
 """
 
 from __future__ import annotations
@@ -82,3 +83,8 @@ class ValidationFailed(BroadsheetError):
     @classmethod
     def field(cls, field: str, message: str) -> ValidationFailed:
         return cls(f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+class StorageUnavailable(BroadsheetError):
+    status = 503
+    title = "Service Unavailable"

@@ -4,6 +4,8 @@ emulator of tests/s3emulator.py, not AWS) read through a local cache."""
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from broadsheet.app import create_app
 from broadsheet.config import Settings
+from broadsheet.errors import StorageUnavailable
 from broadsheet.kit import s3
 from broadsheet.storage import Storage, make_storage
 from broadsheet.storage.local import LocalStorage
@@ -77,26 +80,46 @@ def test_keys_cannot_leave_the_root(storage: Storage, key: str) -> None:
 def test_tidy_forgets_old_local_files(storage: Storage) -> None:
     put(storage, "results/r1/main.parquet", b"kept in the bucket")
     stale = storage.scratch_file(".tmp")
+    fresh = storage.scratch_file(".tmp")  # a write in progress
     long_ago = time.time() - 3 * 86400
     os.utime(stale, (long_ago, long_ago))
     storage.tidy(datetime.now(UTC) - timedelta(days=1))
-    assert not stale.exists()
+    assert not stale.exists() and fresh.exists()
     assert storage.local_path("results/r1/main.parquet").read_bytes() == b"kept in the bucket"
 
 
 def test_s3_reads_through_its_cache(tmp_path: Path, endpoint: str, s3: Any) -> None:
-    """Another machine (another cache) reads what this one wrote; a forgotten copy comes back."""
+    """Another machine (another cache) reads what this one wrote; an old copy is forgotten
+    (and its empty folder), a recent one kept, and a forgotten one comes back on reading."""
     s3.create_bucket(Bucket=BUCKET)
     writer = S3Storage(BUCKET, "", tmp_path / "one", s3)
     reader = S3Storage(BUCKET, "", tmp_path / "two", s3)
     put(writer, "results/r1/main.parquet", b"shared")
+    put(writer, "results/r2/main.parquet", b"recent")
     assert s3.get_object(Bucket=BUCKET, Key="results/r1/main.parquet")["Body"].read() == b"shared"
     copy = reader.local_path("results/r1/main.parquet")
+    recent = reader.local_path("results/r2/main.parquet")
     assert copy.read_bytes() == b"shared" and copy.is_relative_to(tmp_path / "two")
     long_ago = time.time() - 3 * 86400
     os.utime(copy, (long_ago, long_ago))
-    assert reader.tidy(datetime.now(UTC) - timedelta(days=1)) == 1 and not copy.exists()
+    assert reader.tidy(datetime.now(UTC) - timedelta(days=1)) == 1
+    assert not copy.exists() and not copy.parent.exists() and recent.exists()
     assert reader.local_path("results/r1/main.parquet").read_bytes() == b"shared"
+
+
+def test_s3_trouble_is_a_503_not_a_crash(tmp_path: Path, fake_aws: None) -> None:
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    client = s3.client(f"http://127.0.0.1:{port}", 1.0, attempts=1)
+    storage = S3Storage(BUCKET, "", tmp_path / "cache", client)
+    for call in (lambda: storage.exists("results/r/main.parquet"),
+                 lambda: storage.local_path("results/r/main.parquet")):  # fmt: skip
+        with pytest.raises(StorageUnavailable) as raised:
+            call()
+        assert raised.value.status == 503
+    assert list((tmp_path / "cache" / ".scratch").iterdir()) == []  # no download left behind
+    client.close()
 
 
 def test_a_report_generated_and_exported_on_s3_storage(
@@ -122,6 +145,8 @@ def test_a_report_generated_and_exported_on_s3_storage(
         rid = report_id(client, admin, "Strategy Scorecard")
         job = run(client, admin, rid, {"startDate": "2024-01-01", "endDate": "2024-03-31"})
         assert job["status"] == "completed", job
+        # As on another machine: nothing cached here, so the export reads from the bucket.
+        shutil.rmtree(tmp_path / "cache" / "storage" / "results")
         exported = client.get(
             f"/api/v1/reports/results/{job['resultId']}/export?format=csv", headers=admin.headers
         )

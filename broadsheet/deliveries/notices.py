@@ -5,7 +5,8 @@ export that broke, a delivery that gave up): failed rows not yet told about are 
 setting ``owner_notified_at`` (a conditional update, so one scheduler tells), the notices are
 mailed after that commit — to the owner's email, else ``BROADSHEET_ADMIN_EMAIL``; with no SMTP
 server they go to the outbox folder like every email — and each one sent gets its
-``owner.notified`` audit entry. One that could not be mailed is handed back for the next tick.
+``owner.notified`` audit entry. While the mail server is down, notices are handed back for
+the next tick; one to an address no server takes is told in the audit log only.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from broadsheet import models
 from broadsheet.audit import log as audit
 from broadsheet.db import session_scope
 from broadsheet.deliveries.channels import Channels
+from broadsheet.deliveries.channels.base import DeliveryFailed
 from broadsheet.kit.time import utc_now
 from broadsheet.runtime import Runtime
 
@@ -52,18 +54,35 @@ def advance(
     with session_scope(runtime.sessions) as session:
         notices = _executions(session, runtime, now) + _deliveries(session, runtime, now)
     sent = 0
-    for notice in notices:
+    for i, notice in enumerate(notices):
         try:
             channels.email.send_notice(notice.to, notice.subject, notice.text)
-        except Exception:  # handed back: the next tick tries again
-            log.exception("could not mail the notice %r to %s", notice.subject, notice.to)
-            _release(runtime, notice, now)
+        except DeliveryFailed as failed:
+            if not failed.permanent:  # the mail server is down: the rest wait with this one
+                log.warning("could not mail owner notices (%s); trying next tick", failed)
+                for waiting in notices[i:]:
+                    _release(runtime, waiting, now)
+                break
+            # An address no mail server will take: told in the audit log, and only there.
+            _told(runtime, notice, error=failed.message)
             continue
-        with session_scope(runtime.sessions) as session:
-            audit.record(session, notice.tenant_id, "owner.notified", notice.audit.pop("type"),
-                         notice.row_id, **notice.audit)  # fmt: skip
+        except Exception:  # not foreseen: keep the notices for the next tick, and say so
+            log.exception("could not mail owner notices; trying next tick")
+            for waiting in notices[i:]:
+                _release(runtime, waiting, now)
+            break
+        _told(runtime, notice)
         sent += 1
     return sent
+
+
+def _told(runtime: Runtime, notice: Notice, error: str | None = None) -> None:
+    details = dict(notice.audit)
+    kind = details.pop("type")
+    if error:
+        details["error"] = error
+    with session_scope(runtime.sessions) as session:
+        audit.record(session, notice.tenant_id, "owner.notified", kind, notice.row_id, **details)
 
 
 def _release(runtime: Runtime, notice: Notice, claimed_at: datetime) -> None:

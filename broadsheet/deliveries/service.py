@@ -117,7 +117,7 @@ def advance(
         return 0
     ready = _prepare(runtime, due, now)
     with ThreadPoolExecutor(min(SENDERS, len(ready)), "broadsheet-send") as pool:
-        return sum(pool.map(lambda item: _deliver(runtime, channels, now, *item), ready))
+        return sum(pool.map(lambda item: _deliver(runtime, channels, *item), ready))
 
 
 # What a send came to: details of a success, or the failure.
@@ -153,7 +153,6 @@ def _due(runtime: Runtime, now: datetime) -> list[models.ReportDelivery]:
 def _deliver(
     runtime: Runtime,
     channels: Channels,
-    now: datetime,
     delivery: models.ReportDelivery,
     parcel: Parcel | DeliveryFailed,
     recipient: Recipient | None,
@@ -164,7 +163,7 @@ def _deliver(
     about one send, so a slow batch never lets another scheduler take over deliveries this
     one has already sent.
     """
-    if not _claim(runtime, delivery, now):
+    if not _claim(runtime, delivery):
         return 0
     outcome = _send(channels, delivery, parcel, recipient)
     with session_scope(runtime.sessions) as session:
@@ -172,9 +171,9 @@ def _deliver(
     return 1
 
 
-def _claim(runtime: Runtime, delivery: models.ReportDelivery, now: datetime) -> bool:
-    """A conditional update on what was read (status, attempts, due time): the attempt number
-    it sets is this sender's token for recording the outcome."""
+def _claim(runtime: Runtime, delivery: models.ReportDelivery) -> bool:
+    """A conditional update on what was read (status, attempts): the attempt number it sets
+    is this sender's token for recording the outcome."""
     # Long enough for the slowest send (Slack: a lookup, a message and a three-step upload,
     # each up to the timeout); a sender that died is replaced once it ends.
     lease = timedelta(seconds=runtime.settings.delivery_timeout_seconds * 6 + 60)
@@ -184,10 +183,12 @@ def _claim(runtime: Runtime, delivery: models.ReportDelivery, now: datetime) -> 
             .where(
                 Delivery.id == delivery.id,
                 Delivery.status == delivery.status,
-                Delivery.attempts == delivery.attempts,
-                Delivery.next_attempt_at == delivery.next_attempt_at,
+                Delivery.attempts == delivery.attempts,  # only ever goes up: a token
             )
-            .values(status="sending", attempts=Delivery.attempts + 1, next_attempt_at=now + lease)
+            # From the claim, not the tick: the last of a batch is claimed minutes after it.
+            .values(
+                status="sending", attempts=Delivery.attempts + 1, next_attempt_at=utc_now() + lease
+            )
         )
     if not taken.rowcount:  # type: ignore[attr-defined]
         return False
@@ -212,6 +213,10 @@ def _prepare(
                     )
                 except (AssertionError, parcels.ArtifactMissing) as exc:
                     built[delivery.execution_id] = DeliveryFailed(str(exc), permanent=True)
+                except Exception as exc:  # storage unreachable, say: this one waits, not all
+                    log.exception("could not prepare execution %s", delivery.execution_id)
+                    failed = DeliveryFailed(f"could not read the report: {exc}"[:500])
+                    built[delivery.execution_id] = failed
             parcel = built[delivery.execution_id]
             if isinstance(parcel, Parcel):
                 parcel = parcels.for_recipient(parcel, runtime.settings, delivery)

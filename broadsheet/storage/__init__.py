@@ -52,8 +52,9 @@ def make_storage(settings: Settings) -> Storage:
             parsed.hostname,
             unquote(parsed.path),
             settings.data_dir / "cache" / "storage",
-            # A minute per request, and botocore's own retries: nothing retries a read above.
-            s3_client(settings.s3_endpoint_url, 60.0, attempts=5),
+            # API requests wait on reads: a short timeout, and a few of botocore's own retries
+            # (nothing above retries a read); an outage is a 503, not a hung request.
+            s3_client(settings.s3_endpoint_url, 10.0, attempts=3),
         )
     raise ValueError(
         f"unsupported BROADSHEET_STORAGE_URL {url!r}; use file:///path or s3://bucket/prefix"

@@ -6,6 +6,7 @@ about final failures."""
 from __future__ import annotations
 
 import io
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from broadsheet import models
 from broadsheet.config import Settings, SmtpSecurity
+from broadsheet.db import make_engine
 from broadsheet.deliveries import links, notices
 from broadsheet.deliveries import service as deliveries
 from broadsheet.deliveries.channels.webhook import sign
@@ -402,3 +404,54 @@ def test_a_notice_that_could_not_be_mailed_is_tried_again(
     assert inbox.received[-1].rcpt_tos == [OWNER]
     told = client.get("/api/v1/audit?action=owner.notified", headers=admin.headers).json()
     assert len(told) == 1
+
+
+def test_two_schedulers_delivering_at_once_send_each_message_once(
+    client: TestClient,
+    admin: Caller,
+    sessions: sessionmaker[Session],
+    delivering: Deliverer,
+    settings: Settings,
+) -> None:
+    """Two processes' delivery steps (each with its own engine) on the same due deliveries."""
+    inbox = Inbox()
+    runtime = delivering(inbox)
+    addresses = [f"person{i}@example.com" for i in range(12)]
+    fire(client, admin, sessions, runtime, [{"type": "email", "address": a} for a in addresses])
+    others = [Runtime.build(runtime.settings, make_engine(settings.resolved_database_url))
+              for _ in range(2)]  # fmt: skip
+    together = threading.Barrier(2)
+    attempted: list[int] = []
+
+    def deliver(other: Runtime) -> None:
+        together.wait(timeout=30)
+        attempted.append(deliveries.advance(other))
+
+    threads = [threading.Thread(target=deliver, args=(other,)) for other in others]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for other in others:
+        other.engine.dispose()
+    assert sum(attempted) == 12
+    assert sorted(r for message in inbox.received for r in message.rcpt_tos) == sorted(addresses)
+
+
+def test_a_notice_no_mail_server_takes_is_told_in_the_audit_log_only(
+    client: TestClient, admin: Caller, sessions: sessionmaker[Session], delivering: Deliverer
+) -> None:
+    inbox = RefusingOne()
+    runtime = delivering(inbox)
+    fire(client, admin, sessions, runtime, [{"type": "email", "address": "nobody@example.com"}])
+    assert deliveries.advance(runtime) == 1
+    with sessions.begin() as session:  # an owner whose address is local to some intranet
+        session.execute(
+            update(models.User).where(models.User.email == OWNER).values(email="owner@intranet")
+        )
+    assert notices.advance(runtime) == 0
+    assert notices.advance(runtime) == 0  # given up on, not retried every tick
+    (told,) = client.get("/api/v1/audit?action=owner.notified", headers=admin.headers).json()
+    assert told["details"]["to"] == "owner@intranet" and "not an email address" in told[
+        "details"]["error"]  # fmt: skip
+    assert [r.rcpt_tos for r in inbox.received] == []

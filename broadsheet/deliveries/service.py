@@ -44,7 +44,7 @@ from broadsheet.runtime import Runtime
 
 log = logging.getLogger(__name__)
 Delivery = models.ReportDelivery
-BATCH = 100  # deliveries claimed per tick
+BATCH = 100  # due deliveries looked at per tick
 SENDERS = 8  # sends at once: SMTP and HTTP peers are slow, not busy
 
 
@@ -55,8 +55,10 @@ def plan(
     schedule: models.ReportSchedule,
     now: datetime,
 ) -> None:
-    """A pending delivery per recipient of ``schedule`` (skipped, with the reason, for an
-    unsubscribed address or a domain the tenant no longer allows)."""
+    """A pending delivery per recipient of ``schedule`` — skipped, with the reason, for an
+    unsubscribed address, a domain the tenant no longer allows, or a recipient with parameters
+    of its own: its own slice of the report is not made yet, and sending it the whole report
+    instead could show it rows it was never meant to see."""
     recipients = schedule.recipients or []
     if not recipients:
         return
@@ -76,7 +78,9 @@ def plan(
     rows = []
     for recipient in recipients:
         reason = None
-        if recipient.get("type") == "email":
+        if _own_slice(recipient, schedule.parameters or {}):
+            reason = "this recipient's own parameters are not applied yet: nothing sent"
+        elif recipient.get("type") == "email":
             if recipient["address"].lower() in unsubscribed:
                 reason = "the address unsubscribed"
             elif not domain_allowed(recipient["address"], allowed):
@@ -100,6 +104,12 @@ def plan(
         same={"attempts": 0, "created_at": now},
         skip_conflicts_on=["execution_id", "recipient_type", "recipient_value"],
     )
+
+
+def _own_slice(recipient: dict[str, Any], schedule_values: dict[str, Any]) -> bool:
+    """Whether the recipient's parameters ask for anything the schedule's do not."""
+    own = recipient.get("parameters") or {}
+    return any(schedule_values.get(name) != value for name, value in own.items())
 
 
 def advance(

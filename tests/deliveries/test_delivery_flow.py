@@ -455,3 +455,21 @@ def test_a_notice_no_mail_server_takes_is_told_in_the_audit_log_only(
     assert told["details"]["to"] == "owner@intranet" and "not an email address" in told[
         "details"]["error"]  # fmt: skip
     assert [r.rcpt_tos for r in inbox.received] == []
+
+
+def test_a_recipient_with_its_own_parameters_gets_nothing_rather_than_everything(
+    client: TestClient, admin: Caller, sessions: sessionmaker[Session], delivering: Deliverer
+) -> None:
+    """Its own slice is not made yet; the whole report could show it rows not meant for it."""
+    inbox = Inbox()
+    runtime = delivering(inbox)
+    execution = fire(client, admin, sessions, runtime, [
+        {"type": "email", "address": "ann@example.com",
+         "parameters": {"startDate": "{{today().minusDays(7)}}"}},  # the schedule's own
+        {"type": "email", "address": "eu@example.com", "parameters": {"startDate": "2020-01-01"}},
+    ])  # fmt: skip
+    assert deliveries.advance(runtime) == 1
+    assert inbox.only().rcpt_tos == ["ann@example.com"]
+    shown = client.get(f"/api/v1/executions/{execution.id}", headers=admin.headers).json()
+    skipped = {d["recipient"]: d for d in shown["deliveries"]}["eu@example.com"]
+    assert skipped["status"] == "skipped" and "own parameters" in skipped["error"]

@@ -37,7 +37,7 @@ skipped as an "unknown column"), a sheet is one table (no report layout), a colu
 type (a decimal a double cannot hold cannot be text beside numbers), and decimal128 columns
 given as Arrow come out as empty cells. So Broadsheet uses XlsxWriter, which can do all of
 it, in constant_memory mode, and encodes the data rows itself in Arrow
-(``broadsheet/exports/excel_cells.py``).
+(``broadsheet/exports/excel/cells.py``).
 """
 
 from __future__ import annotations

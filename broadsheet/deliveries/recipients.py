@@ -52,6 +52,12 @@ class Recipient(ApiInput):
         description="webhook: the key its requests are signed with (write-only; without one, "
         "the tenant's webhook secret).",
     )
+    has_secret: bool | None = Field(
+        None,
+        exclude=True,
+        description="Read-only (what a GET shows for a secret); ignored, so a schedule read "
+        "can be sent back as it is.",
+    )
 
     @field_validator("address")
     @classmethod

@@ -241,3 +241,13 @@ def test_a_long_address_can_unsubscribe(
     assert client.post(f"/api/v1/unsubscribe/{token}").status_code == 200
     with sessions() as session:
         assert session.scalars(select(models.EmailUnsubscribe.address)).all() == [address]
+
+
+def test_a_schedule_read_can_be_sent_back_as_it_is(client: TestClient, admin: Caller) -> None:
+    hook = {"type": "webhook", "address": "https://hooks.example.com/in",
+            "secret": "s3cret-s3cret-s3cret"}  # fmt: skip
+    made = create(client, admin, recipients=[hook])
+    read = client.get(f"{SCHEDULES}/{made['id']}", headers=admin.headers).json()
+    again = client.put(f"{SCHEDULES}/{made['id']}", json=read, headers=admin.headers)
+    assert again.status_code == 200, again.text
+    assert again.json()["recipients"] == read["recipients"]  # the secret kept, still hidden

@@ -11,11 +11,9 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from broadsheet import models
 from broadsheet.audit import log as audit
-from broadsheet.deliveries import links
+from broadsheet.deliveries import links, parcels
 from broadsheet.dependencies import RuntimeDep, SessionDep
 from broadsheet.errors import NotFound
-from broadsheet.exports.filenames import content_disposition
-from broadsheet.exports.registry import EXPORTERS
 from broadsheet.kit import bulk
 from broadsheet.kit.time import utc_now
 from broadsheet.routing import api_router
@@ -33,26 +31,16 @@ Token = Annotated[str, Path(max_length=2000, description="The token from the lin
 def download_artifact(token: Token, session: SessionDep, runtime: RuntimeDep) -> FileResponse:
     grant = links.open_artifact_token(runtime.settings.resolved_secret_key, token)
     execution = session.get(models.ReportExecution, grant.execution_id)
-    if execution is None or execution.tenant_id != grant.tenant_id or not execution.file_url:
+    if execution is None or execution.tenant_id != grant.tenant_id:
         raise NotFound("this report is no longer available")
-    schedule = session.get(models.ReportSchedule, execution.schedule_id)
-    result = session.get(models.ReportResult, execution.result_id) if execution.result_id else None
-    if schedule is None or result is None:
-        raise NotFound("this report is no longer available")
-    report = session.get(models.ReportDefinition, result.report_id)
-    exporter = EXPORTERS[schedule.export_format]
     try:
-        path = runtime.storage.local_path(execution.file_url)
-    except FileNotFoundError:
-        raise NotFound("this report is no longer available (its result expired)") from None
-    disposition = content_disposition(
-        report.name if report else "report",
-        execution.scheduled_for,
-        schedule.timezone,
-        exporter.extension,
-    )
+        found = parcels.stored(session, runtime.storage, execution)
+    except parcels.ArtifactMissing as missing:
+        raise NotFound(f"this report is no longer available: {missing}") from None
     return FileResponse(
-        path, media_type=exporter.media_type, headers={"Content-Disposition": disposition}
+        found.artifact.path,
+        media_type=found.artifact.media_type,
+        headers={"Content-Disposition": found.disposition},
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -34,6 +34,44 @@ class ArtifactMissing(Exception):
     """The execution's export is gone (its result expired): nothing can be delivered."""
 
 
+@dataclass(frozen=True)
+class Stored:
+    """An execution's artifact as it is stored, and what it is the export of."""
+
+    artifact: Artifact
+    schedule: models.ReportSchedule
+    result: models.ReportResult
+    report_name: str
+    disposition: str  # Content-Disposition for a download (RFC 6266, non-ASCII names too)
+
+
+def stored(session: Session, storage: Storage, execution: models.ReportExecution) -> Stored:
+    """The execution's artifact, or ArtifactMissing: for delivery and for its signed link."""
+    schedule = session.get(models.ReportSchedule, execution.schedule_id)
+    result = session.get(models.ReportResult, execution.result_id) if execution.result_id else None
+    if schedule is None or result is None or not execution.file_url:
+        raise ArtifactMissing("the execution has no result or artifact")
+    report = session.get(models.ReportDefinition, result.report_id)
+    exporter = EXPORTERS[schedule.export_format]
+    try:
+        path = storage.local_path(execution.file_url)
+    except FileNotFoundError:
+        raise ArtifactMissing("the artifact was deleted with its expired result") from None
+    report_name = report.name if report else "Report"
+    at, zone = execution.scheduled_for, schedule.timezone
+    plain, _ = filenames.stem(report_name, at, zone)
+    size = execution.file_size if execution.file_size is not None else path.stat().st_size
+    artifact = Artifact(
+        path=path,
+        filename=f"{plain}.{exporter.extension}",
+        media_type=exporter.media_type,
+        format=exporter.name,
+        size=size,
+    )
+    disposition = filenames.content_disposition(report_name, at, zone, exporter.extension)
+    return Stored(artifact, schedule, result, report_name, disposition)
+
+
 def build(
     session: Session,
     settings: Settings,
@@ -42,24 +80,15 @@ def build(
     now: datetime,
 ) -> Parcel:
     """The parcel for every recipient of ``execution`` (delivery id to be set per recipient)."""
-    schedule = session.get(models.ReportSchedule, execution.schedule_id)
-    result = session.get(models.ReportResult, execution.result_id) if execution.result_id else None
-    if schedule is None or result is None or not execution.file_url:
-        raise ArtifactMissing("the execution has no result or artifact")
-    report = session.get(models.ReportDefinition, result.report_id)
+    found = stored(session, storage, execution)
+    schedule, result = found.schedule, found.result
     tenant = session.get(models.Tenant, execution.tenant_id)
     assert tenant is not None
-    exporter = EXPORTERS[schedule.export_format]
-    try:
-        path = storage.local_path(execution.file_url)
-    except FileNotFoundError:
-        raise ArtifactMissing("the artifact was deleted with its expired result") from None
-    report_name = report.name if report else "Report"
-    plain, _ = filenames.stem(report_name, execution.scheduled_for, schedule.timezone)
-    size = execution.file_size if execution.file_size is not None else path.stat().st_size
-    secret = settings.resolved_secret_key
     token = links.artifact_token(
-        secret, tenant.id, execution.id, links.expiry(settings.artifact_link_days, now)
+        settings.resolved_secret_key,
+        tenant.id,
+        execution.id,
+        links.expiry(settings.artifact_link_days, now),
     )
     extra: dict[str, Any] = {"tenant": tenant.slug}
     if tenant.webhook_secret:  # made by plan() when a webhook recipient needs it
@@ -71,21 +100,15 @@ def build(
         schedule_id=schedule.id,
         report_id=result.report_id,
         result_id=result.id,
-        report_name=report_name,
+        report_name=found.report_name,
         schedule_name=schedule.name,
         scheduled_for=execution.scheduled_for,
         timezone=schedule.timezone,
         parameters=dict(result.parameters or {}),
         summary=summary(result),
         row_count=result.row_count,
-        artifact=Artifact(
-            path=path,
-            filename=f"{plain}.{exporter.extension}",
-            media_type=exporter.media_type,
-            format=exporter.name,
-            size=size,
-        ),
-        attach=size <= settings.attachment_max_bytes,
+        artifact=found.artifact,
+        attach=found.artifact.size <= settings.attachment_max_bytes,
         artifact_url=f"{settings.base_url}/api/v1/artifacts/{token}",
         result_url=f"{settings.base_url}/api/v1/reports/results/{result.id}",
         chart_png=_first_chart(session, storage, result),

@@ -13,6 +13,7 @@ from typing import Any
 import httpx2
 from pydantic import Field, ValidationInfo, field_validator
 
+from broadsheet.config import Settings
 from broadsheet.kit.crypto import Cipher
 from broadsheet.kit.schema import ApiInput
 
@@ -117,11 +118,17 @@ def bucket_allowed(address: str, allowed: list[str], storage_bucket: str | None)
     return bucket != storage_bucket and (not allowed or bucket in allowed)
 
 
+def secrets_cipher(settings: Settings) -> Cipher:
+    """Encrypts recipients' secrets at rest."""
+    return Cipher(settings.resolved_secret_key, "recipient-secrets")
+
+
 def stored(
-    recipients: list[Recipient], before: list[dict[str, Any]], cipher: Cipher
+    recipients: list[Recipient], before: list[dict[str, Any]], settings: Settings
 ) -> list[dict[str, Any]]:
     """Recipients as saved: secrets encrypted; a recipient saved again without its secret
     keeps the one it had (secrets are write-only, so clients cannot send them back)."""
+    cipher = secrets_cipher(settings)
     kept = {(r.get("type"), r.get("address")): r.get("secret") for r in before}
     out = []
     for recipient in recipients:
@@ -132,6 +139,18 @@ def stored(
             row["secret"] = kept[(recipient.type.value, recipient.address)]
         out.append(row)
     return out
+
+
+def loaded(row: dict[str, Any], settings: Settings) -> Recipient | None:
+    """A saved recipient with its secret decrypted, ready to send to; None if it no longer
+    passes the checks (saved before a rule tightened)."""
+    row = dict(row)
+    if row.get("secret"):
+        row["secret"] = secrets_cipher(settings).decrypt(row["secret"])
+    try:
+        return Recipient.model_validate(row)
+    except ValueError:
+        return None
 
 
 def shown(recipients: list[dict[str, Any]], *, reveal: bool) -> list[dict[str, Any]]:

@@ -35,10 +35,9 @@ from broadsheet.db import session_scope
 from broadsheet.deliveries import parcels
 from broadsheet.deliveries.channels import Channels
 from broadsheet.deliveries.channels.base import DeliveryFailed, Parcel
-from broadsheet.deliveries.recipients import Recipient, domain_allowed
+from broadsheet.deliveries.recipients import Recipient, domain_allowed, loaded
 from broadsheet.kit import bulk
 from broadsheet.kit.backoff import backoff
-from broadsheet.kit.crypto import Cipher
 from broadsheet.kit.time import utc_now
 from broadsheet.runtime import Runtime
 
@@ -235,16 +234,9 @@ def _prepare(
 
 
 def _recipient(runtime: Runtime, delivery: models.ReportDelivery) -> Recipient | None:
-    stored = dict(delivery.recipient or {"type": delivery.recipient_type,
-                                         "address": delivery.recipient_value})  # fmt: skip
-    if stored.get("secret"):
-        stored["secret"] = Cipher(
-            runtime.settings.resolved_secret_key, "recipient-secrets"
-        ).decrypt(stored["secret"])
-    try:
-        return Recipient.model_validate(stored)
-    except ValueError:
-        return None
+    row = delivery.recipient or {"type": delivery.recipient_type,
+                                 "address": delivery.recipient_value}  # fmt: skip
+    return loaded(row, runtime.settings)
 
 
 def _send(

@@ -21,7 +21,6 @@ from broadsheet.auth.principal import Principal
 from broadsheet.config import Settings
 from broadsheet.deliveries import recipients
 from broadsheet.errors import NotFound, ValidationFailed
-from broadsheet.kit.crypto import Cipher
 from broadsheet.kit.pagination import Page
 from broadsheet.kit.time import utc_now
 from broadsheet.reports import expressions, parameters
@@ -160,8 +159,7 @@ class ScheduleService:
         row.enabled = body.enabled
         self._check_recipients(tenant_id, body)
         before = list(row.recipients or [])
-        cipher = Cipher(self.settings.resolved_secret_key, "recipient-secrets")
-        row.recipients = recipients.stored(body.recipients, before, cipher)
+        row.recipients = recipients.stored(body.recipients, before, self.settings)
         self._resubscribe(tenant_id, before, row.recipients)
         row.export_format = body.export_format
         row.business_days_only = body.business_days_only

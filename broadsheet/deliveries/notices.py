@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -96,17 +97,26 @@ def _release(runtime: Runtime, notice: Notice, claimed_at: datetime) -> None:
         )
 
 
-def _executions(session: Session, runtime: Runtime, now: datetime) -> list[Notice]:
-    Execution = models.ReportExecution
-    rows = session.scalars(
-        select(Execution)
-        .where(Execution.status == "failed", Execution.owner_notified_at.is_(None))
+def _failed(
+    session: Session,
+    model: type[models.ReportExecution] | type[models.ReportDelivery],
+    now: datetime,
+) -> Iterator[Any]:
+    """Failed rows nobody was told about yet, each claimed for this scheduler as it comes."""
+    rows: Sequence[Any] = session.scalars(
+        select(model)
+        .where(model.status == "failed", model.owner_notified_at.is_(None))
         .limit(BATCH)
     ).all()
+    for row in rows:
+        if _claim(session, model, row.id, now):
+            yield row
+
+
+def _executions(session: Session, runtime: Runtime, now: datetime) -> list[Notice]:
+    Execution = models.ReportExecution
     notices = []
-    for execution in rows:
-        if not _claim(session, Execution, execution.id, now):
-            continue
+    for execution in _failed(session, Execution, now):
         schedule = session.get(models.ReportSchedule, execution.schedule_id)
         if schedule is None:
             continue
@@ -132,15 +142,8 @@ def _executions(session: Session, runtime: Runtime, now: datetime) -> list[Notic
 
 def _deliveries(session: Session, runtime: Runtime, now: datetime) -> list[Notice]:
     Delivery = models.ReportDelivery
-    rows = session.scalars(
-        select(Delivery)
-        .where(Delivery.status == "failed", Delivery.owner_notified_at.is_(None))
-        .limit(BATCH)
-    ).all()
     notices = []
-    for delivery in rows:
-        if not _claim(session, Delivery, delivery.id, now):
-            continue
+    for delivery in _failed(session, Delivery, now):
         execution = session.get(models.ReportExecution, delivery.execution_id)
         schedule = session.get(models.ReportSchedule, execution.schedule_id) if execution else None
         if execution is None or schedule is None:

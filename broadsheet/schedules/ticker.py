@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -219,29 +220,26 @@ def _claim(session: Session, plans: list[_Plan], locked: bool) -> list[_Plan]:
     rows = [{"id": p.row.id, "next_run_at": p.following,
              "last_run_at": p.latest if p.fires else None} for p in plans]  # fmt: skip
     if locked:
-        bulk.update_rows(
-            session,
-            Schedule,
-            rows,
-            values=lambda row: {
-                "next_run_at": row["next_run_at"],
-                "last_run_at": func.coalesce(row["last_run_at"], Schedule.last_run_at),
-            },
-        )
+        bulk.update_rows(session, Schedule, rows, values=_advanced)
         return plans
     won = []
     for plan, row in zip(plans, rows, strict=True):
         claimed = session.execute(
             update(Schedule)
             .where(Schedule.id == plan.row.id, Schedule.next_run_at == plan.row.next_run_at)
-            .values(
-                next_run_at=row["next_run_at"],
-                last_run_at=func.coalesce(row["last_run_at"], Schedule.last_run_at),
-            )
+            .values(**_advanced(row))
         )
         if claimed.rowcount:  # type: ignore[attr-defined]
             won.append(plan)
     return won
+
+
+def _advanced(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A claimed schedule's new next run, and its last run unless none is given."""
+    return {
+        "next_run_at": fields["next_run_at"],
+        "last_run_at": func.coalesce(fields["last_run_at"], Schedule.last_run_at),
+    }
 
 
 # The outcome of a fire: the job to dispatch, if one was queued, and the execution's status.

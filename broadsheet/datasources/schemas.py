@@ -9,6 +9,7 @@ from pydantic import Field
 from broadsheet.kit.schema import ApiInput, ApiModel
 
 SOURCE_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$"
+MAX_ROW_LIMIT = 100_000_000  # so no result, and no dataset of one, holds more rows
 
 
 class DataSourceWrite(ApiInput):
@@ -22,7 +23,7 @@ class DataSourceWrite(ApiInput):
     )
     description: str | None = Field(None, max_length=2000)
     statement_timeout_seconds: int = Field(300, ge=1, le=86_400)
-    row_limit: int = Field(1_000_000, ge=1, le=100_000_000)
+    row_limit: int = Field(1_000_000, ge=1, le=MAX_ROW_LIMIT)
 
 
 class DataSource(ApiModel):

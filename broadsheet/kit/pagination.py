@@ -11,6 +11,10 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 MAX_LIMIT = 500
+# The largest integer every JSON client holds exactly (JavaScript's Number.MAX_SAFE_INTEGER):
+# past any real table, and with a limit added still far inside the signed 64-bit integers
+# SQLite and PostgreSQL bind, so no offset a client can send overflows either database.
+MAX_OFFSET = 2**53 - 1
 T = TypeVar("T")
 
 
@@ -41,6 +45,6 @@ class Page:
 
 def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Rows to skip.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")] = 0,
 ) -> Page:
     return Page(limit=limit, offset=offset)

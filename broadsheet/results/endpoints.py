@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request, Response
 
 from broadsheet.auth.dependencies import CurrentUser
+from broadsheet.datasources.schemas import MAX_ROW_LIMIT
 from broadsheet.dependencies import RuntimeDep, SessionDep, SettingsDep
 from broadsheet.errors import NotFound
 from broadsheet.kit.ids import parse_id
@@ -17,6 +18,8 @@ from broadsheet.routing import api_router
 ResultId = Annotated[str, Path(alias="resultId", description="A result id.")]
 ReportId = Annotated[str, Path(alias="reportId", description="A report id.")]
 MAX_PAGE_SIZE = 10_000
+# A result holds at most MAX_ROW_LIMIT rows, so no later page has any (even of one row).
+MAX_PAGE = MAX_ROW_LIMIT
 
 router = api_router("/api/v1/reports", "results")
 
@@ -27,7 +30,7 @@ def get_result(
     caller: CurrentUser,
     session: SessionDep,
     runtime: RuntimeDep,
-    page: Annotated[int, Query(ge=1, description="1-based page of rows.")] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page of rows.")] = 1,
     page_size: Annotated[int, Query(alias="pageSize", ge=1, le=MAX_PAGE_SIZE)] = 100,
     dataset: Annotated[
         str | None,

@@ -19,7 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from broadsheet.app import create_app
 from broadsheet.config import Settings
 from broadsheet.errors import StorageUnavailable
+from broadsheet.jobs.executors import make_executor
+from broadsheet.jobs.maintenance import Maintenance
 from broadsheet.kit import s3
+from broadsheet.runtime import Runtime
 from broadsheet.storage import Storage, make_storage
 from broadsheet.storage.local import LocalStorage
 from broadsheet.storage.s3 import S3Storage
@@ -155,3 +158,14 @@ def test_a_report_generated_and_exported_on_s3_storage(
     result = f"prod/results/{job['resultId']}/"
     assert f"{result}main.parquet" in names
     assert any(n.startswith(f"{result}exports/csv") for n in names)
+
+
+def test_maintenance_sweeps_old_scratch_files(runtime: Runtime) -> None:
+    """Files a process left in the scratch folder when it died go after a day, not before."""
+    stale = runtime.storage.scratch_file(".xlsx")
+    fresh = runtime.storage.scratch_file(".xlsx")  # an export being written now
+    hours_ago = time.time() - 25 * 3600
+    os.utime(stale, (hours_ago, hours_ago))
+    Maintenance(runtime, make_executor(runtime)).run_once()
+    assert not stale.exists() and fresh.exists()
+    fresh.unlink()

@@ -54,6 +54,9 @@ class ExportContext:
     options: ExportOptions = field(default_factory=ExportOptions)
     # Where the whole data can be had when a format shows only part of it (the PDF's cap).
     full_data_hint: str = "the CSV or Excel export of this result"
+    # Where an exporter keeps its temporary files: the storage's scratch folder under the data
+    # folder (swept by maintenance), so a full system temp folder cannot fail an export.
+    scratch_dir: Path | None = None
 
     @property
     def report_name(self) -> str:

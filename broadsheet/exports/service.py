@@ -14,7 +14,7 @@ import uuid
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +122,7 @@ class ExportService:
     ) -> None:
         rows = ParquetSource(self.storage.local_path(source))
         scratch = self.storage.scratch_file(f".{exporter.extension}")
+        ctx = replace(ctx, scratch_dir=scratch.parent)
         try:
             with scratch.open("wb") as out:
                 exporter.write(ctx, rows, out, progress or (lambda _rows: None))

@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
+import openpyxl  # type: ignore[import-untyped, unused-ignore]
 import pytest
 from fastapi.testclient import TestClient
 
@@ -172,3 +174,30 @@ def test_pdf_caps_past_the_row_count_share_one_file(
         assert export(client, admin, result_id, format="pdf", pdfMaxRows=cap).status_code == 200
     folder = Path(settings.resolved_storage_url.removeprefix("file://"), "results", result_id)
     assert [p.name for p in (folder / "exports").iterdir()] == ["pdf-rows92.pdf"]
+
+
+def test_exports_need_no_system_temp_folder(
+    client: TestClient,
+    admin: Caller,
+    result_id: str,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: Any,
+) -> None:
+    """A full or missing system temp folder fails no export: the temporary files (XlsxWriter's
+    rows) go to the storage's scratch folder under the data folder, and are gone after."""
+    missing = tmp_path / "no-such-folder"
+    monkeypatch.setenv("TMPDIR", str(missing))  # for child processes (Typst's)
+    monkeypatch.setattr(tempfile, "tempdir", str(missing))  # what this process has cached
+    with pytest.raises(FileNotFoundError):
+        tempfile.mkstemp()  # the system temp folder is unusable indeed
+    scratch = settings.data_dir / "artifacts" / ".scratch"
+    before = set(scratch.iterdir())
+    for fmt in MEDIA:
+        response = export(client, admin, result_id, format=fmt)
+        assert response.status_code == 200, (fmt, response.text[:300])
+    book = openpyxl.load_workbook(
+        io.BytesIO(export(client, admin, result_id, format="excel").content)
+    )
+    assert book["Data"].max_row == 93
+    assert not missing.exists() and set(scratch.iterdir()) == before

@@ -36,7 +36,7 @@ class ExcelExporter:
     def write(self, ctx: ExportContext, rows: RowSource, out: BinaryIO, progress: Progress) -> None:
         """Write the workbook to ``out``; ``progress`` is called with the rows written so
         far after each batch. On an error nothing is written to ``out``."""
-        book = new_workbook(out)
+        book = new_workbook(out, ctx.scratch_dir)
         try:
             _fill(book, ctx, rows, progress)
         except BaseException:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import xlsxwriter  # type: ignore[import-untyped, unused-ignore]
@@ -31,8 +32,9 @@ _EDGES = re.compile(r"^['\s]+|['\s]+$")
 _RESERVED_SHEET_NAMES = frozenset({"history"})
 
 
-def new_workbook(out: BinaryIO) -> Any:
-    """A workbook that writes ``out`` when closed.
+def new_workbook(out: BinaryIO, tmpdir: Path | None = None) -> Any:
+    """A workbook that writes ``out`` when closed, keeping its temporary files in ``tmpdir``
+    (else the system's temp folder).
 
     Text never turns into anything else: these options make even ``write()`` keep a string
     that looks like a formula, a number or a URL as the string it is (we call
@@ -46,6 +48,7 @@ def new_workbook(out: BinaryIO) -> Any:
             "strings_to_numbers": False,
             "strings_to_urls": False,
             "use_zip64": True,
+            "tmpdir": str(tmpdir) if tmpdir else None,
         },
     )
 

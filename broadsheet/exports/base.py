@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 DEFAULT_PDF_MAX_ROWS = 1000
@@ -61,6 +63,28 @@ class ExportContext:
     @property
     def report_name(self) -> str:
         return str(self.report.get("name") or "report")
+
+
+def report_zone(name: str) -> ZoneInfo:
+    """The report's zone, by its IANA name; UTC for a name this machine does not know."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def in_zone(moment: datetime, zone: ZoneInfo) -> datetime:
+    """An instant (aware) as the time in ``zone``; a naive time, of no stated zone, as it is.
+    Every export that shows times to people (Excel, PDF, file names) converts them here."""
+    return moment.astimezone(zone) if moment.tzinfo else moment
+
+
+def column_in_zone(values: pa.Array, zone: ZoneInfo) -> pa.Array:
+    """:func:`in_zone` for a timestamp column: zoned values as the naive local times in
+    ``zone``; naive ones as they are."""
+    if values.type.tz is None:
+        return values
+    return pc.local_timestamp(values.cast(pa.timestamp(values.type.unit, tz=str(zone))))
 
 
 class RowSource(Protocol):

@@ -12,7 +12,8 @@ import re
 import unicodedata
 from datetime import datetime
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
+
+from broadsheet.exports.base import in_zone, report_zone
 
 MAX_STEM = 80
 
@@ -29,7 +30,7 @@ def slug(text: str, *, ascii_only: bool) -> str:
 
 def stem(report_name: str, generated_at: datetime, timezone: str) -> tuple[str, str]:
     """(ASCII stem, Unicode stem) without extension."""
-    local = generated_at.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d_%H%M")
+    local = in_zone(generated_at, report_zone(timezone)).strftime("%Y-%m-%d_%H%M")
     plain = slug(report_name, ascii_only=True) or "report"
     unicode_name = slug(report_name, ascii_only=False) or plain
     return f"{plain}_{local}", f"{unicode_name}_{local}"

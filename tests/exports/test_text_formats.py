@@ -187,3 +187,24 @@ def test_read_ahead_stops_cleanly_when_the_writer_fails(tmp_path: Any) -> None:
         pass
     assert seen == 1  # and we are here: the reader thread did not hang the exporter
     assert sum(b.num_rows for b in source.batches()) == 300_000
+
+
+def test_times_keep_their_zone_rule_whatever_the_reports_zone() -> None:
+    """What the README says: CSV writes zoned timestamps in UTC with a Z, JSON and NDJSON in
+    UTC with an offset; naive ones as they are; none in the report's zone (Lord Howe here)."""
+    table = pa.table(
+        {
+            "at": pa.array([datetime(2024, 1, 1, 12, 0, tzinfo=UTC)], pa.timestamp("us", "UTC")),
+            "wall": pa.array([datetime(2024, 1, 1, 12, 0, 30)], pa.timestamp("us")),
+        }
+    )
+    ctx = hostile_context(table, timezone="Australia/Lord_Howe")
+    written = {}
+    for exporter in (csv_export.EXPORTER, json_export.JSON, json_export.NDJSON):
+        out = io.BytesIO()
+        exporter.write(ctx, hostile_source(table), out, lambda _n: None)
+        written[exporter.name] = out.getvalue().decode()
+    assert written["csv"].splitlines()[1] == '"2024-01-01T12:00:00Z","2024-01-01T12:00:30"'
+    expected = {"at": "2024-01-01T12:00:00+00:00", "wall": "2024-01-01T12:00:30"}
+    assert json.loads(written["json"])["rows"] == [expected]
+    assert json.loads(written["ndjson"]) == expected

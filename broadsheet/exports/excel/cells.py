@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from xlsxwriter.utility import xl_col_to_name  # type: ignore[import-untyped, unused-ignore]
 
+from broadsheet.exports.base import column_in_zone, report_zone
 from broadsheet.exports.excel import book as excel_book
 from broadsheet.exports.excel.text import LS, as_text, escaped
 
@@ -189,9 +190,7 @@ class RowEncoder:
 
     def _timestamp(self, values: pa.Array, cells: _Cells, column: Column) -> pa.Array:
         kind = values.type
-        if kind.tz is not None:
-            zone = column.zone or "UTC"
-            values = pc.local_timestamp(values.cast(pa.timestamp(kind.unit, tz=zone)))
+        values = column_in_zone(values, report_zone(column.zone or "UTC"))
         ticks = pc.cast(values.cast(pa.timestamp(kind.unit)), pa.int64())
         days = pc.divide(pc.cast(ticks, pa.float64()), float(_UNITS_PER_DAY[kind.unit]))
         serial = pc.add(days, float(EPOCH_SERIAL))

@@ -18,8 +18,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from broadsheet.exports.base import in_zone, report_zone
 from broadsheet.exports.excel import book as excel_book
 from broadsheet.exports.excel.book import Styles, excel_serial, write_text, write_value
 
@@ -123,7 +123,7 @@ class ChartData:
     """The "Chart data" sheet, added on first use, and the charts drawn from it."""
 
     def __init__(self, book: Any, styles: Styles, zone: str, taken: set[str]) -> None:
-        self.book, self.styles, self.zone, self.taken = book, styles, ZoneInfo(zone), taken
+        self.book, self.styles, self.zone, self.taken = book, styles, report_zone(zone), taken
         self.sheet: Any = None
         self.name = ""
         self.next_row = 0
@@ -287,4 +287,4 @@ class ChartData:
             moment = datetime.fromisoformat(value)
         except ValueError:
             return value
-        return moment.astimezone(self.zone).replace(tzinfo=None) if moment.tzinfo else moment
+        return in_zone(moment, self.zone).replace(tzinfo=None)

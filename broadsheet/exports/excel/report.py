@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from broadsheet.exports.base import ExportContext
+from broadsheet.exports.base import ExportContext, in_zone, report_zone
 from broadsheet.exports.excel import book as excel_book
 from broadsheet.exports.excel.book import Styles, write_text, write_value
 from broadsheet.exports.excel.data import DataSheets
@@ -37,14 +37,14 @@ def write_report(
 
 
 def _facts(sheet: Any, row: int, styles: Styles, ctx: ExportContext, data: DataSheets) -> int:
-    zone = ZoneInfo(ctx.timezone)
+    zone = report_zone(ctx.timezone)
     facts: list[tuple[str, Any]] = [
         ("Report", ctx.report_name),
         ("Description", ctx.report.get("description") or ""),
         ("Category", ctx.report.get("category")),
         ("Report version", ctx.report.get("version")),
         ("Result ID", ctx.result_id),
-        (f"Generated at ({ctx.timezone})", ctx.generated_at.astimezone(zone).replace(tzinfo=None)),
+        (f"Generated at ({ctx.timezone})", in_zone(ctx.generated_at, zone).replace(tzinfo=None)),
         ("Time zone", ctx.timezone),
         ("Rows", ctx.row_count),
         ("Data sheets", ", ".join(data.names)),
@@ -85,7 +85,7 @@ def _summary(sheet: Any, row: int, styles: Styles, ctx: ExportContext) -> int:
     types = {column["name"]: column.get("type", "") for column in ctx.columns}
     ordered = [c["name"] for c in ctx.columns if c["name"] in ctx.summary]
     ordered += [name for name in ctx.summary if name not in types]
-    zone = ZoneInfo(ctx.timezone)
+    zone = report_zone(ctx.timezone)
     for name in dict.fromkeys(ordered):
         stats = ctx.summary.get(name) or {}
         write_text(sheet, row, 0, name)
@@ -109,7 +109,7 @@ def _temporal(value: Any, type_name: str, zone: ZoneInfo) -> Any:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return value
-    return moment.astimezone(zone).replace(tzinfo=None) if moment.tzinfo else moment
+    return in_zone(moment, zone).replace(tzinfo=None)
 
 
 def _notes(sheet: Any, row: int, styles: Styles, ctx: ExportContext, data: DataSheets) -> None:

@@ -33,16 +33,23 @@ import threading
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from typing import Any, BinaryIO
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
 from broadsheet.charts.render import RenderError, to_svg
-from broadsheet.exports.base import MAX_PDF_MAX_ROWS, ExportContext, Progress, RowSource
+from broadsheet.exports.base import (
+    MAX_PDF_MAX_ROWS,
+    ExportContext,
+    Progress,
+    RowSource,
+    in_zone,
+    report_zone,
+)
 from broadsheet.exports.pdf import fonts
 
 log = logging.getLogger(__name__)
@@ -103,7 +110,7 @@ EXPORTER = PdfExporter()
 
 
 def _document(ctx: ExportContext, head: pa.Table) -> dict[str, Any]:
-    zone = _zone(ctx.timezone)
+    zone = report_zone(ctx.timezone)
     generated = _generated(ctx.generated_at, zone)
     header, columns, kinds, has_times = _table_cells(ctx, head, zone)
     layout = _layout(header, columns, kinds)
@@ -457,10 +464,9 @@ def _decimal(value: Decimal, scale: int) -> str:
 
 
 def _timestamp(value: datetime, zone: ZoneInfo, seconds: bool) -> str:
-    if value.tzinfo is None:
-        return _clock(value, seconds)
-    local = value.astimezone(zone)
-    return f"{_clock(local, seconds)} {local.tzname()}"
+    local = in_zone(value, zone)
+    name = local.tzname()  # none for a naive time
+    return f"{_clock(local, seconds)} {name}" if name else _clock(local, seconds)
 
 
 def _clock(value: datetime, seconds: bool) -> str:
@@ -486,18 +492,10 @@ def _summary_value(kind: str, value: Any, zone: ZoneInfo) -> str:
     return _value(value)
 
 
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def _generated(moment: datetime, zone: tzinfo) -> str:
-    local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(zone)
+def _generated(moment: datetime, zone: ZoneInfo) -> str:
+    local = in_zone(moment, zone)
     name = local.tzname() or ""
-    key = getattr(zone, "key", name)
-    where = name if name == key else f"{name} ({key})"
+    where = name if name == zone.key else f"{name} ({zone.key})"
     return f"{local:%Y-%m-%d %H:%M} {where}"
 
 

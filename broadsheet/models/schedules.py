@@ -73,6 +73,9 @@ class ReportExecution(Base):
     # The instant the fire was due (not when a worker got to it): templated parameters and
     # the uniqueness that stops double fires both hang on it.
     scheduled_for: Mapped[datetime]
+    # The parameter values the fire resolved to when it was recorded (templates evaluated at
+    # ``scheduled_for`` in the schedule's zone): every attempt and recipient uses these.
+    parameters: Mapped[dict[str, Any] | None]
     trigger: Mapped[str] = mapped_column(String(20), default="schedule")
     status: Mapped[str] = mapped_column(String(20), default="pending")
     job_id: Mapped[uuid.UUID | None] = mapped_column(

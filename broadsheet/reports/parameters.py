@@ -206,17 +206,19 @@ def _options(param: dict[str, Any]) -> tuple[str, ...]:
     return tuple(o["value"] for o in param.get("options") or () if isinstance(o, dict))
 
 
-def _resolve_one(param: dict[str, Any], value: Any, reference: datetime, tz: ZoneInfo) -> Any:
+def _resolve_one(
+    param: dict[str, Any], value: Any, reference: datetime, tz: ZoneInfo, defaults_tz: ZoneInfo
+) -> Any:
     kind = param.get("type")
     if kind not in _CONVERTERS:
         raise _Invalid(f"is declared with an unknown type {kind!r}")
-    context = _Context(reference, tz, _options(param))
+    options = _options(param)
     if value is not None:
-        return _convert(kind, value, context)
+        return _convert(kind, value, _Context(reference, tz, options))
     default = param.get("defaultValue")
     if default is not None:
         try:
-            return _convert(kind, default, context)
+            return _convert(kind, default, _Context(reference, defaults_tz, options))
         except _Invalid as exc:
             raise _Invalid(f"its declared defaultValue does not work: {exc.message}") from None
     if param.get("required"):
@@ -233,9 +235,12 @@ def resolve(
     *,
     reference: datetime,
     tz: ZoneInfo,
+    defaults_tz: ZoneInfo | None = None,
 ) -> dict[str, Any]:
     """One typed value per declared parameter, in declared order: the submitted value, else the
-    default (an expression is evaluated at ``reference`` in ``tz``), else None when optional.
+    default, else None when optional. Expressions are evaluated at ``reference``: submitted
+    ones in ``tz``, defaults in ``defaults_tz`` (the report's zone, when a schedule in
+    another zone supplies the values; ``tz`` when not given).
     Raises :class:`ParameterErrors` with every problem found."""
     if reference.utcoffset() is None:  # fail at once, not only when a default needs it
         raise ValueError("the reference must be a timezone-aware instant")
@@ -244,7 +249,9 @@ def resolve(
     for param in declared:
         name = str(param["name"])
         try:
-            values[name] = _resolve_one(param, submitted.get(name), reference, tz)
+            values[name] = _resolve_one(
+                param, submitted.get(name), reference, tz, defaults_tz or tz
+            )
         except _Invalid as exc:
             problems.append(ParameterProblem(name, exc.message))
     names = [str(param["name"]) for param in declared]

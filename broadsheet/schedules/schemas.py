@@ -133,6 +133,11 @@ class Execution(ApiModel):
     scheduled_for: datetime
     trigger: str
     status: str
+    parameters: dict[str, Any] | None = Field(
+        description="The values this fire runs with, resolved once when it was recorded "
+        "(templates evaluated at scheduledFor in the schedule's time zone); every retry and "
+        "recipient uses them. None when the fire could not resolve them."
+    )
     attempts: int
     started_at: datetime | None
     completed_at: datetime | None

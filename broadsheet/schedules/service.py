@@ -33,20 +33,32 @@ PREVIEW_FIRES = 5
 MAX_PREVIEW = 1000
 
 
-def render_parameters(values: dict[str, Any], reference: datetime, tz: ZoneInfo) -> dict[str, Any]:
-    """Templates in string values evaluated at ``reference`` in ``tz``; other values as is."""
-    return {
-        name: expressions.render(value, reference, tz) if isinstance(value, str) else value
+def fire_parameters(
+    report: models.ReportDefinition,
+    values: dict[str, Any],
+    instant: datetime,
+    zone: ZoneInfo,
+) -> dict[str, Any]:
+    """The values a fire at ``instant`` runs with, normalised as a job stores them.
+
+    The one way a fire's parameters are worked out — by the preview, the ticker, run-now and
+    a first attempt alike; retries reuse what the execution stored. The schedule's values,
+    templates included, are evaluated in the schedule's zone; a parameter the schedule leaves
+    out takes the report's default, evaluated in the report's own zone. Raises
+    :class:`parameters.ParameterErrors` or :class:`expressions.ExpressionError`.
+    """
+    rendered = {
+        name: expressions.render(value, instant, zone) if isinstance(value, str) else value
         for name, value in values.items()
     }
-
-
-def resolve_for_fire(
-    declared: list[dict[str, Any]], values: dict[str, Any], reference: datetime, tz: ZoneInfo
-) -> dict[str, Any]:
-    """The typed parameters a fire at ``reference`` runs with (raises on a bad value)."""
-    rendered = render_parameters(values, reference, tz)
-    return parameters.resolve(declared, rendered, reference=reference, tz=tz)
+    resolved = parameters.resolve(
+        report.parameters or [],
+        rendered,
+        reference=instant,
+        tz=zone,
+        defaults_tz=ZoneInfo(report.timezone),
+    )
+    return parameters.normalized(resolved)
 
 
 def cadence_of(row: models.ReportSchedule) -> cron.Cadence:
@@ -124,8 +136,7 @@ class ScheduleService:
         self, row: models.ReportSchedule, count: int = PREVIEW_FIRES, after: datetime | None = None
     ) -> list[Fire]:
         report = self.session.get(models.ReportDefinition, row.report_id)
-        declared = report.parameters or [] if report else []
-        return fires(cadence_of(row), after or utc_now(), count, declared, row.parameters or {})
+        return fires(cadence_of(row), after or utc_now(), count, report, row.parameters or {})
 
     def _apply(
         self,
@@ -149,7 +160,7 @@ class ScheduleService:
         except cron.CronError as exc:
             raise ValidationFailed.field(exc.field, str(exc)) from None
         upcoming = cron.next_fire(cadence, now) or now
-        _check_parameters(report.parameters or [], body, upcoming, ZoneInfo(zone))
+        _check_parameters(report, body, upcoming, ZoneInfo(zone))
         row.report_id = report.id
         row.name = body.name
         row.schedule = expression
@@ -224,7 +235,7 @@ def _cadence_fields(body: ReportScheduleWrite) -> tuple[str, str, dict[str, Any]
 
 
 def _check_parameters(
-    declared: list[dict[str, Any]], body: ReportScheduleWrite, at: datetime, tz: ZoneInfo
+    report: models.ReportDefinition, body: ReportScheduleWrite, at: datetime, tz: ZoneInfo
 ) -> None:
     sets = [("parameters", body.parameters)] + [
         (f"recipients[{i}].parameters", {**body.parameters, **(r.parameters or {})})
@@ -239,7 +250,7 @@ def _check_parameters(
                 except expressions.ExpressionError as exc:
                     raise ValidationFailed.field(f"{field}.{name}", str(exc)) from None
         try:
-            resolve_for_fire(declared, values, at, tz)
+            fire_parameters(report, values, at, tz)
         except parameters.ParameterErrors as exc:
             errors = [{"field": f"{field}.{p.name}", "message": p.message} for p in exc.problems]
             raise ValidationFailed(str(exc), errors=errors) from None
@@ -251,7 +262,7 @@ def fires(
     cadence: cron.Cadence,
     after: datetime,
     count: int,
-    declared: list[dict[str, Any]] | None = None,
+    report: models.ReportDefinition | None = None,
     values: dict[str, Any] | None = None,
 ) -> list[Fire]:
     """The next fires, local and UTC; the first few with the parameters they would run with."""
@@ -259,11 +270,9 @@ def fires(
     out = []
     for index, instant in enumerate(cron.next_fires(cadence, after, count)):
         params = None
-        if values is not None and index < PREVIEW_FIRES:
+        if report is not None and values is not None and index < PREVIEW_FIRES:
             try:
-                params = parameters.normalized(
-                    resolve_for_fire(declared or [], values, instant, zone)
-                )
+                params = fire_parameters(report, values, instant, zone)
             except (parameters.ParameterErrors, expressions.ExpressionError) as exc:
                 params = {"error": str(exc)}
         out.append(Fire(utc=instant, local=instant.astimezone(zone).isoformat(), parameters=params))

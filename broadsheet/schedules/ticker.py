@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from broadsheet import models
 from broadsheet.auth.principal import Principal
 from broadsheet.db import session_scope
-from broadsheet.errors import BroadsheetError, Conflict
+from broadsheet.errors import BroadsheetError, Conflict, NotFound
 from broadsheet.jobs.service import NO_QUERY, JobService, has_query, job_fields
 from broadsheet.kit import bulk
 from broadsheet.kit.time import utc_now
@@ -36,7 +36,7 @@ from broadsheet.models import Role
 from broadsheet.reports import expressions, parameters
 from broadsheet.runtime import Runtime
 from broadsheet.schedules import cron, projections
-from broadsheet.schedules.service import render_parameters, resolve_for_fire
+from broadsheet.schedules.service import fire_parameters
 
 log = logging.getLogger(__name__)
 Schedule = models.ReportSchedule
@@ -46,6 +46,7 @@ MAX_MISSED = 100_000  # fires looked at, at most, to find the latest missed one
 PAGE = 16
 
 Dispatch = tuple[uuid.UUID, str]  # (job id, priority) to hand to the executor after commit
+REPORT_DELETED = "the report was deleted"
 
 
 def tick(runtime: Runtime, now: datetime | None = None) -> list[Dispatch]:
@@ -279,6 +280,7 @@ def _start_all(session: Session, fires: list[_Plan]) -> dict[uuid.UUID, Started]
                 "scheduled_for": fire.latest,
                 "status": "running" if job else "failed",
                 "job_id": job["id"] if job else None,
+                "parameters": job["parameters"] if job else None,
                 "error_message": None if job else f"not started: {error}",
                 "completed_at": None if job else now,
             }
@@ -350,13 +352,11 @@ class _JobPreparer:
         zone: str,
     ) -> Prepared:
         if report is None:
-            return None, "the report was deleted"
+            return None, REPORT_DELETED
         if not has_query(report):
             return None, NO_QUERY
         try:
-            values = parameters.normalized(
-                resolve_for_fire(report.parameters or [], templates, instant, ZoneInfo(zone))
-            )
+            values = fire_parameters(report, templates, instant, ZoneInfo(zone))
         except (parameters.ParameterErrors, expressions.ExpressionError) as exc:
             return None, str(exc)
         # Shared by fires of many schedules: each sets its own creator (the schedule's).
@@ -387,7 +387,8 @@ def _window(cadence: cron.Cadence, due: datetime, now: datetime) -> Walk:
 def run_now(
     session: Session, runtime: Runtime, row: Schedule
 ) -> tuple[models.ReportExecution, Dispatch | None]:
-    """An execution outside the cadence (on-demand priority), and the job to dispatch."""
+    """An execution outside the cadence (on-demand priority), and the job to dispatch. Its
+    parameters are the fire's at the instant of the request."""
     execution = Execution(
         tenant_id=row.tenant_id,
         schedule_id=row.id,
@@ -412,20 +413,30 @@ def submit_attempt(
     execution: Execution,
     priority: str = "low",
 ) -> Dispatch | None:
-    """Queue a generation for the execution, with parameters rendered at its instant."""
+    """Queue a generation for the execution with its fire's parameters.
+
+    They are worked out once, at the first attempt (the ticker does it for scheduled fires),
+    stored on the execution, and reused unchanged by every retry: a retry a day later makes
+    the report the first attempt would have made.
+    """
     now = utc_now()
-    zone = ZoneInfo(row.timezone)
     try:
-        values = render_parameters(row.parameters or {}, execution.scheduled_for, zone)
+        if execution.parameters is None:
+            report = session.get(models.ReportDefinition, row.report_id)
+            if report is None:
+                raise NotFound(REPORT_DELETED)
+            execution.parameters = fire_parameters(
+                report, row.parameters or {}, execution.scheduled_for, ZoneInfo(row.timezone)
+            )
         job = JobService(session, runtime.settings).submit(
-            owner(session, row), row.report_id, values, priority=priority,
+            owner(session, row), row.report_id, execution.parameters, priority=priority,
             reference=execution.scheduled_for,
         )  # fmt: skip
+    except NotFound:
+        _not_started(session, row, execution, REPORT_DELETED, now)
+        return None
     except (BroadsheetError, parameters.ParameterErrors, expressions.ExpressionError) as exc:
-        message = getattr(exc, "detail", None) or str(exc)
-        execution.status, execution.error_message = "failed", f"not started: {message}"
-        execution.completed_at = now
-        projections.project_schedule(session, row, last_status="failed")
+        _not_started(session, row, execution, getattr(exc, "detail", None) or str(exc), now)
         return None
     execution.status = "running"
     execution.job_id = job.id
@@ -433,6 +444,14 @@ def submit_attempt(
     execution.next_attempt_at = None
     projections.project_schedule(session, row, last_status="running")
     return (job.id, job.priority) if job.status == "queued" else None
+
+
+def _not_started(
+    session: Session, row: Schedule, execution: Execution, why: str, now: datetime
+) -> None:
+    execution.status, execution.error_message = "failed", f"not started: {why}"
+    execution.completed_at = now
+    projections.project_schedule(session, row, last_status="failed")
 
 
 def owner(session: Session, row: Schedule) -> Principal:

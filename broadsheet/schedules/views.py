@@ -66,6 +66,7 @@ def execution(session: Session, row: models.ReportExecution, *, reveal: bool) ->
         scheduled_for=row.scheduled_for,
         trigger=row.trigger,
         status=row.status,
+        parameters=row.parameters,
         attempts=max(attempts, row.retry_count + (1 if row.job_id else 0)),
         started_at=row.started_at,
         completed_at=row.completed_at,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 import uuid
 from dataclasses import dataclass
 
@@ -12,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from broadsheet.auth.principal import Principal
 from broadsheet.config import Settings
+from broadsheet.deliveries.webhook_secrets import new_secret
 from broadsheet.errors import NotFound, ValidationFailed
 from broadsheet.kit.crypto import Cipher, hash_api_key, new_api_key
 from broadsheet.kit.time import utc_now
@@ -149,9 +149,10 @@ def system_principal(session: Session, tenant_slug: str, name: str) -> Principal
 
 
 def webhook_secret(tenant: Tenant, settings: Settings, *, rotate: bool = False) -> str:
-    """The tenant's webhook signing secret, made on first use (or anew with ``rotate``);
-    encrypted at rest. The caller's transaction saves a new one."""
+    """The tenant's webhook signing secret, made on first use (or anew with ``rotate``) in the
+    Standard Webhooks form (``whsec_`` + base64); encrypted at rest. The caller's transaction
+    saves a new one."""
     cipher = Cipher(settings.resolved_secret_key, "webhook-secrets")
     if rotate or not tenant.webhook_secret:
-        tenant.webhook_secret = cipher.encrypt(secrets.token_urlsafe(32))
+        tenant.webhook_secret = cipher.encrypt(new_secret())
     return cipher.decrypt(tenant.webhook_secret)

@@ -14,6 +14,7 @@ import httpx2
 from pydantic import Field, ValidationInfo, field_validator
 
 from broadsheet.config import Settings
+from broadsheet.deliveries import webhook_secrets
 from broadsheet.kit.crypto import Cipher
 from broadsheet.kit.schema import ApiInput
 
@@ -51,7 +52,9 @@ class Recipient(ApiInput):
         min_length=16,
         max_length=200,
         description="webhook: the key its requests are signed with (write-only; without one, "
-        "the tenant's webhook secret).",
+        "the tenant's webhook secret): `whsec_` + the base64 of at least 24 bytes, signing "
+        "with those bytes as the Standard Webhooks libraries do, or any other text, signing "
+        "with its UTF-8 bytes.",
     )
     has_secret: bool | None = Field(
         None,
@@ -68,6 +71,14 @@ class Recipient(ApiInput):
         if problem:
             raise ValueError(f"{kind} recipient: {problem}")
         return address
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_decodes(cls, secret: str | None) -> str | None:
+        problem = webhook_secrets.problem(secret) if secret is not None else None
+        if problem:
+            raise ValueError(problem)
+        return secret
 
 
 def _problem(kind: RecipientType, address: str) -> str | None:

@@ -3,8 +3,10 @@
 - ``allowedEmailDomains``: email recipients must be at one of these (or their subdomains);
   empty allows any. Checked when a schedule is saved and when its deliveries are planned.
 - ``webhookSecret``: signs webhooks whose recipient has no secret of its own. Made on first
-  read, shown only to admins, encrypted at rest; ``POST /api/v1/tenant/webhook-secret`` makes
-  a new one (receivers must then be given it).
+  read in the Standard Webhooks form (``whsec_`` + base64 of 32 random bytes, signing with
+  those bytes, so receivers pass it as shown to the spec's libraries), shown only to admins,
+  encrypted at rest; ``POST /api/v1/tenant/webhook-secret`` makes a new one (receivers must
+  then be given it). One made before that form signs with its UTF-8 bytes until replaced.
 """
 
 from __future__ import annotations
@@ -40,7 +42,11 @@ class TenantSettings(ApiModel):
     slug: str
     name: str
     allowed_email_domains: list[str]
-    webhook_secret: str
+    webhook_secret: str = Field(
+        description="Signs webhooks whose recipient has no secret of its own: `whsec_` + "
+        "base64, as the Standard Webhooks libraries take it (`Webhook(secret)`). One made "
+        "before that form signs with its UTF-8 bytes until rotated."
+    )
 
 
 class TenantSettingsWrite(ApiInput):

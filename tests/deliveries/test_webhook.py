@@ -1,4 +1,5 @@
-"""The webhook channel against a real HTTP server on 127.0.0.1: body, signature, answers."""
+"""The webhook channel against a real HTTP server on 127.0.0.1: body, signature, answers; the
+signature checked by hand, from the spec, and by the spec's own library (``standardwebhooks``)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,15 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
 
+from broadsheet.deliveries import webhook_secrets
+from broadsheet.deliveries.channels import webhook
 from broadsheet.deliveries.channels.base import DeliveryFailed
 from broadsheet.deliveries.channels.webhook import WebhookChannel, sign
 from broadsheet.deliveries.recipients import Recipient, RecipientType
@@ -26,6 +32,8 @@ from tests.deliveries.httpserver import (
 
 RECIPIENT_SECRET = "recipient-secret-0123456789"
 TENANT_SECRET = "tenant-webhook-secret-abcdef"
+KEY = bytes(range(24))  # the spec's smallest key
+WHSEC = "whsec_" + base64.b64encode(KEY).decode()
 
 
 @pytest.fixture
@@ -125,6 +133,66 @@ def test_sign_matches_a_receivers_computation() -> None:
     assert sign(TENANT_SECRET, "msg_1", 1700000000, body) == expected_signature(
         TENANT_SECRET, headers, body
     )
+
+
+def test_a_whsec_secret_signs_with_its_decoded_bytes(
+    tmp_path: Path, server: RecordingServer
+) -> None:
+    WebhookChannel(loopback_settings(tmp_path)).send(
+        make_parcel(tmp_path), recipient(f"{server.url}/hook", secret=WHSEC)
+    )
+
+    [request] = server.requests
+    signed = f"{request.headers['webhook-id']}.{request.headers['webhook-timestamp']}."
+    mac = hmac.new(KEY, signed.encode() + request.body, hashlib.sha256).digest()
+    assert request.headers["webhook-signature"] == "v1," + base64.b64encode(mac).decode()
+    assert Webhook(WHSEC).verify(request.body, request.headers) == request.json()
+    with pytest.raises(WebhookVerificationError):  # the text's own bytes are not the key
+        Webhook(WHSEC.encode()).verify(request.body, request.headers)
+
+
+@pytest.mark.parametrize("secret", [WHSEC, RECIPIENT_SECRET])
+def test_the_reference_library_verifies_what_the_channel_sends(
+    tmp_path: Path, server: RecordingServer, secret: str
+) -> None:
+    """A receiver gives the library a whsec_ secret as it is, any other as its bytes; a changed
+    body or another secret is refused."""
+    WebhookChannel(loopback_settings(tmp_path)).send(
+        make_parcel(tmp_path), recipient(f"{server.url}/hook", secret=secret)
+    )
+
+    [request] = server.requests
+    receiver = Webhook(secret if secret.startswith("whsec_") else secret.encode())
+    assert receiver.verify(request.body, request.headers) == request.json()
+    changed = request.body.replace(b"Weekly sales", b"Weekly sale$")
+    assert changed != request.body
+    with pytest.raises(WebhookVerificationError, match="No matching signature"):
+        receiver.verify(changed, request.headers)
+    with pytest.raises(WebhookVerificationError, match="No matching signature"):
+        Webhook(webhook_secrets.new_secret()).verify(request.body, request.headers)
+
+
+def test_the_reference_library_refuses_an_old_timestamp(
+    tmp_path: Path, server: RecordingServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request signed ten minutes ago (a replay, say) fails the library's five-minute window,
+    though its signature is right for that timestamp."""
+    sent_at = time.time() - 600
+    monkeypatch.setattr(webhook, "time", SimpleNamespace(time=lambda: sent_at))
+    WebhookChannel(loopback_settings(tmp_path)).send(
+        make_parcel(tmp_path), recipient(f"{server.url}/hook", secret=WHSEC)
+    )
+
+    [request] = server.requests
+    headers = request.headers
+    assert headers["webhook-timestamp"] == str(int(sent_at))
+    stamp = datetime.fromtimestamp(int(sent_at), UTC)
+    assert (
+        Webhook(WHSEC).sign(headers["webhook-id"], stamp, request.body)
+        == (headers["webhook-signature"])
+    )
+    with pytest.raises(WebhookVerificationError, match="too old"):
+        Webhook(WHSEC).verify(request.body, headers)
 
 
 def test_no_secret_at_all_is_permanent(tmp_path: Path, server: RecordingServer) -> None:

@@ -6,9 +6,13 @@ Requests are signed as the Standard Webhooks spec says, so receivers can use its
 - ``webhook-timestamp``: unix seconds, so receivers can refuse replays;
 - ``webhook-signature``: ``v1,`` and the base64 HMAC-SHA256 of ``{id}.{timestamp}.{body}``.
 
-The key is the recipient's own ``secret``, else the tenant's webhook secret (which the delivery
-service passes as ``parcel.extra["webhook_secret"]``), used as its UTF-8 bytes. The spec's
-libraries take base64 keys, so a receiver using one passes it ``base64(secret)``.
+The secret is the recipient's own ``secret``, else the tenant's webhook secret (which the
+delivery service passes as ``parcel.extra["webhook_secret"]``). One in the spec's form
+(``whsec_`` + base64, as the tenant's is made) signs with its decoded bytes, so a receiver
+gives the spec's libraries the secret exactly as shown: ``Webhook(secret).verify(body,
+headers)``; any other (a recipient's plain secret, a tenant secret made before that form)
+signs with its UTF-8 bytes, which a receiver gives as ``Webhook(secret.encode())``. See
+:mod:`broadsheet.deliveries.webhook_secrets`.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from broadsheet.config import Settings
 from broadsheet.deliveries.channels.base import DeliveryFailed, Parcel
 from broadsheet.deliveries.http import post_json
 from broadsheet.deliveries.recipients import Recipient
+from broadsheet.deliveries.webhook_secrets import signing_key
 from broadsheet.kit.jsonvalues import jsonable
 
 EVENT_TYPE = "report.delivered"
@@ -50,9 +55,10 @@ class WebhookChannel:
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """The ``webhook-signature`` header value for one request: ``v1,<base64 HMAC-SHA256>``."""
+    """The ``webhook-signature`` header value for one request: ``v1,<base64 HMAC-SHA256>``,
+    keyed with :func:`signing_key` of ``secret``."""
     signed = f"{msg_id}.{timestamp}.".encode() + body
-    digest = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
+    digest = hmac.new(signing_key(secret), signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
@@ -64,6 +70,10 @@ def _secret(parcel: Parcel, recipient: Recipient) -> str:
             "has no webhook secret",
             permanent=True,
         )
+    try:
+        signing_key(secret)
+    except ValueError as exc:  # recipients' are checked when saved: a defence only
+        raise DeliveryFailed(f"cannot sign the webhook: {exc}", permanent=True) from None
     return secret
 
 

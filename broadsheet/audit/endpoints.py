@@ -10,6 +10,7 @@ from fastapi import Depends, Query, Request, Response
 from sqlalchemy import select
 
 from broadsheet import models
+from broadsheet.audit.log import AuditAction
 from broadsheet.auth.dependencies import Admin
 from broadsheet.dependencies import SessionDep
 from broadsheet.kit.pagination import Page, page_params
@@ -23,7 +24,7 @@ class AuditEntry(ApiModel):
     id: uuid.UUID
     at: datetime
     actor: str
-    action: str
+    action: AuditAction
     subject_type: str
     subject_id: uuid.UUID | None
     details: dict[str, Any] | None
@@ -36,9 +37,7 @@ def list_audit(
     request: Request,
     response: Response,
     page: Annotated[Page, Depends(page_params)],
-    action: Annotated[
-        str | None, Query(max_length=64, description="e.g. delivery.attempted")
-    ] = None,
+    action: Annotated[AuditAction | None, Query(description="Only this action's entries.")] = None,
     subject: Annotated[uuid.UUID | None, Query(alias="subjectId")] = None,
 ) -> list[AuditEntry]:
     query = select(models.AuditEvent).where(models.AuditEvent.tenant_id == caller.tenant_id)

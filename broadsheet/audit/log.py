@@ -4,19 +4,27 @@ its record are committed (or rolled back) together."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
 from broadsheet import models
 
 SYSTEM = "system"
+# Every action written, so the log's readers (and /openapi.json) know them all.
+AuditAction = Literal[
+    "delivery.attempted",
+    "email.unsubscribed",
+    "owner.notified",
+    "tenant.updated",
+    "tenant.webhook_secret_rotated",
+]
 
 
 def record(
     session: Session,
     tenant_id: uuid.UUID,
-    action: str,
+    action: AuditAction,
     subject_type: str,
     subject_id: uuid.UUID | None,
     *,

@@ -13,12 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, get_args
 
 import pyarrow as pa
 
 # Broadsheet's column type names, as results and exports show them.
-TYPE_NAMES = ("string", "integer", "number", "decimal", "boolean", "date", "timestamp", "time")
+ColumnType = Literal[
+    "string", "integer", "number", "decimal", "boolean", "date", "timestamp", "time"
+]
+TYPE_NAMES: tuple[str, ...] = get_args(ColumnType)
 
 _PG_OIDS: dict[int, pa.DataType] = {
     16: pa.bool_(),
@@ -64,7 +67,7 @@ class MixedTypes(ValueError):
     """A column's values do not fit the type its first rows gave it."""
 
 
-def type_name(arrow_type: pa.DataType) -> str:
+def type_name(arrow_type: pa.DataType) -> ColumnType:
     if pa.types.is_boolean(arrow_type):
         return "boolean"
     if pa.types.is_integer(arrow_type):

@@ -29,7 +29,7 @@ class DataSourceWrite(ApiInput):
 class DataSource(ApiModel):
     id: uuid.UUID
     name: str
-    kind: str
+    kind: Literal["sql"]
     url: str = Field(description="The URL with its password masked as ***.")
     description: str | None
     statement_timeout_seconds: int

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from broadsheet.kit.schema import ApiModel
+from broadsheet.models import JobStatus
 
 
 class JobProgress(ApiModel):
@@ -16,7 +19,7 @@ class ReportGenerationJob(ApiModel):
 
     id: uuid.UUID
     report_id: uuid.UUID
-    status: str
+    status: JobStatus
     parameters: dict[str, Any] | None
     created_at: datetime
     started_at: datetime | None
@@ -25,5 +28,7 @@ class ReportGenerationJob(ApiModel):
     error: str | None
     cached: bool
     attempts: int
-    priority: str
+    priority: Literal["high", "low"] = Field(
+        description="high: on demand; low: a schedule's (each has its own queue)."
+    )
     progress: JobProgress

@@ -6,12 +6,14 @@ from typing import Any
 
 from pydantic import Field
 
+from broadsheet.datasources.arrow import ColumnType
 from broadsheet.kit.schema import ApiModel
+from broadsheet.reports.schemas import VisualizationType
 
 
 class Column(ApiModel):
     name: str
-    type: str = Field(description="string, integer, number, decimal, boolean, date, timestamp")
+    type: ColumnType
 
 
 class ResultData(ApiModel):
@@ -29,7 +31,7 @@ class ResultData(ApiModel):
 
 class VisualizationResult(ApiModel):
     id: str
-    type: str
+    type: VisualizationType
     title: str | None = None
     data: dict[str, Any] = Field(description="`spec` (Vega-Lite) and `chartData` (its rows).")
     error: str | None = None

@@ -9,10 +9,14 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from broadsheet.deliveries.recipients import Recipient
+from broadsheet.deliveries.recipients import Recipient, RecipientType
+from broadsheet.exports.formats import ExportFormat
 from broadsheet.kit.schema import ApiInput, ApiModel
 
-EXPORT_FORMATS = ("pdf", "excel", "csv", "json", "ndjson", "parquet")
+# pending → running → completed | failed, or running → retrying → pending (see the model).
+ExecutionStatus = Literal["pending", "running", "retrying", "completed", "failed"]
+# pending → sending → sent | failed, or back to pending for a retry; skipped: never sent.
+DeliveryStatus = Literal["pending", "sending", "sent", "failed", "skipped"]
 
 
 class MisfirePolicy(StrEnum):
@@ -48,7 +52,7 @@ class ReportScheduleWrite(ApiInput):
     )
     enabled: bool = True
     recipients: list[Recipient] = Field(default_factory=list, max_length=200)
-    export_format: Literal["pdf", "excel", "csv", "json", "ndjson", "parquet"] = "pdf"
+    export_format: ExportFormat = "pdf"
     business_days_only: bool = False
     holiday_calendar: str | None = Field(None, max_length=10, description='e.g. "US", "GB"')
     misfire_policy: MisfirePolicy = MisfirePolicy.run_once
@@ -85,6 +89,15 @@ class Fire(ApiModel):
     parameters: dict[str, Any] | None = None
 
 
+class ScheduleRecipient(ApiModel):
+    """A recipient as a schedule shows it: its secret only as ``hasSecret``."""
+
+    type: RecipientType
+    address: str
+    parameters: dict[str, Any] | None = Field(None, exclude_if=lambda v: v is None)
+    has_secret: bool | None = Field(None, exclude_if=lambda v: v is None)
+
+
 class ReportSchedule(ApiModel):
     id: uuid.UUID
     report_id: uuid.UUID
@@ -94,11 +107,11 @@ class ReportSchedule(ApiModel):
     schedule_config: dict[str, Any]
     parameters: dict[str, Any]
     enabled: bool
-    recipients: list[dict[str, Any]]
-    export_format: str
+    recipients: list[ScheduleRecipient]
+    export_format: ExportFormat
     business_days_only: bool
     holiday_calendar: str | None
-    misfire_policy: str
+    misfire_policy: MisfirePolicy
     misfire_grace_seconds: int
     created_at: datetime
     updated_at: datetime
@@ -106,7 +119,7 @@ class ReportSchedule(ApiModel):
     last_run_at: datetime | None
     next_run_at: datetime | None
     next_run_local: str | None
-    last_run_status: str | None = None
+    last_run_status: ExecutionStatus | None = None
     preview: list[Fire]
 
 
@@ -118,9 +131,9 @@ class Preview(ApiModel):
 
 class Delivery(ApiModel):
     id: uuid.UUID
-    recipient_type: str
+    recipient_type: RecipientType
     recipient: str
-    status: str
+    status: DeliveryStatus
     attempts: int
     delivered_at: datetime | None
     next_attempt_at: datetime | None
@@ -131,8 +144,8 @@ class Execution(ApiModel):
     id: uuid.UUID
     schedule_id: uuid.UUID
     scheduled_for: datetime
-    trigger: str
-    status: str
+    trigger: Literal["schedule", "manual"] = Field(description="manual: run now.")
+    status: ExecutionStatus
     parameters: dict[str, Any] | None = Field(
         description="The values this fire runs with, resolved once when it was recorded "
         "(templates evaluated at scheduledFor in the schedule's time zone); every retry and "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from broadsheet import migrate
 from broadsheet.app import create_app
 from broadsheet.config import Settings
+from broadsheet.datasources import demo_dataset
 from broadsheet.db import make_engine, make_sessionmaker
 from broadsheet.kit import dburl
 from broadsheet.models import Base
@@ -35,10 +37,20 @@ def service_missing(what: str) -> None:
     pytest.skip(f"{what} not available")
 
 
+# The day the tests' demo database is made: its data runs from late December 2023 to this
+# day, so the dates tests ask for are inside it on whatever day they run (tests/test_demo.py
+# checks the default, today).
+DEMO_DAY = date(2025, 12, 31)
+
+
 @pytest.fixture(scope="session")
 def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One data dir for the session, so the demo database is generated once."""
-    return tmp_path_factory.mktemp("broadsheet")
+    path = tmp_path_factory.mktemp("broadsheet")
+    demo_dataset.build(
+        Settings(data_dir=path).shared_sources_dir / f"{demo_dataset.SOURCE_NAME}.db", DEMO_DAY
+    )
+    return path
 
 
 def _fresh_postgres(url: str) -> None:
@@ -132,7 +144,5 @@ def tenancy(sessions: sessionmaker[Session], settings: Settings) -> Tenancy:
 
 @pytest.fixture
 def settings_dir_db(settings: Settings) -> Path:
-    """The demo database file in the shared data dir (built on first use)."""
-    from broadsheet.datasources import demo_dataset
-
+    """The demo database file in the shared data dir (made on DEMO_DAY)."""
     return demo_dataset.build(settings.shared_sources_dir / f"{demo_dataset.SOURCE_NAME}.db")

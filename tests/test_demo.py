@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,11 +36,10 @@ def table_digest(path: Path) -> dict[str, tuple[int, str]]:
 
 
 def test_dataset_is_deterministic_and_complete(tmp_path: Path) -> None:
-    first = table_digest(demo_dataset.build(tmp_path / "a.db"))
-    second = table_digest(demo_dataset.build(tmp_path / "b.db"))
+    first = table_digest(demo_dataset.build(tmp_path / "a.db", date(2026, 3, 4)))
+    second = table_digest(demo_dataset.build(tmp_path / "b.db", date(2026, 3, 4)))
     assert first == second
-    days = sum(1 for _ in demo_dataset.business_days())
-    assert days > 1000  # four years of business days
+    days = demo_dataset.DAYS
     assert first["portfolio_performance"][0] == days * len(demo_dataset.STRATEGIES)
     assert first["prices"][0] == days * len(demo_dataset.TICKERS)
     assert first["trades"][0] > days * 2
@@ -53,6 +54,95 @@ def test_dataset_is_deterministic_and_complete(tmp_path: Path) -> None:
         "DATE",
         "BOOLEAN",
     )
+
+
+def two_years_before(day: date) -> date:
+    return day.replace(year=day.year - 2, day=min(day.day, 28 if day.month == 2 else 31))
+
+
+@pytest.mark.parametrize(
+    "until",
+    [date(2026, 3, 4), date(2026, 12, 6), date(2028, 2, 29), date(2027, 1, 4)],
+    ids=str,
+)
+def test_dataset_covers_the_two_years_up_to_the_day_it_is_made(until: date) -> None:
+    days = demo_dataset.business_days(until)
+    assert days == sorted(set(days)) and all(d.weekday() < 5 for d in days)
+    assert days[-1] <= until and (until - days[-1]).days < 3  # a weekend at most
+    start = two_years_before(until)
+    wanted = [start + timedelta(n) for n in range((until - start).days + 1)]
+    assert set(days) >= {d for d in wanted if d.weekday() < 5}
+
+
+def values(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row without its date (and the trades' times of day), in date order."""
+    conn = sqlite3.connect(path)
+    try:
+        return {
+            "performance": conn.execute(
+                'SELECT strategy, "return", benchmark_return FROM portfolio_performance'
+                " ORDER BY date, strategy"
+            ).fetchall(),
+            "prices": conn.execute(
+                "SELECT ticker, open, high, low, close, volume FROM prices ORDER BY date, ticker"
+            ).fetchall(),
+            "trades": conn.execute(
+                "SELECT trade_id, time(executed_at), strategy, ticker, side, quantity, price,"
+                " notional, is_closing FROM trades ORDER BY trade_id"
+            ).fetchall(),
+        }
+    finally:
+        conn.close()
+
+
+def dates(path: Path) -> list[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return [
+            row[0]
+            for row in conn.execute("SELECT DISTINCT trade_date FROM trades ORDER BY trade_date")
+        ]
+    finally:
+        conn.close()
+
+
+def test_another_day_shifts_the_dates_and_keeps_the_values(tmp_path: Path) -> None:
+    spring = demo_dataset.build(tmp_path / "spring.db", date(2026, 3, 4))
+    winter = demo_dataset.build(tmp_path / "winter.db", date(2026, 12, 6))
+    assert values(spring) == values(winter)
+    assert dates(spring)[-1] == "2026-03-04" and dates(winter)[-1] == "2026-12-04"
+    assert dates(spring) == [d.isoformat() for d in demo_dataset.business_days(date(2026, 3, 4))]
+
+
+def test_made_up_to_today_so_last_week_has_numbers(tmp_path: Path) -> None:
+    """The README's schedule asks for the week before its fire: the demo answers it."""
+    today = datetime.now(UTC).date()
+    path = demo_dataset.build(tmp_path / "today.db")
+    last_weekday = today - timedelta(days=max(0, today.weekday() - 4))
+    assert dates(path)[-1] == last_weekday.isoformat()
+    conn = sqlite3.connect(path)
+    last_week = {
+        "startDate": (today - timedelta(days=7)).isoformat(),
+        "endDate": today.isoformat(),
+        "ticker": "ACME",
+    }
+    for report in demo.REPORTS:
+        assert conn.execute(report["query"], last_week).fetchall(), report["name"]
+
+
+def test_a_file_of_an_older_format_is_made_anew_and_a_current_one_kept(tmp_path: Path) -> None:
+    path = tmp_path / "demo.db"
+    old = sqlite3.connect(path)  # the first release's file: four fixed years, user_version 0
+    old.execute("CREATE TABLE portfolio_performance (date DATE)")
+    old.commit()
+    old.close()
+    demo_dataset.build(path, date(2026, 3, 4))
+    assert dates(path)[-1] == "2026-03-04"
+    demo_dataset.build(path, date(2026, 12, 6))  # current format: kept as it was made
+    assert dates(path)[-1] == "2026-03-04"
+    path.write_bytes(b"not a database")
+    demo_dataset.build(path, date(2026, 12, 6))
+    assert dates(path)[-1] == "2026-12-04"
 
 
 def test_install_is_idempotent_and_keeps_edits(

@@ -1,9 +1,11 @@
 """The demo database behind the ``portfolio_analytics`` source: generated, deterministic.
 
 Four strategies' daily returns, eight (fictional) tickers' daily prices and a few trades a
-day, over business days from 2022 to 2025. The same seed gives the same file on every machine,
-so demo reports and tests see the same numbers. Column types are declared (DATE, TIMESTAMP,
-BOOLEAN) so results can carry them.
+day, over the business days of the last two years up to the day the file is made, so "last
+week" and "last month" always have numbers. The same seed gives the same values on every
+machine; only the dates move with the day it is made (the ``DAYS`` business days ending
+then), so demo reports and tests see the same numbers. Column types are declared (DATE,
+TIMESTAMP, BOOLEAN) so results can carry them.
 """
 
 from __future__ import annotations
@@ -11,14 +13,13 @@ from __future__ import annotations
 import os
 import random
 import sqlite3
-from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 SOURCE_NAME = "portfolio_analytics"
-FIRST_DAY = date(2022, 1, 3)
-LAST_DAY = date(2025, 12, 31)
+DAYS = 524  # the most business days two years can hold: every one of the last two years
 SEED = 20220103
+FORMAT = 2  # PRAGMA user_version of files this module writes; older files are made anew
 
 STRATEGIES = {  # name: (mean daily return %, daily volatility %)
     "Global Equity": (0.035, 0.95),
@@ -71,18 +72,23 @@ CREATE INDEX idx_trades_date ON trades(trade_date);
 """
 
 
-def business_days() -> Iterator[date]:
-    day = FIRST_DAY
-    while day <= LAST_DAY:
+def business_days(until: date | None = None) -> list[date]:
+    """The ``DAYS`` business days (Monday to Friday) up to ``until`` (default: today, UTC),
+    oldest first."""
+    day = until or datetime.now(UTC).date()
+    days: list[date] = []
+    while len(days) < DAYS:
         if day.weekday() < 5:
-            yield day
-        day += timedelta(days=1)
+            days.append(day)
+        day -= timedelta(days=1)
+    return days[::-1]
 
 
-def build(path: Path) -> Path:
-    """Write the database to ``path`` unless it is there; written aside and renamed into
-    place, so a crash never leaves half a file that later starts would trust."""
-    if path.exists():
+def build(path: Path, until: date | None = None) -> Path:
+    """Write the database to ``path``, ending on ``until`` (default: today, UTC), unless this
+    module's format of it is there already; written aside and renamed into place, so a crash
+    never leaves half a file that later starts would trust."""
+    if path.exists() and _format(path) == FORMAT:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
@@ -90,7 +96,8 @@ def build(path: Path) -> Path:
     conn = sqlite3.connect(partial)
     try:
         conn.executescript(SCHEMA)
-        _fill(conn, random.Random(SEED))  # noqa: S311 (demo data, not secrets)
+        _fill(conn, random.Random(SEED), business_days(until))  # noqa: S311 (not secrets)
+        conn.execute(f"PRAGMA user_version = {FORMAT}")
         conn.commit()
     finally:
         conn.close()
@@ -98,8 +105,19 @@ def build(path: Path) -> Path:
     return path
 
 
-def _fill(conn: sqlite3.Connection, rng: random.Random) -> None:
-    days = list(business_days())
+def _format(path: Path) -> int | None:
+    """The file's ``user_version``; None when it is not a database SQLite can read."""
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        try:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return None
+
+
+def _fill(conn: sqlite3.Connection, rng: random.Random, days: list[date]) -> None:
     performance = []
     for day in days:
         market = rng.gauss(0.03, 0.8)

@@ -5,11 +5,16 @@ from __future__ import annotations
 import logging
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import pydantic
+import sqlalchemy.exc
 import typer
+from alembic.util import CommandError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 from broadsheet import __version__
 from broadsheet.config import Settings
@@ -17,19 +22,72 @@ from broadsheet.db import standalone_session
 from broadsheet.errors import BroadsheetError
 from broadsheet.models import Role
 
+console = Console()
+errors = Console(stderr=True)
+
+
+def _fail(*lines: str) -> typer.Exit:
+    """Say what went wrong, a line each, on stderr; raise what this returns (status 1)."""
+    for line in lines:
+        errors.print(f"[red]error:[/red] {escape(line)}", soft_wrap=True, highlight=False)
+    return typer.Exit(code=1)
+
+
+# Cannot connect, or the schema is not there (``broadsheet migrate``): not a bug in Broadsheet.
+DATABASE_TROUBLE = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.ProgrammingError,
+)
+
+
+def _explained(exc: Exception) -> list[str]:
+    """An expected failure in a line or a few: bad input, settings, the database, files."""
+    if isinstance(exc, BroadsheetError):
+        return [f"{e['field']}: {e['message']}" for e in exc.errors or []] or [exc.detail]
+    if isinstance(exc, pydantic.ValidationError):
+        prefix = "BROADSHEET_" if exc.title == Settings.__name__ else ""
+        return [f"{prefix}{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors()]
+    if isinstance(exc, DATABASE_TROUBLE):
+        return [f"the database: {_first_line(exc.orig)}"]
+    if isinstance(exc, sqlalchemy.exc.ArgumentError):  # BROADSHEET_DATABASE_URL's form
+        return [f"the database: {_first_line(exc)}"]
+    if isinstance(exc, OSError) and exc.strerror:
+        return [f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror]
+    return [_first_line(exc)]
+
+
+def _first_line(exc: BaseException | None) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+class _Commands(TyperGroup):
+    """Every command meets bad input (and settings, a database that does not answer, files it
+    cannot write) with a message and status 1, never a traceback; bugs still show theirs."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own click.Context
+        try:
+            return super().invoke(ctx)
+        except (
+            BroadsheetError,
+            pydantic.ValidationError,
+            sqlalchemy.exc.ArgumentError,
+            *DATABASE_TROUBLE,
+            CommandError,
+            OSError,
+        ) as exc:
+            raise _fail(*_explained(exc)) from None
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="Broadsheet: reports over your own databases, on demand or on a schedule.",
     no_args_is_help=True,
     add_completion=False,
 )
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-console = Console()
-
-
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code=1)
 
 
 @app.callback(invoke_without_command=True)
@@ -44,7 +102,9 @@ def main(
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Default BROADSHEET_HOST.")] = None,
-    port: Annotated[int | None, typer.Option(help="Default BROADSHEET_PORT.")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Default BROADSHEET_PORT.")
+    ] = None,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
 ) -> None:
     """Serve the API (migrating and adding the demo first, unless configured not to)."""
@@ -66,6 +126,9 @@ def serve(
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
 
 
+POOLS = ("threads", "prefork", "solo")
+
+
 @app.command()
 def worker(
     queues: Annotated[
@@ -81,6 +144,8 @@ def worker(
     unknown = [q for q in queues.split(",") if q not in QUEUES]
     if unknown:
         raise _fail(f"unknown queue(s) {', '.join(unknown)}; use high and/or low")
+    if pool not in POOLS:
+        raise _fail(f"unknown pool {pool!r}; use {', '.join(POOLS)}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     celery_app = make_celery(settings)
     celery_app.worker_main(
@@ -106,7 +171,10 @@ def run(
     format: Annotated[
         str | None, typer.Option("--format", "-f", help="Also export: pdf, excel, csv, json…")
     ] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Export file.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Export file, or a folder for the download name."),
+    ] = None,
 ) -> None:
     """Generate a report now, in this process, and say where the result is (and export it)."""
     from broadsheet.generate_cli import run_report
@@ -131,7 +199,10 @@ def export(
         str, typer.Option("--format", "-f", help="pdf, excel, csv, json, ndjson or parquet.")
     ],
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Default: the download file name.")
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="A file, or a folder; default: the download name, here."
+        ),
     ] = None,
     tenant: Annotated[str | None, typer.Option(help="Default BROADSHEET_DEFAULT_TENANT.")] = None,
     bom: Annotated[bool, typer.Option(help="CSV: start with a UTF-8 BOM.")] = False,
@@ -202,6 +273,9 @@ def migrate(
 @app.command()
 def demo(
     tenant: Annotated[str | None, typer.Option(help="Default BROADSHEET_DEFAULT_TENANT.")] = None,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Make the demo data anew, up to today.")
+    ] = False,
 ) -> None:
     """Add the demo data source and reports to a tenant (what is there already stays)."""
     from broadsheet import demo as demo_data
@@ -210,7 +284,9 @@ def demo(
     settings = Settings()
     migrations.upgrade(settings.resolved_database_url)
     with standalone_session(settings.resolved_database_url) as session:
-        added = demo_data.install(session, settings, tenant or settings.default_tenant)
+        added = demo_data.install(
+            session, settings, tenant or settings.default_tenant, refresh=refresh
+        )
     console.print("\n".join(f"added {item}" for item in added) or "the demo is complete already")
 
 
@@ -225,13 +301,15 @@ def keys_create(
 ) -> None:
     """Create an API key and print it once (only its hash is stored)."""
     from broadsheet.auth import service
+    from broadsheet.deliveries.recipients import EMAIL, MAX_EMAIL
 
+    if not name.strip():
+        raise _fail("--name: give the key's user a name")
+    if email is not None and not (len(email) <= MAX_EMAIL and EMAIL.fullmatch(email)):
+        raise _fail(f"--email: {email!r} is not an email address")
     settings = Settings()
-    try:
-        with standalone_session(settings.resolved_database_url) as session:
-            issued = service.issue_key(session, tenant=tenant, role=role, name=name, email=email)
-    except BroadsheetError as exc:
-        raise _fail(exc.detail) from None
+    with standalone_session(settings.resolved_database_url) as session:
+        issued = service.issue_key(session, tenant=tenant, role=role, name=name, email=email)
     console.print(f"tenant {issued.tenant}, role {issued.role}, user {issued.user_id}", style="dim")
     print(issued.key)
 
@@ -242,6 +320,8 @@ def keys_list(tenant: Annotated[str | None, typer.Option(help="Only this tenant.
     from broadsheet.auth import service
 
     with standalone_session(Settings().resolved_database_url) as session:
+        if tenant is not None and service.get_tenant(session, tenant) is None:
+            raise _fail(f"no tenant {tenant!r}")
         rows = service.list_keys(session, tenant)
     table = Table("id", "tenant", "user", "role", "prefix", "created", "revoked")
     for key, user, tenant_row in rows:
@@ -264,10 +344,10 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (keys l
 
     try:
         parsed = uuid.UUID(key_id)
-        with standalone_session(Settings().resolved_database_url) as session:
-            service.revoke_key(session, parsed)
-    except (ValueError, BroadsheetError) as exc:
-        raise _fail(getattr(exc, "detail", f"not a key id: {key_id}")) from None
+    except ValueError:
+        raise _fail(f"not a key id: {key_id!r}") from None
+    with standalone_session(Settings().resolved_database_url) as session:
+        service.revoke_key(session, parsed)
     console.print(f"revoked {key_id}")
 
 

@@ -212,10 +212,15 @@ USAGE_SCHEDULE: dict[str, Any] = {
 }
 
 
-def install(session: Session, settings: Settings, tenant_slug: str) -> list[str]:
-    """Make sure the demo source and reports exist in ``tenant_slug``; returns what it added."""
+def install(
+    session: Session, settings: Settings, tenant_slug: str, *, refresh: bool = False
+) -> list[str]:
+    """Make sure the demo source and reports exist in ``tenant_slug``; returns what it added.
+    ``refresh`` makes the demo data anew, up to today."""
     added: list[str] = []
-    path = demo_dataset.build(settings.shared_sources_dir / f"{SOURCE}.db")
+    path = demo_dataset.build(settings.shared_sources_dir / f"{SOURCE}.db", anew=refresh)
+    if refresh:
+        added.append(f"data of {SOURCE} up to {demo_dataset.business_days()[-1]}")
     owner = auth.system_principal(session, tenant_slug, DEMO_USER)
     sources = DataSourceService(session, settings)
     if sources.by_name(owner.tenant_id, SOURCE) is None:

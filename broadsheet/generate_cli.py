@@ -6,8 +6,10 @@ import shutil
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
 
@@ -15,11 +17,12 @@ from broadsheet import models
 from broadsheet.auth import service as auth
 from broadsheet.config import Settings
 from broadsheet.db import session_scope
-from broadsheet.errors import BroadsheetError
-from broadsheet.exports.service import ExportService
+from broadsheet.errors import BroadsheetError, NotFound
+from broadsheet.exports.service import ExportService, exporter_for
 from broadsheet.jobs.runner import run_claimed
 from broadsheet.jobs.service import JobService
 from broadsheet.kit.gc import freeze_startup_objects
+from broadsheet.results.service import ResultService
 from broadsheet.runtime import Runtime
 
 CLI_USER = "Broadsheet CLI"
@@ -33,7 +36,7 @@ def find_report(session: Any, tenant_id: uuid.UUID, ref: str) -> models.ReportDe
         found = session.scalars(query.where(models.ReportDefinition.name == ref)).all()
     if len(found) != 1:
         problem = "no report" if not found else f"{len(found)} reports"
-        raise BroadsheetError(f"{problem} called {ref!r}; use its id")
+        raise NotFound(f"{problem} called {ref!r}; use its id")
     return found[0]  # type: ignore[no-any-return]
 
 
@@ -46,19 +49,20 @@ def run_report(
     fmt: str | None = None,
     output: Path | None = None,
 ) -> int:
+    """Generate ``ref`` now (and export it); bad input raises BroadsheetError before any work,
+    a job that fails is said and returns 1."""
+    if fmt is not None:
+        exporter_for(fmt)
+    _check_output(output)
     runtime = Runtime.build(settings)
     freeze_startup_objects()
     try:
         with session_scope(runtime.sessions) as session:
+            _tenant(session, tenant)
             caller = auth.system_principal(session, tenant, CLI_USER)
             report = find_report(session, caller.tenant_id, ref)
             job = JobService(session, settings).submit(caller, report.id, values, claim=True)
             job_id, name, status = job.id, report.name, job.status
-    except BroadsheetError as exc:
-        for line in [f"{e['field']}: {e['message']}" for e in exc.errors or []] or [exc.detail]:
-            console.print(f"[red]error:[/red] {line}", soft_wrap=True)
-        return 1
-    try:
         if status == models.JobStatus.processing:
             with Progress(
                 SpinnerColumn(),
@@ -93,16 +97,43 @@ def export_result(
     bom: bool = False,
     pdf_max_rows: int | None = None,
 ) -> int:
+    """Write a stored result as a file; bad input raises BroadsheetError before any work."""
     try:
         result_id = uuid.UUID(result_ref)
     except ValueError:
-        console.print(f"[red]error:[/red] not a result id: {result_ref!r}")
-        return 1
+        raise BroadsheetError(f"not a result id: {result_ref!r}") from None
+    exporter_for(fmt)
+    _check_output(output)
     runtime = Runtime.build(settings)
     try:
         return _export(runtime, tenant, result_id, fmt, output, console, bom, pdf_max_rows)
     finally:
         runtime.engine.dispose()
+
+
+def _tenant(session: Any, slug: str) -> models.Tenant:
+    """An existing tenant: the CLI never makes one up from a misspelt ``--tenant``."""
+    found = auth.get_tenant(session, slug)
+    if found is None:
+        raise NotFound(f"no tenant {slug!r}")
+    return found
+
+
+def _check_output(output: Path | None) -> None:
+    """``--output`` names a folder, or a file in one: said before a long run, not after."""
+    if output is not None and not _is_dir(output) and not _is_dir(output.parent):
+        raise NotFound(f"--output: no folder {str(output.parent)!r}")
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError as exc:  # a name too long, a loop of links…
+        raise _unwritable(path, exc) from None
+
+
+def _unwritable(path: Path, exc: OSError) -> BroadsheetError:
+    return BroadsheetError(f"cannot write {str(path)!r}: {exc.strerror or exc}")
 
 
 def _export(
@@ -115,40 +146,42 @@ def _export(
     bom: bool = False,
     pdf_max_rows: int | None = None,
 ) -> int:
+    with session_scope(runtime.sessions) as session:
+        tenant_id = _tenant(session, tenant).id
+        rows = ResultService(session, runtime.storage).get(tenant_id, result_id).row_count
+        with Progress(
+            TextColumn("exporting {task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,.0f} / {task.total:,.0f} rows"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(fmt, total=rows)
+            made = ExportService(session, runtime.storage).export(
+                tenant_id,
+                result_id,
+                fmt,
+                bom=bom,
+                pdf_max_rows=pdf_max_rows,
+                progress=lambda done: bar.update(task, completed=done),
+            )
+    name = export_name(made.content_disposition)
+    target = output / name if output is not None and _is_dir(output) else output or Path(name)
     try:
-        with session_scope(runtime.sessions) as session:
-            tenant_row = auth.get_tenant(session, tenant)
-            if tenant_row is None:
-                raise BroadsheetError(f"no tenant {tenant!r}")
-            total = session.get(models.ReportResult, result_id)
-            with Progress(
-                TextColumn("exporting {task.description}"),
-                BarColumn(),
-                TextColumn("{task.completed:,.0f} / {task.total:,.0f} rows"),
-                TimeElapsedColumn(),
-                console=console,
-                transient=True,
-            ) as bar:
-                task = bar.add_task(fmt, total=total.row_count if total else None)
-                made = ExportService(session, runtime.storage).export(
-                    tenant_row.id,
-                    result_id,
-                    fmt,
-                    bom=bom,
-                    pdf_max_rows=pdf_max_rows,
-                    progress=lambda rows: bar.update(task, completed=rows),
-                )
-    except BroadsheetError as exc:
-        for line in [f"{e['field']}: {e['message']}" for e in exc.errors or []] or [exc.detail]:
-            console.print(f"[red]error:[/red] {line}", soft_wrap=True)
-        return 1
-    target = output or Path(_download_name(made.content_disposition))
-    shutil.copyfile(made.path, target)
+        shutil.copyfile(made.path, target)
+    except OSError as exc:
+        raise _unwritable(target, exc) from None
     console.print(f"wrote {target} ({made.size:,} bytes)", soft_wrap=True, highlight=False)
     return 0
 
 
-def _download_name(disposition: str) -> str:
+def export_name(disposition: str) -> str:
+    """The file name a download of the export gets: the Unicode one (``filename*``) when
+    the header has it, else the plain one."""
+    _, star, encoded = disposition.partition("filename*=UTF-8''")
+    if star:
+        return unquote(encoded.split(";", 1)[0])
     return disposition.split('filename="', 1)[1].split('"', 1)[0]
 
 
@@ -157,7 +190,9 @@ def _report_outcome(runtime: Runtime, job_id: uuid.UUID, console: Console) -> uu
         job = session.get(models.ReportJob, job_id)
         assert job is not None
         if job.status != models.JobStatus.completed or job.result_id is None:
-            console.print(f"[red]job {job.id} {job.status}:[/red] {job.error}", soft_wrap=True)
+            console.print(
+                f"[red]job {job.id} {job.status}:[/red] {escape(job.error or '')}", soft_wrap=True
+            )
             return None
         result = session.get(models.ReportResult, job.result_id)
         assert result is not None

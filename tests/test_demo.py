@@ -10,8 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
 from broadsheet import demo
+from broadsheet.cli import app
+from broadsheet.config import Settings
 from broadsheet.datasources import demo_dataset
 from broadsheet.models import DataSource, ReportDefinition
 from tests.factories import Tenancy
@@ -196,3 +199,21 @@ def test_demo_queries_run_against_the_dataset(settings_dir_db: Path) -> None:
         values = {"startDate": "2024-01-01", "endDate": "2024-03-31", "ticker": "ACME"}
         rows = conn.execute(report["query"], values).fetchall()
         assert rows, report["name"]
+
+
+def test_demo_refresh_makes_the_data_anew_up_to_today(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BROADSHEET_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BROADSHEET_DATABASE_URL", f"sqlite:///{tmp_path / 'meta.db'}")
+    path = Settings(data_dir=tmp_path).shared_sources_dir / f"{demo_dataset.SOURCE_NAME}.db"
+    demo_dataset.build(path, date(2025, 3, 4))
+    kept = CliRunner().invoke(app, ["demo"])
+    assert kept.exit_code == 0 and "added report Usage Summary" in kept.output, kept.output
+    assert dates(path)[-1] == "2025-03-04"
+    today = datetime.now(UTC).date()
+    last_weekday = (today - timedelta(days=max(0, today.weekday() - 4))).isoformat()
+    refreshed = CliRunner().invoke(app, ["demo", "--refresh"])
+    assert refreshed.exit_code == 0, refreshed.output
+    assert refreshed.output.strip() == f"added data of portfolio_analytics up to {last_weekday}"
+    assert dates(path)[-1] == last_weekday

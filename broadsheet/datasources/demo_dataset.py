@@ -84,11 +84,11 @@ def business_days(until: date | None = None) -> list[date]:
     return days[::-1]
 
 
-def build(path: Path, until: date | None = None) -> Path:
+def build(path: Path, until: date | None = None, *, anew: bool = False) -> Path:
     """Write the database to ``path``, ending on ``until`` (default: today, UTC), unless this
-    module's format of it is there already; written aside and renamed into place, so a crash
-    never leaves half a file that later starts would trust."""
-    if path.exists() and _format(path) == FORMAT:
+    module's format of it is there already (or ``anew``); written aside and renamed into
+    place, so a crash never leaves half a file and readers of the old one are not disturbed."""
+    if not anew and path.exists() and _format(path) == FORMAT:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")

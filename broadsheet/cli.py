@@ -49,7 +49,9 @@ def _explained(exc: Exception) -> list[str]:
         prefix = "BROADSHEET_" if exc.title == Settings.__name__ else ""
         return [f"{prefix}{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors()]
     if isinstance(exc, DATABASE_TROUBLE):
-        return [f"the database: {_first_line(exc.orig)}"]
+        said = _first_line(exc.orig)
+        missing = "no such table" in said or "does not exist" in said
+        return [f"the database: {said}" + ("; run broadsheet migrate" if missing else "")]
     if isinstance(exc, sqlalchemy.exc.ArgumentError):  # BROADSHEET_DATABASE_URL's form
         return [f"the database: {_first_line(exc)}"]
     if isinstance(exc, OSError) and exc.strerror:
@@ -111,6 +113,7 @@ def serve(
     import uvicorn
 
     settings = Settings()
+    _database_answers(settings)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if reload:
         uvicorn.run(
@@ -225,6 +228,19 @@ def export(
     raise typer.Exit(code)
 
 
+def _database_answers(settings: Settings) -> None:
+    """Fail here, in one line, when the metadata database does not answer, rather than in a
+    server's or ticker's log."""
+    from broadsheet.db import make_engine
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with engine.connect():
+            pass
+    finally:
+        engine.dispose()
+
+
 def _split_param(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name:
@@ -242,6 +258,7 @@ def scheduler() -> None:
     from broadsheet.schedules.scheduler import Scheduler
 
     settings = Settings()
+    _database_answers(settings)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     runtime = Runtime.build(settings)
     executor = make_executor(runtime)  # only to dispatch; jobs run in serve or the workers

@@ -264,14 +264,19 @@ def test_bad_arguments_are_one_line_never_a_traceback(
 
 
 def test_bad_settings_and_an_absent_database_are_one_line(
-    cli_env: Settings, monkeypatch: pytest.MonkeyPatch
+    cli_env: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("BROADSHEET_PORT", "eighty")
     line = one_error(CliRunner().invoke(app, ["keys", "list"]))
     assert line.startswith("error: BROADSHEET_PORT: ") and "integer" in line
     monkeypatch.delenv("BROADSHEET_PORT")
     monkeypatch.setenv("BROADSHEET_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
-    assert one_error(CliRunner().invoke(app, ["keys", "list"])).startswith("error: the database: ")
+    for command in (["keys", "list"], ["serve"], ["scheduler"], ["demo"]):
+        line = one_error(CliRunner().invoke(app, command))
+        assert line.startswith("error: the database: ") and "refused" in line, command
+    monkeypatch.setenv("BROADSHEET_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    line = one_error(CliRunner().invoke(app, ["keys", "list"]))
+    assert line.endswith("; run broadsheet migrate")
     monkeypatch.setenv("BROADSHEET_DATABASE_URL", "not a url")
     line = one_error(CliRunner().invoke(app, ["migrate"]))
     assert line.startswith("error: the database: ") and "URL" in line

@@ -71,6 +71,7 @@ def run_report(
                 TimeElapsedColumn(),
                 console=console,
                 transient=True,
+                disable=not console.is_terminal,  # no bar, nor its blank line, in a pipe
             ) as bar:
                 task = bar.add_task(f"generating {name}", total=None)
                 run_claimed(
@@ -156,6 +157,7 @@ def _export(
             TimeElapsedColumn(),
             console=console,
             transient=True,
+            disable=not console.is_terminal,  # no bar, nor its blank line, in a pipe
         ) as bar:
             task = bar.add_task(fmt, total=rows)
             made = ExportService(session, runtime.storage).export(

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from broadsheet import __version__, problems, startup
 from broadsheet.audit.endpoints import router as audit_router
+from broadsheet.capacity import RequestSlots, size_request_threads
 from broadsheet.config import Settings
 from broadsheet.datasources.endpoints import router as datasources_router
 from broadsheet.deliveries.endpoints import router as delivery_links_router
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        size_request_threads(settings)
         if prepare:
             await run_in_threadpool(startup.prepare, settings, runtime.sessions)
         freeze_startup_objects()
@@ -71,6 +73,7 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
     app.state.engine = runtime.engine
     app.state.sessions = runtime.sessions
     app.state.runtime = runtime
+    app.state.db_slots = RequestSlots(settings.db_pool_size, settings.db_pool_timeout_seconds)
     app.state.executor = executor
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -100,6 +100,21 @@ class Settings(BaseSettings):
     demo: bool = Field(True, description="Create the demo data source and reports on start.")
     migrate_on_start: bool = Field(True, description="serve runs migrations before it listens.")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Larger request bodies get 413.")
+    # Requests and the metadata database, sized together: a request takes one of
+    # db_pool_size connections before it uses a thread for the database, so no thread waits
+    # for a connection that a request waiting for a thread holds.
+    db_pool_size: int = Field(
+        8, ge=1, le=500, description="Requests that use the metadata database at once."
+    )
+    db_max_overflow: int = Field(
+        12, ge=0, le=500, description="More connections for jobs, schedulers and maintenance."
+    )
+    db_pool_timeout_seconds: float = Field(
+        5.0, gt=0, description="A request's wait for a connection; past it, 503 + Retry-After."
+    )
+    request_threads: int = Field(
+        0, ge=0, le=1000, description="Threads that run request handlers; 0: twice db_pool_size."
+    )
     file_source_dirs: list[Path] = Field(
         default_factory=list,
         description="Extra folders every tenant's SQLite/DuckDB sources may read.",
@@ -115,6 +130,19 @@ class Settings(BaseSettings):
                 "BROADSHEET_JOB_STALE_AFTER_SECONDS"
             )
         return self
+
+    @model_validator(mode="after")
+    def _threads_fit_pool(self) -> Settings:
+        # Fewer threads than connections would leave connections idle while requests queue.
+        if self.request_threads and self.request_threads < self.db_pool_size:
+            raise ValueError("BROADSHEET_REQUEST_THREADS must be at least BROADSHEET_DB_POOL_SIZE")
+        return self
+
+    @property
+    def resolved_request_threads(self) -> int:
+        # Twice the connections: every request holding one has a thread, and as many again
+        # serve requests that need no database (health checks, bad input) without queueing.
+        return self.request_threads or 2 * self.db_pool_size
 
     @cached_property
     def resolved_database_url(self) -> str:

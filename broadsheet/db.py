@@ -13,17 +13,22 @@ from sqlalchemy.orm import Session, sessionmaker
 from broadsheet.kit import dburl
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
+    """An engine with ``pool_size`` connections kept and ``max_overflow`` more opened when
+    needed (SQLAlchemy's defaults, 5 and 10, suit one-shot commands and tests)."""
     parsed = dburl.normalize(url)
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             from pathlib import Path
 
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"timeout": 30})
+        else:
+            pool = {}  # an in-memory database keeps one connection of its own
+        engine = create_engine(parsed, connect_args={"timeout": 30}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(parsed, pool_pre_ping=True)
+    return create_engine(parsed, pool_pre_ping=True, **pool)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

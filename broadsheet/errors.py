@@ -10,7 +10,8 @@
     ├── Gone                   410  an expired link
     ├── PayloadTooLarge        413
     ├── ValidationFailed       422  carries ``errors``: [{field, message}]
-    └── StorageUnavailable     503  the artifact store did not answer
+    ├── StorageUnavailable     503  the artifact store did not answer
+    └── Overloaded             503  no database connection in time; carries ``retry_after``
 """
 
 from __future__ import annotations
@@ -88,3 +89,14 @@ class ValidationFailed(BroadsheetError):
 class StorageUnavailable(BroadsheetError):
     status = 503
     title = "Service Unavailable"
+
+
+class Overloaded(BroadsheetError):
+    """Too many requests at once: answered with ``Retry-After`` so clients back off."""
+
+    status = 503
+    title = "Service Unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -10,9 +10,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
-from broadsheet.errors import BadRequest, BroadsheetError, ValidationFailed
+from broadsheet.errors import BadRequest, BroadsheetError, Overloaded, ValidationFailed
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -36,6 +37,8 @@ class Problem(BaseModel):
 
 def respond(error: BroadsheetError, request: Request) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    if isinstance(error, Overloaded):
+        headers = {"Retry-After": str(error.retry_after)}
     return JSONResponse(
         error.problem(instance=request.url.path),
         status_code=error.status,
@@ -86,6 +89,12 @@ def install(app: FastAPI) -> None:
         error.status = exc.status_code
         error.title = _title(exc.status_code)
         return respond(error, request)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_timeout(request: Request, exc: PoolTimeout) -> JSONResponse:
+        # Every connection stayed busy for the pool's whole timeout: overloaded, not broken.
+        log.warning("no database connection in time on %s %s", request.method, request.url.path)
+        return respond(Overloaded("the server is busy; retry shortly"), request)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -21,5 +21,9 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine | None = None) -> Runtime:
-        engine = engine or make_engine(settings.resolved_database_url)
+        engine = engine or make_engine(
+            settings.resolved_database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
         return cls(settings, engine, make_sessionmaker(engine), make_storage(settings))

@@ -5,7 +5,7 @@ CurrentUser  any valid key      Editor  editor or admin      Admin  admin only
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends
@@ -32,8 +32,9 @@ def current_user(
     return principal
 
 
-def require(role: Role) -> Callable[[Principal], Principal]:
-    def check(principal: Annotated[Principal, Depends(current_user)]) -> Principal:
+def require(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    # async: no I/O, so no queueing for a request thread while the session holds a connection.
+    async def check(principal: Annotated[Principal, Depends(current_user)]) -> Principal:
         if not principal.role.allows(role):
             raise Forbidden(f"this needs the {role} role; the key's user is {principal.role}")
         return principal

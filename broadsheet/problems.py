@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -69,6 +70,11 @@ def from_validation(exc: RequestValidationError) -> BroadsheetError:
 
 
 def _message(error: dict[str, Any]) -> str:
+    if error.get("type") in ("enum", "literal_error"):
+        # Every allowed value, plainly: "'docx' is not allowed; use one of: pdf, excel, csv".
+        allowed = re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected", "")))
+        if allowed:
+            return f"{error.get('input')!r} is not allowed; use one of: {', '.join(allowed)}"
     message = str(error.get("msg", "invalid"))
     # Pydantic prefixes errors raised in our validators; the field already says where.
     return message.removeprefix("Value error, ")

@@ -8,7 +8,8 @@ from fastapi.responses import FileResponse
 from broadsheet.auth.dependencies import CurrentUser
 from broadsheet.dependencies import RuntimeDep, SessionDep
 from broadsheet.exports.base import MAX_PDF_MAX_ROWS
-from broadsheet.exports.registry import EXPORTERS, FORMATS
+from broadsheet.exports.formats import ExportFormat
+from broadsheet.exports.registry import EXPORTERS
 from broadsheet.exports.service import ExportService
 from broadsheet.kit.ids import parse_id
 from broadsheet.routing import api_router
@@ -34,7 +35,9 @@ def export_result(
     caller: CurrentUser,
     session: SessionDep,
     runtime: RuntimeDep,
-    format: Annotated[str | None, Query(description=f"One of: {', '.join(FORMATS)}.")] = None,
+    format: Annotated[
+        ExportFormat | None, Query(description="The file's format (required).")
+    ] = None,
     bom: Annotated[bool, Query(description="CSV: start with a UTF-8 BOM (for Excel).")] = False,
     pdf_max_rows: Annotated[
         int | None,

@@ -4,6 +4,7 @@ service fails the run instead of skipping."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from datetime import date
@@ -53,8 +54,8 @@ def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _fresh_postgres(url: str) -> None:
-    """Create the test database if it is missing, and empty it if it is not."""
+def _ensure_postgres_database(url: str) -> None:
+    """Create the test database if it is missing."""
     target = dburl.normalize(url)
     admin = make_engine(target.set(database="postgres").render_as_string(hide_password=False))
     try:
@@ -66,6 +67,22 @@ def _fresh_postgres(url: str) -> None:
                 conn.execute(text(f'CREATE DATABASE "{target.database}"'))
     finally:
         admin.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def postgres_database() -> None:
+    """The PostgreSQL test database exists from the start: tests on the SQLite side use it as
+    a data source, before any PostgreSQL-side test would have created it."""
+    url = os.environ.get("BROADSHEET_TEST_DATABASE_URL", "")
+    # A failure here is reported by the tests that need the database (skip, or fail in CI).
+    if url:
+        with contextlib.suppress(Exception):
+            _ensure_postgres_database(url)
+
+
+def _fresh_postgres(url: str) -> None:
+    """Create the test database if it is missing, and empty it if it is not."""
+    _ensure_postgres_database(url)
     engine = make_engine(url)
     try:
         with engine.begin() as conn:

@@ -15,7 +15,7 @@ from broadsheet.models import JobStatus
 from broadsheet.routing import api_router
 
 
-def get_executor(request: Request) -> Executor:
+async def get_executor(request: Request) -> Executor:
     executor: Executor = request.app.state.executor
     return executor
 

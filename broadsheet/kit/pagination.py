@@ -43,7 +43,8 @@ class Page:
             )
 
 
-def page_params(
+# async: it does no I/O, and a sync dependency would queue for a request thread.
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")] = 0,
 ) -> Page:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pydantic
 import sqlalchemy.exc
@@ -21,6 +21,9 @@ from broadsheet.config import Settings
 from broadsheet.db import standalone_session
 from broadsheet.errors import BroadsheetError
 from broadsheet.models import Role
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 console = Console()
 errors = Console(stderr=True)
@@ -124,9 +127,42 @@ def serve(
             reload=True,
         )
         return
+    processes = settings.resolved_serve_processes
+    if processes == 1:
+        from broadsheet.app import create_app
+
+        uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+        return
+    # Start-up work (migrations, bootstrap key, demo) once, here, before the processes that
+    # serve start: each then starts with nothing left to create, and none races another.
+    _prepare(settings)
+    uvicorn.run(
+        "broadsheet.cli:serving_app",
+        factory=True,
+        workers=processes,
+        host=host or settings.host,
+        port=port or settings.port,
+    )
+
+
+def serving_app() -> FastAPI:
+    """The application in each of ``serve``'s processes (uvicorn starts them, by this name)."""
     from broadsheet.app import create_app
 
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return create_app(Settings(), prepare=False)
+
+
+def _prepare(settings: Settings) -> None:
+    from broadsheet import startup
+    from broadsheet.db import make_engine, make_sessionmaker
+
+    _ = settings.resolved_secret_key  # made now: each process would make its own
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        startup.prepare(settings, make_sessionmaker(engine))
+    finally:
+        engine.dispose()
 
 
 POOLS = ("threads", "prefork", "solo")

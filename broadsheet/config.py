@@ -6,6 +6,7 @@ Defaults run the embedded shape with no configuration: SQLite metadata and files
 
 from __future__ import annotations
 
+import os
 import secrets
 from enum import StrEnum
 from functools import cached_property
@@ -115,6 +116,14 @@ class Settings(BaseSettings):
     request_threads: int = Field(
         0, ge=0, le=1000, description="Threads that run request handlers; 0: twice db_pool_size."
     )
+    # Python runs one thread of a process at a time: a second process serves requests on a
+    # second core (a burst of API reads scales with them; see bench/api.py).
+    serve_processes: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Processes `serve` answers requests in; 0: one per core, 4 at most.",
+    )
     file_source_dirs: list[Path] = Field(
         default_factory=list,
         description="Extra folders every tenant's SQLite/DuckDB sources may read.",
@@ -143,6 +152,10 @@ class Settings(BaseSettings):
         # Twice the connections: every request holding one has a thread, and as many again
         # serve requests that need no database (health checks, bad input) without queueing.
         return self.request_threads or 2 * self.db_pool_size
+
+    @property
+    def resolved_serve_processes(self) -> int:
+        return self.serve_processes or min(os.cpu_count() or 1, 4)
 
     @cached_property
     def resolved_database_url(self) -> str:

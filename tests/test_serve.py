@@ -1,0 +1,98 @@
+"""``broadsheet serve`` as people start it: a real process tree answering on a real port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+
+KEY = "bs_serve_test_key_0123456789abcdef"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def children(pid: int) -> list[int]:
+    """The live processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The fields after the command name, which is in parentheses and may hold spaces.
+        fields = stat.rpartition(")")[2].split()
+        if int(fields[1]) == pid and alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running, not gone nor a zombie (an ended process this sandbox's init has not reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def test_serve_answers_from_several_processes_and_stops_them_all(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "BROADSHEET_DATA_DIR": str(tmp_path),
+        "BROADSHEET_DATABASE_URL": "",
+        "BROADSHEET_BOOTSTRAP_ADMIN_KEY": KEY,
+        "BROADSHEET_SERVE_PROCESSES": "2",
+        "BROADSHEET_PORT": str(port),
+    }
+    log = (tmp_path / "serve.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "broadsheet", "serve"], env=env, stdout=log, stderr=log
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            time.sleep(0.2)
+        workers = children(server.pid)
+        # Two serving processes (uvicorn may add a helper of its own, e.g. a resource tracker).
+        assert len(workers) >= 2, workers
+        headers = {"Authorization": f"Bearer {KEY}"}
+        with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+            for _ in range(20):  # connections land on either process; every one answers
+                with httpx.Client(base_url=base, headers=headers, timeout=10) as fresh:
+                    assert fresh.get("/api/v1/reports").status_code == 200
+            listed = client.get("/api/v1/reports", params={"limit": 100}).json()
+        # Start-up work ran once, before the processes started: the demo is there once.
+        names = [r["name"] for r in listed]
+        assert len(names) == len(set(names)) == 5, names
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            code = server.wait(timeout=60)
+        finally:
+            if server.poll() is None:
+                server.kill()
+            log.close()
+    assert code == 0, (tmp_path / "serve.log").read_text()
+    assert not [pid for pid in workers if alive(pid)], "a serving process outlived serve"

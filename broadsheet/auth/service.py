@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from broadsheet.auth.principal import Principal
 from broadsheet.config import Settings
-from broadsheet.deliveries.webhook_secrets import new_secret
 from broadsheet.errors import NotFound, ValidationFailed
 from broadsheet.kit.crypto import Cipher, hash_api_key, new_api_key
 from broadsheet.kit.time import utc_now
+from broadsheet.kit.webhook_secrets import new_secret
 from broadsheet.models import ApiKey, Role, Tenant, User
 
 TENANT_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")

@@ -14,7 +14,7 @@ import httpx2
 from pydantic import Field, ValidationInfo, field_validator
 
 from broadsheet.config import Settings
-from broadsheet.deliveries import webhook_secrets
+from broadsheet.kit import webhook_secrets
 from broadsheet.kit.crypto import Cipher
 from broadsheet.kit.schema import ApiInput
 

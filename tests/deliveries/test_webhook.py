@@ -17,11 +17,11 @@ from types import SimpleNamespace
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from broadsheet.deliveries import webhook_secrets
 from broadsheet.deliveries.channels import webhook
 from broadsheet.deliveries.channels.base import DeliveryFailed
 from broadsheet.deliveries.channels.webhook import WebhookChannel, sign
 from broadsheet.deliveries.recipients import Recipient, RecipientType
+from broadsheet.kit import webhook_secrets
 from tests.deliveries.httpserver import (
     ARTIFACT_BYTES,
     RecordingServer,

@@ -23,8 +23,8 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from broadsheet import models
 from broadsheet.config import Settings
 from broadsheet.deliveries import service as deliveries
-from broadsheet.deliveries import webhook_secrets
 from broadsheet.deliveries.channels import webhook
+from broadsheet.kit import webhook_secrets
 from broadsheet.kit.crypto import Cipher
 from tests.deliveries.httpserver import Recorded, RecordingServer
 from tests.deliveries.test_delivery_api import _body

@@ -12,7 +12,7 @@ delivery service passes as ``parcel.extra["webhook_secret"]``). One in the spec'
 gives the spec's libraries the secret exactly as shown: ``Webhook(secret).verify(body,
 headers)``; any other (a recipient's plain secret, a tenant secret made before that form)
 signs with its UTF-8 bytes, which a receiver gives as ``Webhook(secret.encode())``. See
-:mod:`broadsheet.deliveries.webhook_secrets`.
+:mod:`broadsheet.kit.webhook_secrets`.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from broadsheet.config import Settings
 from broadsheet.deliveries.channels.base import DeliveryFailed, Parcel
 from broadsheet.deliveries.http import post_json
 from broadsheet.deliveries.recipients import Recipient
-from broadsheet.deliveries.webhook_secrets import signing_key
 from broadsheet.kit.jsonvalues import jsonable
+from broadsheet.kit.webhook_secrets import signing_key
 
 EVENT_TYPE = "report.delivered"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -211,7 +212,7 @@ def run(
         str | None, typer.Option("--format", "-f", help="Also export: pdf, excel, csv, json…")
     ] = None,
     output: Annotated[
-        Path | None,
+        str | None,
         typer.Option("--output", "-o", help="Export file, or a folder for the download name."),
     ] = None,
 ) -> None:
@@ -226,7 +227,13 @@ def run(
     if output and not format:
         raise _fail("--output needs --format")
     code = run_report(
-        settings, tenant or settings.default_tenant, report, values, console, format, output
+        settings,
+        tenant or settings.default_tenant,
+        report,
+        values,
+        console,
+        format,
+        _output_path(output),
     )
     raise typer.Exit(code)
 
@@ -238,7 +245,7 @@ def export(
         str, typer.Option("--format", "-f", help="pdf, excel, csv, json, ndjson or parquet.")
     ],
     output: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--output", "-o", help="A file, or a folder; default: the download name, here."
         ),
@@ -256,12 +263,23 @@ def export(
         tenant or settings.default_tenant,
         result_id,
         format,
-        output,
+        _output_path(output),
         console,
         bom=bom,
         pdf_max_rows=pdf_max_rows,
     )
     raise typer.Exit(code)
+
+
+def _output_path(raw: str | None) -> Path | None:
+    """``--output`` as a path. A trailing slash means a folder: one that does not exist is an
+    error, never a file of that name."""
+    if raw is None:
+        return None
+    path = Path(raw)
+    if raw.endswith(("/", os.sep)) and not path.is_dir():
+        raise _fail(f"--output: no folder {raw!r}")
+    return path
 
 
 def _database_answers(settings: Settings) -> None:

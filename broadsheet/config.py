@@ -11,8 +11,9 @@ import secrets
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlparse
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -128,6 +129,17 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Extra folders every tenant's SQLite/DuckDB sources may read.",
     )
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_url_known(cls, url: str) -> str:
+        # Checked with the settings, so a bad one stops a command with one line at start.
+        parsed = urlparse(url)
+        if url and not (
+            (parsed.scheme == "file" and parsed.path) or (parsed.scheme == "s3" and parsed.hostname)
+        ):
+            raise ValueError("use file:///path or s3://bucket/prefix")
+        return url
 
     @model_validator(mode="after")
     def _heartbeat_fits(self) -> Settings:

@@ -182,6 +182,13 @@ def test_export_to_a_path_it_cannot_write_is_one_line(
     )
     assert "no folder" in line and str(a_file) in line
     assert list(tmp_path.iterdir()) == [a_file]
+    # A trailing slash means a folder: a missing one is an error, never a file of its name.
+    for meant in (tmp_path / "missing", a_file):
+        line = one_error(
+            CliRunner().invoke(app, ["export", result_id, "-f", "csv", "-o", f"{meant}/"])
+        )
+        assert "no folder" in line and str(meant) in line
+    assert list(tmp_path.iterdir()) == [a_file] and a_file.read_text() == ""
 
 
 def test_export_of_an_unknown_result_is_one_line(cli_env: Settings, tenancy: Tenancy) -> None:
@@ -270,6 +277,11 @@ def test_bad_settings_and_an_absent_database_are_one_line(
     line = one_error(CliRunner().invoke(app, ["keys", "list"]))
     assert line.startswith("error: BROADSHEET_PORT: ") and "integer" in line
     monkeypatch.delenv("BROADSHEET_PORT")
+    for url in ("ftp://host/x", "s3://", "file://"):
+        monkeypatch.setenv("BROADSHEET_STORAGE_URL", url)
+        line = one_error(CliRunner().invoke(app, ["export", "x", "-f", "csv"]))
+        assert line.startswith("error: BROADSHEET_STORAGE_URL: ") and "s3://bucket" in line, url
+    monkeypatch.delenv("BROADSHEET_STORAGE_URL")
     monkeypatch.setenv("BROADSHEET_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
     for command in (["keys", "list"], ["serve"], ["scheduler"], ["demo"]):
         line = one_error(CliRunner().invoke(app, command))

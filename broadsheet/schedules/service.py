@@ -245,8 +245,9 @@ def _check_parameters(
     for field, values in sets:
         for name, value in values.items():
             if isinstance(value, str):
-                try:
+                try:  # rendered here too, so an error names its parameter
                     expressions.validate_template(value)
+                    expressions.render(value, at, tz)
                 except expressions.ExpressionError as exc:
                     raise ValidationFailed.field(f"{field}.{name}", str(exc)) from None
         try:

@@ -59,7 +59,10 @@ def execution(session: Session, row: models.ReportExecution, *, reveal: bool) ->
             "size": row.file_size,
             "href": f"/api/v1/reports/results/{row.result_id}/export?format={fmt}",
         }
-    attempts = len((row.details or {}).get("attempts", [])) or (1 if row.job_id else 0)
+    # Each attempt that ended is recorded; one still running is counted too. (A retry that
+    # waits has not been made yet.)
+    ended = len((row.details or {}).get("attempts", []))
+    attempts = ended + (1 if row.status == "running" and row.job_id else 0)
     return Execution(
         id=row.id,
         schedule_id=row.schedule_id,
@@ -67,7 +70,7 @@ def execution(session: Session, row: models.ReportExecution, *, reveal: bool) ->
         trigger=row.trigger,
         status=row.status,
         parameters=row.parameters,
-        attempts=max(attempts, row.retry_count + (1 if row.job_id else 0)),
+        attempts=attempts,
         started_at=row.started_at,
         completed_at=row.completed_at,
         next_attempt_at=row.next_attempt_at,

@@ -248,6 +248,8 @@ def test_a_retry_a_day_later_runs_with_the_first_attempts_values(
     executions.advance(runtime, INSTANT + timedelta(seconds=30))
     retrying = the_execution(sessions, schedule["id"])
     assert retrying.status == "retrying" and retrying.parameters == want
+    waiting = client.get(f"/api/v1/executions/{retrying.id}", headers=admin.headers).json()
+    assert waiting["status"] == "retrying" and waiting["attempts"] == 1  # the retry is not made yet
     # Before the retry: the source is mended, and someone edits the schedule's templates and
     # zone. The retry still makes the report this fire promised.
     with session_scope(sessions) as session:
@@ -266,6 +268,8 @@ def test_a_retry_a_day_later_runs_with_the_first_attempts_values(
     assert second.status == "running" and second.job_id not in (None, first.job_id)
     assert second.job_id is not None
     assert job_parameters(sessions, second.job_id) == want
+    running = client.get(f"/api/v1/executions/{second.id}", headers=admin.headers).json()
+    assert running["status"] == "running" and running["attempts"] == 2
     wait_job(sessions, second.job_id, "completed")
     executions.advance(runtime, INSTANT + timedelta(days=1, seconds=5))
     done = client.get(f"/api/v1/executions/{second.id}", headers=admin.headers).json()

@@ -127,5 +127,6 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         409: "Conflict with the stored state",
         413: "Body too large",
         422: "Invalid field(s), named in `errors`",
+        503: "Busy: no database connection in time (see `Retry-After`)",
     }.items()
 }

@@ -35,9 +35,7 @@ def export_result(
     caller: CurrentUser,
     session: SessionDep,
     runtime: RuntimeDep,
-    format: Annotated[
-        ExportFormat | None, Query(description="The file's format (required).")
-    ] = None,
+    format: Annotated[ExportFormat, Query(description="The file's format.")],
     bom: Annotated[bool, Query(description="CSV: start with a UTF-8 BOM (for Excel).")] = False,
     pdf_max_rows: Annotated[
         int | None,

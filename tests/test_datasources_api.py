@@ -186,3 +186,44 @@ def test_duckdb_file_source(client: TestClient, admin: Caller, settings: Setting
     source = create(client, admin, name="lake", url=f"duckdb:///{path}").json()
     result = client.post(f"{SOURCES}/{source['id']}/test", headers=admin.headers).json()
     assert result["ok"] is True, result
+
+
+def test_duckdb_decimals_stay_exact(client: TestClient, admin: Caller, settings: Settings) -> None:
+    """DuckDB hands out Decimals with a declared DECIMAL(p,s): every digit reaches the result
+    and the exports, never a double's nearest value."""
+    import duckdb
+
+    from tests.jobs.helpers import result, run
+
+    path = settings.source_dirs_for("acme")[0] / f"{uuid.uuid4()}.duckdb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(path)) as conn:
+        conn.execute(
+            "CREATE TABLE t AS SELECT * FROM (VALUES"
+            " (12345678901234567.89::DECIMAL(20,2)), (-0.01::DECIMAL(20,2))) AS v(amount)"
+        )
+    assert create(client, admin, name="lake", url=f"duckdb:///{path}").status_code == 201
+    body = report_body(
+        name="Exact",
+        dataSource="lake",
+        query="SELECT amount, SUM(amount) OVER () AS total FROM t ORDER BY amount DESC",
+        parameters=[],
+        visualizations=[],
+    )
+    created = client.post("/api/v1/reports", json=body, headers=admin.headers)
+    assert created.status_code == 201, created.text
+    job = run(client, admin, created.json()["id"], {})
+    assert job["status"] == "completed", job
+    data = result(client, admin, job["resultId"])["data"]
+    assert [c["type"] for c in data["columns"]] == ["decimal", "decimal"]
+    shown = [(row["amount"], row["total"]) for row in data["rows"]]
+    assert [tuple(str(v) for v in pair) for pair in shown] == [
+        ("12345678901234567.89", "12345678901234567.88"),
+        ("-0.01", "12345678901234567.88"),
+    ]
+    exported = client.get(
+        f"/api/v1/reports/results/{job['resultId']}/export",
+        params={"format": "csv"},
+        headers=admin.headers,
+    )
+    assert "12345678901234567.89" in exported.text and "12345678901234567.88" in exported.text

@@ -10,6 +10,7 @@ trust.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -60,6 +61,7 @@ _MYSQL_FIELDS: dict[int, pa.DataType] = {
     245: pa.string(),
 }
 PG_NUMERIC = 1700
+_DUCKDB_DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
 MYSQL_DECIMALS = (0, 246)
 
 
@@ -96,6 +98,10 @@ def hinted_type(backend: str, description: Sequence[Any]) -> pa.DataType | None:
         if code in MYSQL_DECIMALS:
             return _decimal(description)
         return _MYSQL_FIELDS.get(code)
+    if backend == "duckdb" and (declared := _DUCKDB_DECIMAL.fullmatch(str(code))):
+        # DuckDB names the type, e.g. DECIMAL(20,2) (SUM() of one too), and hands out Decimals.
+        precision, scale = int(declared[1]), int(declared[2])
+        return pa.decimal128(precision, scale) if 0 < precision <= 38 else pa.float64()
     return None
 
 

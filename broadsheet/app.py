@@ -13,6 +13,7 @@ from broadsheet.audit.endpoints import router as audit_router
 from broadsheet.capacity import RequestSlots, size_request_threads
 from broadsheet.config import Settings
 from broadsheet.datasources.endpoints import router as datasources_router
+from broadsheet.db import make_engine, make_sessionmaker
 from broadsheet.deliveries.endpoints import router as delivery_links_router
 from broadsheet.exports.endpoints import router as exports_router
 from broadsheet.health import router as health_router
@@ -41,7 +42,15 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
     """Build the application. ``prepare`` runs start-up work (migrations, bootstrap key, demo)
     in the lifespan; tests that set up the database themselves turn it off."""
     settings = settings or Settings()
-    runtime = Runtime.build(settings)
+    runtime = Runtime.build(settings)  # jobs, the scheduler and maintenance use its engine
+    # Requests have an engine of their own: the connections their turns are counted against
+    # (broadsheet.capacity) are never taken by background work, and waiting for one is short.
+    requests_engine = make_engine(
+        settings.resolved_database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
+    )
     executor = make_executor(runtime)
     maintenance = Maintenance(runtime, executor)
     scheduler = Scheduler(runtime, executor) if settings.scheduler_embedded else None
@@ -62,6 +71,7 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
         await run_in_threadpool(maintenance.stop)
         await run_in_threadpool(executor.stop)
         runtime.engine.dispose()
+        requests_engine.dispose()
 
     app = FastAPI(
         title="Broadsheet",
@@ -70,8 +80,8 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.engine = runtime.engine
-    app.state.sessions = runtime.sessions
+    app.state.engine = requests_engine
+    app.state.sessions = make_sessionmaker(requests_engine)
     app.state.runtime = runtime
     app.state.db_slots = RequestSlots(settings.db_pool_size, settings.db_pool_timeout_seconds)
     app.state.executor = executor

@@ -10,19 +10,28 @@ slots here — waiting on the event loop, holding no thread and no connection �
 keeps that many connections: a request with a slot finds a connection, and a thread is only
 ever held by work that can finish. A request that gets no slot in time is answered 503 with
 ``Retry-After``.
+
+The pool is the requests' own: jobs, the scheduler and maintenance have an engine of theirs
+(see ``broadsheet.app``). And a slot is for using the database, not for the whole request:
+work that goes on without it — rendering an export or a chart, querying a tenant's source —
+first calls :func:`broadsheet.db.done_with_database`, which gives the slot back at once.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
 import anyio.to_thread
 from anyio.lowlevel import RunVar
 from sqlalchemy.orm import Session, sessionmaker
 
 from broadsheet.config import Settings
+from broadsheet.db import ON_DONE
 from broadsheet.errors import Overloaded
 
 
@@ -44,7 +53,7 @@ class RequestSlots:
         return semaphore
 
     @asynccontextmanager
-    async def hold(self) -> AsyncIterator[None]:
+    async def hold(self) -> AsyncIterator[Turn]:
         semaphore = self._current()
         try:
             with anyio.fail_after(self.timeout):
@@ -54,10 +63,33 @@ class RequestSlots:
                 f"the server is busy: no database connection was free within {self.timeout:g} s;"
                 " retry shortly"
             ) from None
+        turn = Turn(semaphore, anyio.lowlevel.current_token())
         try:
-            yield
+            yield turn
         finally:
-            semaphore.release()
+            turn.give_back()
+
+
+class Turn:
+    """One request's slot, given back once: early, from a request thread, when the request
+    is done with the database; else when the request ends."""
+
+    def __init__(self, semaphore: anyio.Semaphore, loop: anyio.lowlevel.EventLoopToken) -> None:
+        self._semaphore = semaphore
+        self._loop = loop
+        self._loop_thread = threading.get_ident()  # made on the event loop
+        self._lock = threading.Lock()
+        self._held = True
+
+    def give_back(self) -> None:
+        with self._lock:
+            if not self._held:
+                return
+            self._held = False
+        if threading.get_ident() == self._loop_thread:
+            self._semaphore.release()
+        else:  # the semaphore belongs to the event loop: released there
+            anyio.from_thread.run_sync(self._semaphore.release, token=self._loop)
 
 
 @asynccontextmanager
@@ -67,8 +99,9 @@ async def request_session(
     """A request's unit of work: a slot first, then a session (it connects on first use);
     committed if the request succeeds, and closed — its connection returned — before the
     slot is given back."""
-    async with slots.hold():
+    async with slots.hold() as turn:
         session = sessions()
+        session.info[ON_DONE] = turn.give_back
         try:
             yield session
         except BaseException:

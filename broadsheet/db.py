@@ -13,11 +13,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from broadsheet.kit import dburl
 
 
-def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
+def make_engine(
+    url: str, *, pool_size: int = 5, max_overflow: int = 10, pool_timeout: float = 30
+) -> Engine:
     """An engine with ``pool_size`` connections kept and ``max_overflow`` more opened when
-    needed (SQLAlchemy's defaults, 5 and 10, suit one-shot commands and tests)."""
+    needed, waiting up to ``pool_timeout`` seconds for one (SQLAlchemy's defaults suit
+    one-shot commands and tests)."""
     parsed = dburl.normalize(url)
-    pool = {"pool_size": pool_size, "max_overflow": max_overflow}
+    pool: dict[str, Any] = {
+        "pool_size": pool_size,
+        "max_overflow": max_overflow,
+        "pool_timeout": pool_timeout,
+    }
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             from pathlib import Path
@@ -38,6 +45,42 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+# A session's ``info`` key for what to call once it is done with the database (a request's
+# turn, see broadsheet.capacity).
+ON_DONE = "broadsheet.on_done_with_database"
+
+
+_WROTE = "broadsheet.wrote"
+
+
+def done_with_database(session: Session) -> None:
+    """Before slow work that needs no metadata database — a render, a query in a tenant's
+    source: end the session's transaction, so its connection goes back to the pool, and give
+    back whatever was lent for it (a request's turn). The session stays usable; using it
+    again takes a connection anew.
+
+    A session that has written already is in the middle of a unit of work that must commit
+    whole: it keeps its transaction (and its connection) until its owner commits.
+    """
+    if session.info.get(_WROTE):
+        return
+    session.commit()
+    done = session.info.pop(ON_DONE, None)
+    if done is not None:
+        done()
+
+
+@event.listens_for(Session, "after_flush")
+def _remember_writes(session: Session, _context: Any) -> None:
+    session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_writes(session: Session) -> None:
+    session.info.pop(_WROTE, None)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

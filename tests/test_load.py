@@ -58,6 +58,55 @@ def test_a_request_with_no_connection_in_time_is_503_with_retry_after(
         assert client.get("/api/v1/reports", headers=caller.headers).status_code == 200
 
 
+def test_slow_work_without_the_database_gives_the_turn_back(
+    settings: Settings, sessions: sessionmaker[Session], tenancy: Tenancy
+) -> None:
+    """A data source check waits on a server that says nothing for 3 s; with one turn in all,
+    other requests are served meanwhile (the check gave its turn back before connecting)."""
+    caller = tenancy.key()
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    stop = threading.Event()
+
+    def say_nothing() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = silent.accept()
+            except OSError:
+                return
+            stop.wait(3)
+            conn.close()
+
+    threading.Thread(target=say_nothing, daemon=True).start()
+    tight = settings.model_copy(update={"db_pool_size": 1, "db_pool_timeout_seconds": 1})
+    try:
+        with TestClient(create_app(tight, prepare=False)) as client:
+            port = silent.getsockname()[1]
+            created = client.post(
+                "/api/v1/datasources",
+                json={"name": "quiet", "url": f"postgresql://u:p@127.0.0.1:{port}/db"},
+                headers=caller.headers,
+            )
+            assert created.status_code == 201, created.text
+            check = f"/api/v1/datasources/{created.json()['id']}/test"
+            with ThreadPoolExecutor(1) as pool:
+                started = time.monotonic()
+                slow = pool.submit(client.post, check, headers=caller.headers)
+                time.sleep(0.5)  # the check is waiting on the silent server by now
+                meanwhile = [
+                    client.get("/api/v1/reports", headers=caller.headers).status_code
+                    for _ in range(3)
+                ]
+                answered = slow.result()
+            assert meanwhile == [200, 200, 200]
+            assert answered.status_code == 200 and answered.json()["ok"] is False
+            assert time.monotonic() - started >= 2.5  # it really was waiting meanwhile
+    finally:
+        stop.set()
+        silent.close()
+
+
 def test_a_pool_timeout_is_503_with_retry_after_not_500(
     settings: Settings, sessions: sessionmaker[Session]
 ) -> None:

@@ -14,6 +14,7 @@ from broadsheet.auth.principal import Principal
 from broadsheet.config import Settings
 from broadsheet.datasources import connector
 from broadsheet.datasources.schemas import ConnectionTest, DataSource, DataSourceWrite
+from broadsheet.db import done_with_database
 from broadsheet.errors import Conflict, NotFound, ValidationFailed
 from broadsheet.kit import dburl
 from broadsheet.kit.crypto import Cipher
@@ -92,6 +93,7 @@ class DataSourceService:
     def test(self, tenant_id: uuid.UUID, source_id: uuid.UUID) -> ConnectionTest:
         row = self.get(tenant_id, source_id)
         url = connector.parse_source_url(self.url_of(row), self._allowed_dirs(row.tenant_id))
+        done_with_database(self.session)  # the probe may wait on a far server
         result = connector.probe(url)
         return ConnectionTest(
             ok=result.ok,

@@ -22,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from broadsheet import models
+from broadsheet.db import done_with_database
 from broadsheet.errors import ValidationFailed
 from broadsheet.exports.base import (
     DEFAULT_PDF_MAX_ROWS,
@@ -97,7 +98,7 @@ class ExportService:
         )
         ctx = context(result, report, options)
         engine = self.session.get_bind()
-        self.session.commit()  # a read-only transaction: ending it releases the connection
+        done_with_database(self.session)  # read-only so far: the connection goes back
         if not self.storage.exists(key):
             with _exclusive(key, engine, self.storage):
                 if not self.storage.exists(key):  # someone else may have made it meanwhile

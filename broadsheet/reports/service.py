@@ -12,6 +12,7 @@ from broadsheet import models
 from broadsheet.auth.principal import Principal
 from broadsheet.config import Settings
 from broadsheet.datasources.service import DataSourceService
+from broadsheet.db import done_with_database
 from broadsheet.errors import Conflict, NotFound, ValidationFailed
 from broadsheet.kit.pagination import Page
 from broadsheet.kit.time import utc_now
@@ -63,13 +64,15 @@ class ReportService:
     def update(
         self, caller: Principal, report_id: uuid.UUID, body: ReportDefinitionWrite
     ) -> models.ReportDefinition:
+        # Checked against the source first, with the metadata database let go; then the
+        # version is compared and the row written in one transaction.
+        self._validate(caller.tenant_id, body)
         row = self.get(caller.tenant_id, report_id)
         if body.version is not None and body.version != row.version:
             raise Conflict(
                 f"the report is at version {row.version}, not {body.version}: "
                 "read it again and reapply your change"
             )
-        self._validate(caller.tenant_id, body)
         self._apply(row, body)
         row.version += 1
         row.updated_at = utc_now()
@@ -91,8 +94,13 @@ class ReportService:
         if source is None:
             raise ValidationFailed.field("dataSource", f"no data source named '{body.data_source}'")
         engine = self.sources.engine(source)
+        timeout = source.statement_timeout_seconds
+        # The source may take its time (up to its statement timeout): not on a metadata
+        # connection, nor a request's turn (unless the session has written already: then
+        # its unit of work keeps them until it commits whole).
+        done_with_database(self.session)
         try:
-            validation.check_definition(engine, body, source.statement_timeout_seconds)
+            validation.check_definition(engine, body, timeout)
         finally:
             engine.dispose()
 

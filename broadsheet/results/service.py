@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from broadsheet import models
 from broadsheet.charts import render
+from broadsheet.db import done_with_database
 from broadsheet.errors import NotFound, ValidationFailed
 from broadsheet.kit.pagination import Page
 from broadsheet.kit.time import utc_now
@@ -123,6 +124,7 @@ class ResultService:
             raise NotFound(f"visualization '{viz_id}' has no chart: {viz.get('error')}")
         key = f"{row.storage_key}charts/{viz_id}.{kind}"
         if not self.storage.exists(key):
+            done_with_database(self.session)  # a render needs no connection
             spec, chart_data = viz["data"]["spec"], viz["data"].get("chartData", [])
             body = (
                 render.to_svg(spec, chart_data).encode()

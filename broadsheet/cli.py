@@ -51,7 +51,12 @@ def _explained(exc: Exception) -> list[str]:
         return [f"{e['field']}: {e['message']}" for e in exc.errors or []] or [exc.detail]
     if isinstance(exc, pydantic.ValidationError):
         prefix = "BROADSHEET_" if exc.title == Settings.__name__ else ""
-        return [f"{prefix}{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors()]
+        # A check of several settings together names none (its message names them).
+        return [
+            (f"{prefix}{str(e['loc'][0]).upper()}: " if e["loc"] else "")
+            + str(e["msg"]).removeprefix("Value error, ")
+            for e in exc.errors()
+        ]
     if isinstance(exc, DATABASE_TROUBLE):
         said = _first_line(exc.orig)
         missing = "no such table" in said or "does not exist" in said

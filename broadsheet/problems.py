@@ -74,7 +74,9 @@ def _message(error: dict[str, Any]) -> str:
         # Every allowed value, plainly: "'docx' is not allowed; use one of: pdf, excel, csv".
         allowed = re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected", "")))
         if allowed:
-            return f"{error.get('input')!r} is not allowed; use one of: {', '.join(allowed)}"
+            given = repr(error.get("input"))
+            given = given if len(given) <= 60 else given[:57] + "..."  # a body may be 1 MB
+            return f"{given} is not allowed; use one of: {', '.join(allowed)}"
     message = str(error.get("msg", "invalid"))
     # Pydantic prefixes errors raised in our validators; the field already says where.
     return message.removeprefix("Value error, ")

@@ -150,3 +150,18 @@ def test_an_unknown_value_is_422_listing_the_values(
     (error,) = response.json()["errors"]
     assert error["field"] == name
     assert error["message"] == f"{params[name]!r} is not allowed; use one of: {', '.join(listed)}"
+
+
+def test_a_long_unknown_value_is_cut_short_in_the_message(
+    client: TestClient, tenancy: Tenancy
+) -> None:
+    caller = tenancy.key("acme")
+    huge = "x" * 5000
+    response = client.get("/api/v1/audit", params={"action": huge}, headers=caller.headers)
+    assert response.status_code == 422
+    (error,) = response.json()["errors"]
+    assert (
+        error["message"].startswith("'xxx")
+        and "... is not allowed; use one of:" in error["message"]
+    )
+    assert len(response.text) < 2000

@@ -217,3 +217,25 @@ def test_demo_refresh_makes_the_data_anew_up_to_today(
     assert refreshed.exit_code == 0, refreshed.output
     assert refreshed.output.strip() == f"added data of portfolio_analytics up to {last_weekday}"
     assert dates(path)[-1] == last_weekday
+
+
+def test_start_up_makes_week_old_demo_data_anew(tmp_path: Path) -> None:
+    """A server left running for months: at its next start the data reaches today again."""
+    from broadsheet import startup
+    from broadsheet.db import make_engine, make_sessionmaker
+
+    settings = Settings(data_dir=tmp_path, secret_key="test-secret-key-for-broadsheet")
+    path = settings.shared_sources_dir / f"{demo_dataset.SOURCE_NAME}.db"
+    today = datetime.now(UTC).date()
+    demo_dataset.build(path, today - timedelta(days=30))
+    assert demo_dataset.stale(path)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        startup.prepare(settings, make_sessionmaker(engine))
+        assert dates(path)[-1] == demo_dataset.business_days()[-1].isoformat()
+        assert not demo_dataset.stale(path)
+        fresh = path.stat().st_mtime_ns
+        startup.prepare(settings, make_sessionmaker(engine))  # fresh data is kept as it is
+        assert path.stat().st_mtime_ns == fresh
+    finally:
+        engine.dispose()

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 SOURCE_NAME = "portfolio_analytics"
-DAYS = 524  # the most business days two years can hold: every one of the last two years
+DAYS = 524  # at least every business day of the last two years (two years hold 522 to 523)
 SEED = 20220103
 FORMAT = 2  # PRAGMA user_version of files this module writes; older files are made anew
 
@@ -105,10 +105,25 @@ def build(path: Path, until: date | None = None, *, anew: bool = False) -> Path:
     return path
 
 
+def stale(path: Path, days: int = 7) -> bool:
+    """Whether the data at ``path`` ends more than ``days`` days before today (UTC): a
+    long-running install then makes it anew at its next start, so "last week" keeps rows."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            last = conn.execute("SELECT max(date) FROM portfolio_performance").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return True
+    today = datetime.now(UTC).date()
+    return last is None or date.fromisoformat(last) < today - timedelta(days=days)
+
+
 def _format(path: Path) -> int | None:
     """The file's ``user_version``; None when it is not a database SQLite can read."""
     try:
-        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
             return int(conn.execute("PRAGMA user_version").fetchone()[0])
         finally:

@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 import httpx2
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from broadsheet.config import Settings
 from broadsheet.kit import webhook_secrets
@@ -152,16 +152,19 @@ def stored(
     return out
 
 
-def loaded(row: dict[str, Any], settings: Settings) -> Recipient | None:
-    """A saved recipient with its secret decrypted, ready to send to; None if it no longer
-    passes the checks (saved before a rule tightened)."""
+def loaded(row: dict[str, Any], settings: Settings) -> Recipient | str:
+    """A saved recipient with its secret decrypted, ready to send to; or, if it no longer
+    passes the checks (saved before a rule tightened), why not."""
     row = dict(row)
     if row.get("secret"):
         row["secret"] = secrets_cipher(settings).decrypt(row["secret"])
     try:
         return Recipient.model_validate(row)
-    except ValueError:
-        return None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        said = str(first["msg"]).removeprefix("Value error, ")
+        return f"{where}: {said}" if where else said
 
 
 def shown(recipients: list[dict[str, Any]], *, reveal: bool) -> list[dict[str, Any]]:

@@ -164,7 +164,7 @@ def _deliver(
     channels: Channels,
     delivery: models.ReportDelivery,
     parcel: Parcel | DeliveryFailed,
-    recipient: Recipient | None,
+    recipient: Recipient | str,
 ) -> int:
     """Claim one delivery, send it, record what happened: 1, or 0 if another sender took it.
 
@@ -207,10 +207,10 @@ def _claim(runtime: Runtime, delivery: models.ReportDelivery) -> bool:
 
 def _prepare(
     runtime: Runtime, claimed: list[models.ReportDelivery], now: datetime
-) -> list[tuple[models.ReportDelivery, Parcel | DeliveryFailed, Recipient | None]]:
+) -> list[tuple[models.ReportDelivery, Parcel | DeliveryFailed, Recipient | str]]:
     """Each due delivery with its parcel (built once per execution) and recipient."""
     built: dict[uuid.UUID, Parcel | DeliveryFailed] = {}
-    ready: list[tuple[models.ReportDelivery, Parcel | DeliveryFailed, Recipient | None]] = []
+    ready: list[tuple[models.ReportDelivery, Parcel | DeliveryFailed, Recipient | str]] = []
     with session_scope(runtime.sessions) as session:
         for delivery in claimed:
             if delivery.execution_id not in built:
@@ -233,7 +233,7 @@ def _prepare(
     return ready
 
 
-def _recipient(runtime: Runtime, delivery: models.ReportDelivery) -> Recipient | None:
+def _recipient(runtime: Runtime, delivery: models.ReportDelivery) -> Recipient | str:
     row = delivery.recipient or {"type": delivery.recipient_type,
                                  "address": delivery.recipient_value}  # fmt: skip
     return loaded(row, runtime.settings)
@@ -243,12 +243,12 @@ def _send(
     channels: Channels,
     delivery: models.ReportDelivery,
     parcel: Parcel | DeliveryFailed,
-    recipient: Recipient | None,
+    recipient: Recipient | str,
 ) -> Outcome:
     if isinstance(parcel, DeliveryFailed):
         return parcel
-    if recipient is None:
-        return DeliveryFailed("the recipient is no longer valid", permanent=True)
+    if isinstance(recipient, str):  # why it no longer passes the checks
+        return DeliveryFailed(f"the recipient is no longer valid: {recipient}", permanent=True)
     try:
         return channels[delivery.recipient_type].send(parcel, recipient)
     except DeliveryFailed as failed:

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import time
+import uuid
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -227,3 +228,34 @@ def test_a_whsec_secret_without_padding_is_accepted(
             "secret": whsec(bytes(25), padded=False)}  # fmt: skip
     made = client.post(SCHEDULES, json=_body(client, admin, [hook]), headers=admin.headers)
     assert made.status_code == 201, made.text
+
+
+def test_a_saved_secret_that_no_longer_passes_fails_its_delivery_saying_why(
+    client: TestClient,
+    admin: Caller,  # noqa: F811
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    delivering: Deliverer,  # noqa: F811
+) -> None:
+    """A recipient saved before whsec_ secrets were checked, with one that is not base64: its
+    delivery fails at once, and the error says what is wrong with it."""
+    from broadsheet.deliveries import recipients
+
+    runtime = delivering(Inbox(), webhook_allow_private=True, webhook_allow_http=True)
+    with RecordingServer() as receiver:
+        hook = {"type": "webhook", "address": receiver.url, "secret": "a-plain-secret-of-24-chars"}
+        schedule = create(client, admin, name="Saved long ago", recipients=[hook])
+        with sessions.begin() as session:
+            row = session.get(models.ReportSchedule, uuid.UUID(schedule["id"]))
+            assert row is not None
+            old = recipients.secrets_cipher(settings).encrypt("whsec_saved before the check")
+            row.recipients = [{**row.recipients[0], "secret": old}]
+        execution = fire_schedule(sessions, runtime, schedule)
+        assert deliveries.advance(runtime) == 1
+        assert receiver.requests == []
+    shown = client.get(f"/api/v1/executions/{execution.id}", headers=admin.headers).json()
+    (delivery,) = shown["deliveries"]
+    assert delivery["status"] == "failed" and delivery["attempts"] == 1
+    assert delivery["error"].startswith(
+        "the recipient is no longer valid: secret: a whsec_ secret must be valid base64"
+    ), delivery["error"]

@@ -50,7 +50,9 @@ class Phase:
 
     @property
     def rate(self) -> float:
-        return len(self.latencies) / self.seconds if self.seconds else 0.0
+        """Answers a second (a timeout is in the latencies, not among the answers)."""
+        answered = len(self.latencies) - self.errors["timeout"]
+        return answered / self.seconds if self.seconds else 0.0
 
     def percentile(self, p: int) -> float:
         if len(self.latencies) < 2:
@@ -130,6 +132,8 @@ async def run_phase(
                 await response.aread()
             except httpx.TimeoutException:
                 phase.errors["timeout"] += 1
+                # Counted in the latencies too, as the whole wait: a timeout is no fast answer.
+                phase.latencies.append(time.perf_counter() - sent)
             except httpx.TransportError as exc:
                 phase.errors[type(exc).__name__] += 1
             else:

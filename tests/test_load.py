@@ -188,4 +188,4 @@ def test_a_burst_against_a_real_server_is_all_answered_without_5xx(
     statuses = asyncio.run(fire())
     took = time.monotonic() - started
     assert statuses == [r[4] for r in requests]
-    assert took < 60
+    assert took < 10  # the bound for 200 bad requests; these are half good as well

@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     # db_pool_size connections before it uses a thread for the database, so no thread waits
     # for a connection that a request waiting for a thread holds.
     db_pool_size: int = Field(
-        8, ge=1, le=500, description="Requests that use the metadata database at once."
+        4, ge=1, le=500, description="Requests that use the metadata database at once."
     )
     db_max_overflow: int = Field(
         12, ge=0, le=500, description="More connections for jobs, schedulers and maintenance."

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -142,6 +143,31 @@ def the_execution(sessions: sessionmaker[Session], schedule_id: str) -> models.R
     return rows[0]
 
 
+@dataclass(frozen=True)
+class Case:
+    """A report in ``report_zone`` scheduled in ``zone``: its ids and zones."""
+
+    report_id: str
+    schedule: dict[str, Any]
+    zone: str
+    report_zone: str
+
+    def expected(self, instant: datetime) -> dict[str, str]:
+        return expected(instant, self.zone, self.report_zone)
+
+
+@pytest.fixture(params=[(z, r) for z in ZONES for r in REPORT_ZONES], ids="-".join)
+def case(
+    request: pytest.FixtureRequest,
+    client: TestClient,
+    admin: Caller,
+    sessions: sessionmaker[Session],
+) -> Case:
+    zone, report_zone = request.param
+    rid = prepare_report(client, admin, sessions, report_zone)
+    return Case(rid, create_schedule(client, admin, rid, zone), zone, report_zone)
+
+
 def wait_job(sessions: sessionmaker[Session], job_id: uuid.UUID, status: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -155,20 +181,16 @@ def wait_job(sessions: sessionmaker[Session], job_id: uuid.UUID, status: str) ->
     raise AssertionError(f"job {job_id} never became {status}")
 
 
-@pytest.mark.parametrize("report_zone", REPORT_ZONES)
-@pytest.mark.parametrize("zone", ZONES)
 def test_a_scheduled_fire_runs_with_the_previews_values(
     client: TestClient,
     admin: Caller,
     sessions: sessionmaker[Session],
     runtime: Runtime,
     settings: Settings,
-    zone: str,
-    report_zone: str,
+    case: Case,
 ) -> None:
-    rid = prepare_report(client, admin, sessions, report_zone)
-    schedule = create_schedule(client, admin, rid, zone)
-    want = expected(INSTANT, zone, report_zone)
+    schedule = case.schedule
+    want = case.expected(INSTANT)
     assert preview_at(sessions, settings, schedule["id"], INSTANT) == want
     with session_scope(sessions) as session:
         session.execute(
@@ -186,24 +208,20 @@ def test_a_scheduled_fire_runs_with_the_previews_values(
     assert shown["parameters"] == want
 
 
-@pytest.mark.parametrize("report_zone", REPORT_ZONES)
-@pytest.mark.parametrize("zone", ZONES)
 def test_run_now_resolves_at_the_request_in_the_schedules_zone(
     client: TestClient,
     admin: Caller,
     sessions: sessionmaker[Session],
     runtime: Runtime,
     settings: Settings,
-    zone: str,
-    report_zone: str,
+    case: Case,
 ) -> None:
-    rid = prepare_report(client, admin, sessions, report_zone)
-    schedule = create_schedule(client, admin, rid, zone)
+    schedule, zone = case.schedule, case.zone
     started = client.post(f"{SCHEDULES}/{schedule['id']}/run", headers=admin.headers)
     assert started.status_code == 202, started.text
     body = started.json()
     instant = datetime.fromisoformat(body["scheduledFor"])
-    want = expected(instant, zone, report_zone)
+    want = case.expected(instant)
     assert body["parameters"] == want
     assert job_parameters(sessions, uuid.UUID(body["jobId"])) == want
     # What the preview gives for a fire at that instant, with the same function.
@@ -215,20 +233,16 @@ def test_run_now_resolves_at_the_request_in_the_schedules_zone(
         assert fire_parameters(report, row.parameters or {}, instant, ZoneInfo(zone)) == want
 
 
-@pytest.mark.parametrize("report_zone", REPORT_ZONES)
-@pytest.mark.parametrize("zone", ZONES)
 def test_a_retry_a_day_later_runs_with_the_first_attempts_values(
     client: TestClient,
     admin: Caller,
     sessions: sessionmaker[Session],
     runtime: Runtime,
     settings: Settings,
-    zone: str,
-    report_zone: str,
+    case: Case,
 ) -> None:
-    rid = prepare_report(client, admin, sessions, report_zone)
-    schedule = create_schedule(client, admin, rid, zone)
-    want = expected(INSTANT, zone, report_zone)
+    rid, schedule = case.report_id, case.schedule
+    want = case.expected(INSTANT)
     broken = QUERY.replace("FROM trades", "FROM table_that_went_away")
     with session_scope(sessions) as session:
         session.execute(

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from broadsheet.kit import dburl
+from broadsheet.kit.sqlite import deny_dangerous_functions
 
 
 def make_engine(
@@ -39,6 +40,7 @@ def make_engine(
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    deny_dangerous_functions(dbapi_conn)
     # Foreign keys are off by default in SQLite; WAL lets readers run beside one writer.
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")

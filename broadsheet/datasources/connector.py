@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from broadsheet.kit import dburl
+from broadsheet.kit.sqlite import deny_dangerous_functions
 
 SUPPORTED_BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb", "duckdb")
 FILE_BACKENDS = ("sqlite", "duckdb")
@@ -95,7 +96,10 @@ def make_source_engine(url: URL) -> Engine:
         url = url.set(database=f"file:{path}", query={"mode": "ro", "uri": "true"})
         # Declared DATE, TIMESTAMP and BOOLEAN columns come back typed (see _sqlite_types).
         connect_args = {"detect_types": sqlite3.PARSE_DECLTYPES}
-    return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+    engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+    if backend == "sqlite":
+        event.listen(engine, "connect", deny_dangerous_functions)
+    return engine
 
 
 def _sqlite_date(raw: bytes) -> date | str:

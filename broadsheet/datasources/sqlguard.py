@@ -12,7 +12,7 @@ import logging
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, TokenError
 
 READ_ONLY_ROOTS = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values)
 WRITES = (
@@ -49,6 +49,10 @@ def check_read_only(sql: str, backend: str) -> None:
     except ParseError as exc:
         first = exc.errors[0]["description"] if exc.errors else str(exc)
         raise UnsafeQuery(f"the query could not be parsed: {first}") from None
+    except TokenError:  # an unterminated string or quoted name, say
+        raise UnsafeQuery(
+            "the query could not be read: a quote, string or comment is not closed"
+        ) from None
     if len(statements) != 1:
         raise UnsafeQuery(f"a report query is one statement; found {len(statements)}")
     statement = statements[0]

@@ -91,6 +91,8 @@ def test_sql_in_parameters_is_only_ever_a_value(
         ("ATTACH DATABASE '/tmp/x.db' AS x", "only SELECT"),
         ("SELECT * FROM no_such_table", "no such table"),
         ("SELECT * FROM trades WHERE side = :side", ":side"),
+        ('SELECT "x', "not closed"),  # an unterminated quoted name: 500 once
+        ("SELECT 'a", "not closed"),
     ],
 )
 def test_unsafe_or_broken_queries_are_refused_when_saved(
@@ -308,3 +310,16 @@ def test_expired_results_are_swept(
     assert not folder.exists()
     with sessions() as session:
         assert session.get(models.ReportResult, uuid.UUID(job["resultId"])) is None
+
+
+@pytest.mark.parametrize(
+    ("sql", "backend"),
+    [("SELECT 'a\\'", "mysql"), ('SELECT "x', "sqlite"), ("SELECT $$x", "postgresql")],
+)
+def test_unterminated_strings_are_refused_by_the_guard_on_every_dialect(
+    sql: str, backend: str
+) -> None:
+    from broadsheet.datasources import sqlguard
+
+    with pytest.raises(sqlguard.UnsafeQuery, match="not closed"):
+        sqlguard.check_read_only(sql, backend)

@@ -13,6 +13,7 @@ Every spec we build carries its data inline (``datasets``), so rendering never f
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 import vl_convert
@@ -25,11 +26,30 @@ class RenderError(RuntimeError):
 
 
 def with_data(spec: dict[str, Any], chart_data: list[dict[str, Any]]) -> dict[str, Any]:
-    """The spec with ``chart_data`` bound to its named dataset, leaving ``spec`` as it was."""
+    """The spec with ``chart_data`` bound to its named dataset, leaving ``spec`` as it was;
+    every text in it valid for the SVG the renderer builds (see :func:`valid_text`)."""
     datasets = spec.get("datasets")
     merged = dict(datasets) if isinstance(datasets, dict) else {}
     merged[DATA_NAME] = chart_data
-    return {**spec, "datasets": merged}
+    made: dict[str, Any] = valid_text({**spec, "datasets": merged})
+    return made
+
+
+# Characters XML 1.0 forbids (C0 controls but tab, newline and return; lone surrogates; the
+# two non-characters U+FFFE/FFFF). The renderer writes text into SVG and aborts the whole
+# process on one, so each becomes U+FFFD, the replacement character.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def valid_text(value: Any) -> Any:
+    """``value`` with every string in it (dict keys too) made valid XML text."""
+    if isinstance(value, str):
+        return _NOT_XML.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {valid_text(k): valid_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [valid_text(v) for v in value]
+    return value
 
 
 def to_svg(spec: dict[str, Any], chart_data: list[dict[str, Any]]) -> str:

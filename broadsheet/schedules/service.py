@@ -45,12 +45,20 @@ def fire_parameters(
     a first attempt alike; retries reuse what the execution stored. The schedule's values,
     templates included, are evaluated in the schedule's zone; a parameter the schedule leaves
     out takes the report's default, evaluated in the report's own zone. Raises
-    :class:`parameters.ParameterErrors` or :class:`expressions.ExpressionError`.
+    :class:`parameters.ParameterErrors` naming each parameter that does not work, templates
+    that cannot be evaluated included.
     """
-    rendered = {
-        name: expressions.render(value, instant, zone) if isinstance(value, str) else value
-        for name, value in values.items()
-    }
+    rendered: dict[str, Any] = {}
+    problems: list[parameters.ParameterProblem] = []
+    for name, value in values.items():
+        try:
+            rendered[name] = (
+                expressions.render(value, instant, zone) if isinstance(value, str) else value
+            )
+        except expressions.ExpressionError as exc:
+            problems.append(parameters.ParameterProblem(name, str(exc)))
+    if problems:
+        raise parameters.ParameterErrors(problems)
     resolved = parameters.resolve(
         report.parameters or [],
         rendered,
@@ -243,20 +251,11 @@ def _check_parameters(
         if r.parameters
     ]
     for field, values in sets:
-        for name, value in values.items():
-            if isinstance(value, str):
-                try:  # rendered here too, so an error names its parameter
-                    expressions.validate_template(value)
-                    expressions.render(value, at, tz)
-                except expressions.ExpressionError as exc:
-                    raise ValidationFailed.field(f"{field}.{name}", str(exc)) from None
         try:
             fire_parameters(report, values, at, tz)
         except parameters.ParameterErrors as exc:
             errors = [{"field": f"{field}.{p.name}", "message": p.message} for p in exc.problems]
             raise ValidationFailed(str(exc), errors=errors) from None
-        except expressions.ExpressionError as exc:
-            raise ValidationFailed.field(field, str(exc)) from None
 
 
 def fires(
@@ -274,7 +273,7 @@ def fires(
         if report is not None and values is not None and index < PREVIEW_FIRES:
             try:
                 params = fire_parameters(report, values, instant, zone)
-            except (parameters.ParameterErrors, expressions.ExpressionError) as exc:
+            except parameters.ParameterErrors as exc:
                 params = {"error": str(exc)}
         out.append(Fire(utc=instant, local=instant.astimezone(zone).isoformat(), parameters=params))
     return out

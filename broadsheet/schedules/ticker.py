@@ -33,7 +33,7 @@ from broadsheet.jobs.service import NO_QUERY, JobService, has_query, job_fields
 from broadsheet.kit import bulk
 from broadsheet.kit.time import utc_now
 from broadsheet.models import Role
-from broadsheet.reports import expressions, parameters
+from broadsheet.reports import parameters
 from broadsheet.runtime import Runtime
 from broadsheet.schedules import cron, projections
 from broadsheet.schedules.service import fire_parameters
@@ -357,7 +357,7 @@ class _JobPreparer:
             return None, NO_QUERY
         try:
             values = fire_parameters(report, templates, instant, ZoneInfo(zone))
-        except (parameters.ParameterErrors, expressions.ExpressionError) as exc:
+        except parameters.ParameterErrors as exc:
             return None, str(exc)
         # Shared by fires of many schedules: each sets its own creator (the schedule's).
         fields = job_fields(report, values, created_by=report.created_by, priority="low")
@@ -435,7 +435,7 @@ def submit_attempt(
     except NotFound:
         _not_started(session, row, execution, REPORT_DELETED, now)
         return None
-    except (BroadsheetError, parameters.ParameterErrors, expressions.ExpressionError) as exc:
+    except (BroadsheetError, parameters.ParameterErrors) as exc:
         _not_started(session, row, execution, getattr(exc, "detail", None) or str(exc), now)
         return None
     execution.status = "running"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
 import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import pydantic
@@ -123,7 +121,7 @@ def serve(
 
     settings = Settings()
     _database_answers(settings)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    _log_info()
     if reload:
         uvicorn.run(
             "broadsheet.app:create_app",
@@ -155,7 +153,7 @@ def serving_app() -> FastAPI:
     """The application in each of ``serve``'s processes (uvicorn starts them, by this name)."""
     from broadsheet.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    _log_info()
     return create_app(Settings(), prepare=False)
 
 
@@ -191,7 +189,7 @@ def worker(
         raise _fail(f"unknown queue(s) {', '.join(unknown)}; use high and/or low")
     if pool not in POOLS:
         raise _fail(f"unknown pool {pool!r}; use {', '.join(POOLS)}")
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    _log_info()
     celery_app = make_celery(settings)
     celery_app.worker_main(
         [
@@ -238,7 +236,7 @@ def run(
         values,
         console,
         format,
-        _output_path(output),
+        output,
     )
     raise typer.Exit(code)
 
@@ -268,7 +266,7 @@ def export(
         tenant or settings.default_tenant,
         result_id,
         format,
-        _output_path(output),
+        output,
         console,
         bom=bom,
         pdf_max_rows=pdf_max_rows,
@@ -276,15 +274,9 @@ def export(
     raise typer.Exit(code)
 
 
-def _output_path(raw: str | None) -> Path | None:
-    """``--output`` as a path. A trailing slash means a folder: one that does not exist is an
-    error, never a file of that name."""
-    if raw is None:
-        return None
-    path = Path(raw)
-    if raw.endswith(("/", os.sep)) and not path.is_dir():
-        raise _fail(f"--output: no folder {raw!r}")
-    return path
+def _log_info() -> None:
+    """What the long-running commands log, and how: INFO and up, on stderr."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 
 def _database_answers(settings: Settings) -> None:
@@ -318,7 +310,7 @@ def scheduler() -> None:
 
     settings = Settings()
     _database_answers(settings)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    _log_info()
     runtime = Runtime.build(settings)
     executor = make_executor(runtime)  # only to dispatch; jobs run in serve or the workers
     maintenance = Maintenance(runtime, executor)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from pathlib import Path
@@ -47,13 +48,13 @@ def run_report(
     values: dict[str, str],
     console: Console,
     fmt: str | None = None,
-    output: Path | None = None,
+    output: str | None = None,
 ) -> int:
     """Generate ``ref`` now (and export it); bad input raises BroadsheetError before any work,
     a job that fails is said and returns 1."""
     if fmt is not None:
         exporter_for(fmt)
-    _check_output(output)
+    target = _output_path(output)
     runtime = Runtime.build(settings)
     freeze_startup_objects()
     try:
@@ -82,7 +83,7 @@ def run_report(
             return 1
         if fmt is None:
             return 0
-        return _export(runtime, tenant, result_id, fmt, output, console)
+        return _export(runtime, tenant, result_id, fmt, target, console)
     finally:
         runtime.engine.dispose()
 
@@ -92,7 +93,7 @@ def export_result(
     tenant: str,
     result_ref: str,
     fmt: str,
-    output: Path | None,
+    output: str | None,
     console: Console,
     *,
     bom: bool = False,
@@ -104,10 +105,10 @@ def export_result(
     except ValueError:
         raise BroadsheetError(f"not a result id: {result_ref!r}") from None
     exporter_for(fmt)
-    _check_output(output)
+    target = _output_path(output)
     runtime = Runtime.build(settings)
     try:
-        return _export(runtime, tenant, result_id, fmt, output, console, bom, pdf_max_rows)
+        return _export(runtime, tenant, result_id, fmt, target, console, bom, pdf_max_rows)
     finally:
         runtime.engine.dispose()
 
@@ -120,10 +121,19 @@ def _tenant(session: Any, slug: str) -> models.Tenant:
     return found
 
 
-def _check_output(output: Path | None) -> None:
-    """``--output`` names a folder, or a file in one: said before a long run, not after."""
-    if output is not None and not _is_dir(output) and not _is_dir(output.parent):
-        raise NotFound(f"--output: no folder {str(output.parent)!r}")
+def _output_path(raw: str | None) -> Path | None:
+    """``--output`` as a path: a folder, or a file in one — said before a long run, not after.
+    A trailing slash means a folder: a missing one is an error, never a file of that name."""
+    if raw is None:
+        return None
+    path = Path(raw)
+    if _is_dir(path):
+        return path
+    if raw.endswith(("/", os.sep)):
+        raise NotFound(f"--output: no folder {raw!r}")
+    if not _is_dir(path.parent):
+        raise NotFound(f"--output: no folder {str(path.parent)!r}")
+    return path
 
 
 def _is_dir(path: Path) -> bool:

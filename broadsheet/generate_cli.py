@@ -11,7 +11,14 @@ from urllib.parse import unquote
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from sqlalchemy import select
 
 from broadsheet import models
@@ -65,14 +72,11 @@ def run_report(
             job = JobService(session, settings).submit(caller, report.id, values, claim=True)
             job_id, name, status = job.id, report.name, job.status
         if status == models.JobStatus.processing:
-            with Progress(
+            with _progress(
+                console,
                 SpinnerColumn(),
                 TextColumn("{task.description}"),
                 TextColumn("{task.completed:,.0f} rows"),
-                TimeElapsedColumn(),
-                console=console,
-                transient=True,
-                disable=not console.is_terminal,  # no bar, nor its blank line, in a pipe
             ) as bar:
                 task = bar.add_task(f"generating {name}", total=None)
                 run_claimed(
@@ -121,6 +125,18 @@ def _tenant(session: Any, slug: str) -> models.Tenant:
     return found
 
 
+def _progress(console: Console, *columns: ProgressColumn) -> Progress:
+    """A progress line with the time taken, gone when done; none at all in a pipe (not even
+    its blank line)."""
+    return Progress(
+        *columns,
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+
+
 def _output_path(raw: str | None) -> Path | None:
     """``--output`` as a path: a folder, or a file in one — said before a long run, not after.
     A trailing slash means a folder: a missing one is an error, never a file of that name."""
@@ -160,14 +176,11 @@ def _export(
     with session_scope(runtime.sessions) as session:
         tenant_id = _tenant(session, tenant).id
         rows = ResultService(session, runtime.storage).get(tenant_id, result_id).row_count
-        with Progress(
+        with _progress(
+            console,
             TextColumn("exporting {task.description}"),
             BarColumn(),
             TextColumn("{task.completed:,.0f} / {task.total:,.0f} rows"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            disable=not console.is_terminal,  # no bar, nor its blank line, in a pipe
         ) as bar:
             task = bar.add_task(fmt, total=rows)
             made = ExportService(session, runtime.storage).export(

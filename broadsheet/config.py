@@ -109,7 +109,10 @@ class Settings(BaseSettings):
         4, ge=1, le=500, description="Requests that use the metadata database at once."
     )
     db_max_overflow: int = Field(
-        12, ge=0, le=500, description="More connections for jobs, schedulers and maintenance."
+        12,
+        ge=0,
+        le=500,
+        description="More connections each pool (requests; background) opens when busy.",
     )
     db_pool_timeout_seconds: float = Field(
         5.0, gt=0, description="A request's wait for a connection; past it, 503 + Retry-After."

@@ -15,6 +15,7 @@ import random
 import sqlite3
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 SOURCE_NAME = "portfolio_analytics"
 DAYS = 524  # at least every business day of the last two years (two years hold 522 to 523)
@@ -109,11 +110,7 @@ def stale(path: Path, days: int = 7) -> bool:
     """Whether the data at ``path`` ends more than ``days`` days before today (UTC): a
     long-running install then makes it anew at its next start, so "last week" keeps rows."""
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            last = conn.execute("SELECT max(date) FROM portfolio_performance").fetchone()[0]
-        finally:
-            conn.close()
+        last = _read_one(path, "SELECT max(date) FROM portfolio_performance")
     except sqlite3.DatabaseError:
         return True
     today = datetime.now(UTC).date()
@@ -123,13 +120,18 @@ def stale(path: Path, days: int = 7) -> bool:
 def _format(path: Path) -> int | None:
     """The file's ``user_version``; None when it is not a database SQLite can read."""
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            return int(conn.execute("PRAGMA user_version").fetchone()[0])
-        finally:
-            conn.close()
+        return int(_read_one(path, "PRAGMA user_version"))
     except sqlite3.DatabaseError:
         return None
+
+
+def _read_one(path: Path, sql: str) -> Any:
+    """The one value ``sql`` reads from the file, opened read-only."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return conn.execute(sql).fetchone()[0]
+    finally:
+        conn.close()
 
 
 def _fill(conn: sqlite3.Connection, rng: random.Random, days: list[date]) -> None:

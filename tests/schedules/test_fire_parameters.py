@@ -65,31 +65,23 @@ def admin(client: TestClient, tenancy: Tenancy) -> Caller:
     return tenancy.key("acme")
 
 
+def change(session: Session, model: Any, row_id: Any, **values: Any) -> None:
+    """Set ``values`` on one row, behind the API's back (as time or another user would)."""
+    row_id = row_id if isinstance(row_id, uuid.UUID) else uuid.UUID(str(row_id))
+    session.execute(update(model).where(model.id == row_id).values(**values))
+
+
 def prepare_report(
     client: TestClient, caller: Caller, sessions: sessionmaker[Session], zone: str
 ) -> str:
     """The demo's Usage Summary in ``zone``, its endDate defaulting to an expression."""
     rid = report_id(client, caller, "Usage Summary")
+    end = {"name": "endDate", "label": "End", "type": "date", "required": True,
+           "defaultValue": END_DEFAULT}  # fmt: skip
+    start = {"name": "startDate", "label": "Start", "type": "date", "required": True}
     with session_scope(sessions) as session:
-        session.execute(
-            update(models.ReportDefinition)
-            .where(models.ReportDefinition.id == uuid.UUID(rid))
-            .values(
-                timezone=zone,
-                query=QUERY,
-                visualizations=[],
-                parameters=[
-                    {"name": "startDate", "label": "Start", "type": "date", "required": True},
-                    {
-                        "name": "endDate",
-                        "label": "End",
-                        "type": "date",
-                        "required": True,
-                        "defaultValue": END_DEFAULT,
-                    },
-                ],
-            )
-        )
+        change(session, models.ReportDefinition, rid, timezone=zone, query=QUERY,
+               visualizations=[], parameters=[start, end])  # fmt: skip
     return rid
 
 
@@ -193,11 +185,7 @@ def test_a_scheduled_fire_runs_with_the_previews_values(
     want = case.expected(INSTANT)
     assert preview_at(sessions, settings, schedule["id"], INSTANT) == want
     with session_scope(sessions) as session:
-        session.execute(
-            update(models.ReportSchedule)
-            .where(models.ReportSchedule.id == uuid.UUID(schedule["id"]))
-            .values(next_run_at=INSTANT)
-        )
+        change(session, models.ReportSchedule, schedule["id"], next_run_at=INSTANT)
     assert len(ticker.tick(runtime, INSTANT + timedelta(seconds=20))) == 1
     execution = the_execution(sessions, schedule["id"])
     assert execution.scheduled_for == INSTANT
@@ -245,16 +233,8 @@ def test_a_retry_a_day_later_runs_with_the_first_attempts_values(
     want = case.expected(INSTANT)
     broken = QUERY.replace("FROM trades", "FROM table_that_went_away")
     with session_scope(sessions) as session:
-        session.execute(
-            update(models.ReportDefinition)
-            .where(models.ReportDefinition.id == uuid.UUID(rid))
-            .values(query=broken)
-        )
-        session.execute(
-            update(models.ReportSchedule)
-            .where(models.ReportSchedule.id == uuid.UUID(schedule["id"]))
-            .values(next_run_at=INSTANT)
-        )
+        change(session, models.ReportDefinition, rid, query=broken)
+        change(session, models.ReportSchedule, schedule["id"], next_run_at=INSTANT)
     ticker.tick(runtime, INSTANT + timedelta(seconds=20))
     first = the_execution(sessions, schedule["id"])
     assert first.job_id is not None
@@ -267,15 +247,13 @@ def test_a_retry_a_day_later_runs_with_the_first_attempts_values(
     # Before the retry: the source is mended, and someone edits the schedule's templates and
     # zone. The retry still makes the report this fire promised.
     with session_scope(sessions) as session:
-        session.execute(
-            update(models.ReportDefinition)
-            .where(models.ReportDefinition.id == uuid.UUID(rid))
-            .values(query=QUERY)
-        )
-        session.execute(
-            update(models.ReportSchedule)
-            .where(models.ReportSchedule.id == uuid.UUID(schedule["id"]))
-            .values(timezone="Pacific/Kiritimati", parameters={"startDate": "{{today()}}"})
+        change(session, models.ReportDefinition, rid, query=QUERY)
+        change(
+            session,
+            models.ReportSchedule,
+            schedule["id"],
+            timezone="Pacific/Kiritimati",
+            parameters={"startDate": "{{today()}}"},
         )
     executions.advance(runtime, INSTANT + timedelta(days=1))
     second = the_execution(sessions, schedule["id"])
@@ -304,18 +282,16 @@ def test_a_retry_whose_report_is_gone_fails_with_that_reason(
     rid = prepare_report(client, admin, sessions, "UTC")
     schedule = create_schedule(client, admin, rid, "UTC")
     with session_scope(sessions) as session:
-        session.execute(
-            update(models.ReportSchedule)
-            .where(models.ReportSchedule.id == uuid.UUID(schedule["id"]))
-            .values(next_run_at=INSTANT)
-        )
+        change(session, models.ReportSchedule, schedule["id"], next_run_at=INSTANT)
     ticker.tick(runtime, INSTANT + timedelta(seconds=20))
     execution = the_execution(sessions, schedule["id"])
     with session_scope(sessions) as session:
-        session.execute(
-            update(models.ReportExecution)
-            .where(models.ReportExecution.id == execution.id)
-            .values(status="retrying", next_attempt_at=INSTANT + timedelta(minutes=1))
+        change(
+            session,
+            models.ReportExecution,
+            execution.id,
+            status="retrying",
+            next_attempt_at=INSTANT + timedelta(minutes=1),
         )
     sqlite = runtime.engine.dialect.name == "sqlite"
     with runtime.engine.connect() as conn:

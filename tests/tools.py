@@ -68,7 +68,7 @@ def libreoffice_csv(workbook: Path, sheet: int, out_dir: Path) -> str:
 
 
 def _sheet_name(workbook: Path, sheet: int) -> str:
-    from openpyxl import load_workbook
+    from openpyxl import load_workbook  # type: ignore[import-untyped, unused-ignore]
 
     book = load_workbook(workbook, read_only=True)
     try:

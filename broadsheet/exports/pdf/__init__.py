@@ -17,8 +17,8 @@ How, and why so:
   caches of the last ten: over a gigabyte each for a 10,000-row table, which a long-running
   server would then hold for good. A ``python -c`` child gives it all back when it exits, for
   about 0.15 s of start-up.
-* **Fonts** are the PyPI packages ``fonts.py`` finds; system fonts are ignored, so the PDF is
-  the same on every machine and any script has glyphs.
+* **Fonts** are the PyPI packages ``broadsheet.kit.fonts`` finds; system fonts are ignored, so
+  the PDF is the same on every machine and any script has glyphs.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from broadsheet.exports.base import (
     in_zone,
     report_zone,
 )
-from broadsheet.exports.pdf import fonts
+from broadsheet.kit import fonts
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,10 @@
-"""The fonts the PDF is set in, found in installed PyPI packages and nowhere else.
+"""The fonts PDFs and chart images are set in, found in installed PyPI packages and nowhere
+else.
 
-A PDF should look the same on a laptop and in a slim container with no fonts installed, and a
-report may be in any language. So Typst is never shown the machine's fonts: it gets the folders
-of four Python packages, which together cover Latin, Greek and Cyrillic (Noto Sans), Arabic
+A PDF or chart should look the same on a laptop and in a slim container with no fonts
+installed, and a report may be in any language. So Typst is never shown the machine's fonts,
+and the chart renderer gets these beside them: the folders of four Python packages, which
+together cover Latin, Greek and Cyrillic (Noto Sans), Arabic
 (Noto Sans Arabic), Chinese, Japanese and Korean (Noto Sans CJK), emoji (Noto Emoji), symbols
 and the other scripts Noto Sans lacks (Hebrew, Devanagari, Thai, …). ``FALLBACK`` is the order
 Typst tries them in for each character.
@@ -24,7 +26,7 @@ from pathlib import Path
 
 
 class FontsMissing(RuntimeError):
-    """A font package the PDF needs is not installed; the message names it for pip."""
+    """A font package PDFs and charts need is not installed; the message names it for pip."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ def _fontpkg_folders(family: str) -> list[Path]:
 
 def _missing(package: FontPackage) -> FontsMissing:
     return FontsMissing(
-        f"the PDF export needs the font package {package.distribution!r}: "
+        f"PDFs and charts need the font package {package.distribution!r}: "
         f"pip install {package.distribution}"
     )
 

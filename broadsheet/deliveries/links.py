@@ -4,6 +4,11 @@ A token is ``<payload>.<signature>``, both base64url: the payload is a small JSO
 signature an HMAC-SHA256 under a key derived from the service's secret for this purpose only
 (so an artifact token can never pass as an unsubscribe token, nor the other way round).
 Nothing is stored: changing ``BROADSHEET_SECRET_KEY`` invalidates every link.
+
+A token has one spelling: the signature is compared as the exact base64url text we write
+(unpadded, unused bits zero), so no other spelling of the same bytes opens it. Every field of
+the payload is checked for its type and range; a token that fails any check is a 403, never
+an error of ours.
 """
 
 from __future__ import annotations
@@ -22,6 +27,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from broadsheet.errors import Forbidden, Gone
 from broadsheet.kit.time import utc_now
+
+# The last second a datetime can hold (9999-12-31 23:59:59 UTC): a later expiry is no
+# expiry Broadsheet wrote.
+_LATEST_EXPIRY = 253_402_300_799
 
 
 class LinkTampered(Forbidden):
@@ -54,9 +63,12 @@ class Signer:
         """The payload, or LinkTampered (no detail on what was wrong: nothing to learn)."""
         body, _, signature = token.partition(".")
         try:
-            good = hmac.compare_digest(_unb64(signature), self._mac(body))
+            # The text, not its decoded bytes: base64 decoders accept other spellings of the
+            # same signature (padding, the unused low bits of the last character, stray
+            # characters), and only the one we write may open a link.
+            good = hmac.compare_digest(signature.encode(), _b64(self._mac(body)).encode())
             payload = orjson.loads(_unb64(body)) if good else None
-        except (ValueError, orjson.JSONDecodeError):
+        except (ValueError, UnicodeError, orjson.JSONDecodeError):
             payload = None
         if not isinstance(payload, dict):
             raise LinkTampered("this link is not one Broadsheet made, or it was changed")
@@ -81,15 +93,17 @@ def artifact_token(secret: str, tenant_id: uuid.UUID, execution_id: uuid.UUID,
 
 def open_artifact_token(secret: str, token: str, now: datetime | None = None) -> ArtifactGrant:
     payload = Signer(secret, "artifact-links").open(token)
-    try:
-        grant = ArtifactGrant(
-            uuid.UUID(payload["t"]),
-            uuid.UUID(payload["e"]),
-            datetime.fromtimestamp(int(payload["x"]), tz=(now or utc_now()).tzinfo),
-        )
-    except (KeyError, TypeError, ValueError):
-        raise LinkTampered("this link is not one Broadsheet made, or it was changed") from None
-    if grant.expires_at <= (now or utc_now()):
+    now = now or utc_now()
+    expires = payload.get("x")
+    # An int of seconds that a datetime holds (bool is an int to Python, not to us).
+    if type(expires) is not int or not 0 <= expires <= _LATEST_EXPIRY:
+        raise _tampered()
+    grant = ArtifactGrant(
+        _uuid(payload.get("t")),
+        _uuid(payload.get("e")),
+        datetime.fromtimestamp(expires, tz=now.tzinfo),
+    )
+    if grant.expires_at <= now:
         raise LinkExpired("this download link has expired; ask for the report again")
     return grant
 
@@ -100,10 +114,24 @@ def unsubscribe_token(secret: str, tenant_id: uuid.UUID, address: str) -> str:
 
 def open_unsubscribe_token(secret: str, token: str) -> tuple[uuid.UUID, str]:
     payload = Signer(secret, "unsubscribe-links").open(token)
+    address = payload.get("a")
+    if not isinstance(address, str):
+        raise _tampered()
+    return _uuid(payload.get("t")), address
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    """A payload's UUID field, which must be a UUID's text."""
+    if not isinstance(value, str):
+        raise _tampered()
     try:
-        return uuid.UUID(payload["t"]), str(payload["a"])
-    except (KeyError, TypeError, ValueError):
-        raise LinkTampered("this link is not one Broadsheet made, or it was changed") from None
+        return uuid.UUID(value)
+    except ValueError:
+        raise _tampered() from None
+
+
+def _tampered() -> LinkTampered:
+    return LinkTampered("this link is not one Broadsheet made, or it was changed")
 
 
 def expiry(days: int, now: datetime | None = None) -> datetime:

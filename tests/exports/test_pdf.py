@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
+import re
 import sysconfig
+import time
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +23,9 @@ import typst  # type: ignore[import-untyped, unused-ignore]
 
 from broadsheet.charts import specs
 from broadsheet.exports.base import ExportContext, ExportOptions, TableSource
-from broadsheet.exports.pdf import EXPORTER, PdfExporter, fonts
+from broadsheet.exports.pdf import EXPORTER, MAX_CELLS, PdfExporter, fonts
 from tests.exports.hostile import TEXTS, hostile_context, hostile_source
+from tests.tools import run
 
 
 def export(ctx: ExportContext, source: Any) -> bytes:
@@ -385,3 +389,115 @@ def test_naive_timestamps_print_as_stored() -> None:
     text = text_of(hostile_context(table, summary={}), TableSource(table))
     assert "2024-05-01 12:00:05" in text
     assert "Times are in" not in text
+
+
+def wide_table(rows: int, columns: int) -> pa.Table:
+    """A region key, then dates, times, amounts, counts and notes in turn: the widths of a
+    real wide result, the kind whose cells ran into each other."""
+    data: dict[str, Any] = {"region": [("APAC", "EMEA", "AMER")[i % 3] for i in range(rows)]}
+    start = datetime(2024, 1, 1, 9, 30, 15, tzinfo=UTC)
+    for c in range(1, columns):
+        kind = c % 5
+        if kind == 0:
+            days = [date(2024, 1, 1) + timedelta(days=i) for i in range(rows)]
+            data[f"day_{c}"] = pa.array(days, pa.date32())
+        elif kind == 1:
+            times = [start + timedelta(hours=i) for i in range(rows)]
+            data[f"at_{c}"] = pa.array(times, pa.timestamp("us", "UTC"))
+        elif kind == 2:
+            data[f"amount_{c}"] = [(i * 391233.8182) % 1e6 - 5e5 for i in range(rows)]
+        elif kind == 3:
+            data[f"count_{c}"] = pa.array([i * 1001435 for i in range(rows)], pa.int64())
+        else:
+            data[f"note_{c}"] = [f"note {i}" if i % 4 else None for i in range(rows)]
+    return pa.table(data)
+
+
+def wide_context(table: pa.Table, **changes: Any) -> ExportContext:
+    return hostile_context(table, columns=[], summary={}, **changes)
+
+
+def test_a_table_wider_than_a_page_is_set_in_column_groups_that_never_overlap(
+    tmp_path: Path,
+) -> None:
+    table = wide_table(40, 30)
+    pdf = export(wide_context(table), TableSource(table))
+    path = tmp_path / "wide.pdf"
+    path.write_bytes(pdf)
+    layout = run("pdftotext", "-layout", path, "-")
+    tokens = layout.split()
+    for name in table.column_names:  # every header whole, as its own word
+        assert name in tokens, name
+    for value in ("-108,766.1818", "1,001,435", "2024-01-03", "2024-01-01", "05:30:15"):
+        assert value in tokens, value  # never run into a neighbour
+    headings = re.findall(r"Columns (\d+)\u2013(\d+) of 30", layout)
+    assert headings[0][0] == "1" and headings[-1][1] == "30"
+    covered = [n for a, b in headings for n in range(int(a), int(b) + 1)]
+    assert covered == list(range(1, 31))  # each column once, in order
+    assert "with column region repeated" in layout
+    with pdfplumber.open(io.BytesIO(pdf)) as document:
+        for page in document.pages:
+            words = page.extract_words(keep_blank_chars=False, x_tolerance=1.5)
+            lines: dict[int, list[dict[str, Any]]] = {}
+            for word in words:
+                lines.setdefault(round(word["top"]), []).append(word)
+            for line in lines.values():
+                line.sort(key=lambda w: w["x0"])
+                for left, right in itertools.pairwise(line):
+                    assert left["x1"] <= right["x0"] + 0.1, (left["text"], right["text"])
+
+
+def test_twelve_columns_still_make_one_table() -> None:
+    table = wide_table(10, 12)
+    text = text_of(wide_context(table), TableSource(table))
+    assert "Columns 1\u2013" not in text
+    assert flat(" ".join(table.column_names[:3])) in text
+
+
+def test_the_most_rows_work_at_any_width_and_the_pdf_says_how_many_it_shows() -> None:
+    table = wide_table(10_000, 30)
+    source = HeadOnly(table)
+    ctx = wide_context(table, options=ExportOptions(pdf_max_rows=10_000))
+    started = time.monotonic()
+    pdf = export(ctx, source)
+    assert time.monotonic() - started < 60
+    assert source.heads == [MAX_CELLS // 30]
+    first = flat(page_texts(pdf)[0])
+    assert "Showing 3,333 of 10,000 rows" in first
+    assert "at most 100,000 cells" in first
+
+
+def test_a_result_of_thousands_of_columns_shows_the_first_hundred_and_says_so(
+    tmp_path: Path,
+) -> None:
+    table = pa.table({f"c{i}": pa.array([i, -i], pa.int64()) for i in range(7000)})
+    summary = {f"c{i}": {"count": 2, "nulls": 0} for i in range(7000)}
+    ctx = hostile_context(
+        table, columns=[{"name": f"c{i}", "type": "integer"} for i in range(7000)], summary=summary
+    )
+    started = time.monotonic()
+    pdf = export(ctx, TableSource(table))
+    assert time.monotonic() - started < 60
+    path = tmp_path / "columns.pdf"
+    path.write_bytes(pdf)
+    text = flat(run("pdftotext", path, "-"))
+    assert (
+        "Columns 1\u2013100 of 7,000 shown; the CSV or Excel export of this result has all" in text
+    )
+    assert "The first 100 of 7,000 columns." in text  # the summary too
+    assert "c99" in text.split() and "c100" not in text.split()
+
+
+def test_a_short_table_is_never_split_across_pages() -> None:
+    table = pa.table({"k": ["first", "second", "third", "fourth"], "v": [1, 2, 3, 4]})
+    for lines in range(38, 56):
+        ctx = hostile_context(
+            table,
+            columns=[],
+            summary={},
+            report={"name": "Short", "description": "\n".join(["line"] * lines)},
+        )
+        pages = page_texts(export(ctx, TableSource(table)))
+        holding = [i for i, page in enumerate(pages) if "first" in page or "fourth" in page]
+        assert len(holding) == 1, lines  # all four rows on one page
+        assert "Data" in pages[holding[0]] and "fourth" in pages[holding[0]], lines

@@ -8,9 +8,15 @@ How, and why so:
 * **Values are formatted here**, where the Arrow types are known: thousands separators, one
   number of decimals per float column, decimals exact, times in the report's zone with the
   zone's abbreviation, ``Yes``/``No``, nulls empty.
-* **Only the first rows.** The table shows at most ``options.pdf_max_rows`` rows, read with
-  ``rows.head``; when the result is longer the PDF says how many of how many and where the rest
-  is. Charts draw the visualization data as stored, computed from the whole result.
+* **Only the first rows and columns.** The table shows at most ``options.pdf_max_rows`` rows,
+  read with ``rows.head``, the first ``MAX_COLUMNS`` columns, and at most ``MAX_CELLS`` cells
+  (so a wide result shows fewer rows: Typst's memory grows with the cells it sets); whatever
+  is left out, the PDF says how many of how many and where the rest is. Charts draw the
+  visualization data as stored, computed from the whole result.
+* **Never overlapping.** A table too wide for a landscape page even at the smallest font is set
+  as column groups, one after another, each headed with the columns it holds ("Columns 13 to
+  24 of 30", with an en dash) and, when it is narrow enough, the first column again as the
+  rows' key. A short table is kept on one page.
 * **Charts stay vectors:** vl-convert renders each to SVG and Typst embeds the SVG, so lines
   are paths and labels selectable text, sharp at any zoom.
 * **Typst runs in a child process.** Typst memoizes layout across compilations and keeps the
@@ -61,6 +67,12 @@ COMPILE_TIMEOUT_SECONDS = 300
 MAX_TYPESETTERS = 2
 _typesetters = threading.BoundedSemaphore(MAX_TYPESETTERS)
 CHILD_MEMORY_BYTES = 4 * 2**30  # a 10,000-row table needs about 1.2 GB
+# The table's bounds whatever pdf_max_rows says: 100,000 cells took Typst 1.5 GB and 13 s
+# (10,000 rows of 10 columns); 300,000 ran out of the 4 GB above. A result with more columns
+# shows its first MAX_COLUMNS, and so at least MAX_CELLS // MAX_COLUMNS rows.
+MAX_COLUMNS = 100
+MAX_CELLS = 100_000
+SHORT_TABLE_ROWS = 20  # a table of at most this many rows is never split across pages
 _CHILD = "from broadsheet.exports.pdf import main; main()"
 
 # A4 with report.typ's 15 mm side margins, in points.
@@ -94,11 +106,13 @@ class PdfExporter:
     extension = "pdf"
 
     def write(self, ctx: ExportContext, rows: RowSource, out: BinaryIO, progress: Progress) -> None:
-        cap = min(max(ctx.options.pdf_max_rows, 0), MAX_PDF_MAX_ROWS)
-        head = rows.head(cap)
-        if head.num_rows > cap:  # a source may hand back whole batches
-            head = head.slice(0, cap)
-        document = _document(ctx, head)
+        bounds = Bounds.of(ctx, len(rows.schema.names))
+        head = rows.head(bounds.rows)
+        if head.num_rows > bounds.rows:  # a source may hand back whole batches
+            head = head.slice(0, bounds.rows)
+        if head.num_columns > bounds.columns:
+            head = head.select(range(bounds.columns))
+        document = _document(ctx, head, bounds)
         out.write(_typeset_in_child(document, ctx.generated_at))
         progress(head.num_rows)
 
@@ -106,16 +120,35 @@ class PdfExporter:
 EXPORTER = PdfExporter()
 
 
+@dataclass(frozen=True)
+class Bounds:
+    """How much of the result the table shows: ``rows`` and ``columns`` at most, of
+    ``total_columns``; ``by_cells`` when the cell cap, not ``pdf_max_rows``, set the rows."""
+
+    rows: int
+    columns: int
+    total_columns: int
+    by_cells: bool
+
+    @classmethod
+    def of(cls, ctx: ExportContext, total_columns: int) -> Bounds:
+        asked = min(max(ctx.options.pdf_max_rows, 0), MAX_PDF_MAX_ROWS)
+        columns = min(total_columns, MAX_COLUMNS)
+        by_cells = MAX_CELLS // max(columns, 1)
+        return cls(min(asked, by_cells), columns, total_columns, by_cells < asked)
+
+
 # The document ------------------------------------------------------------------------------
 
 
-def _document(ctx: ExportContext, head: pa.Table) -> dict[str, Any]:
+def _document(ctx: ExportContext, head: pa.Table, bounds: Bounds | None = None) -> dict[str, Any]:
+    if bounds is None:
+        bounds = Bounds(head.num_rows, head.num_columns, head.num_columns, by_cells=False)
     zone = report_zone(ctx.timezone)
     generated = _generated(ctx.generated_at, zone)
-    header, columns, kinds, has_times = _table_cells(ctx, head, zone)
+    header, columns, kinds, has_times = _table_cells(ctx, head, zone, bounds.total_columns)
     layout = _layout(header, columns, kinds)
-    cells = [cell for row in zip(*columns, strict=True) for cell in row]
-    texts = [_text(cell) for cell in cells]
+    groups = [layout] if layout.fits else _column_groups(header, columns, kinds)
     return {
         "fonts": list(fonts.FALLBACK),
         "title": _text(_clean(ctx.report_name)),
@@ -123,18 +156,16 @@ def _document(ctx: ExportContext, head: pa.Table) -> dict[str, Any]:
         "description": _optional_text(ctx.report.get("description")),
         "facts": _facts(ctx, generated),
         "parameters": [[_text(_clean(k)), _text(_param(v))] for k, v in ctx.parameters.items()],
-        "summary": _summary(ctx, zone),
-        "charts": _charts(ctx.visualizations, layout.page_width),
+        "summary": _summary(ctx, zone, bounds),
+        "charts": _charts(ctx.visualizations, groups[0].page_width),
         "table": {
-            "note": _text(_note(ctx, head.num_rows, has_times, zone)),
-            "header": [_text(h, HEADER_CHARS) for h in header],
-            "numeric": [kind == NUMBER for kind in kinds],
-            "widths": layout.widths,
-            "font-size": layout.font_pt,
-            "cells": texts,
-            "plain": all(isinstance(t, str) for t in texts),
+            "note": _text(_note(ctx, head.num_rows, has_times, zone, bounds)),
+            "groups": [
+                _group(g, header, columns, kinds, bounds.total_columns, head.num_rows)
+                for g in groups
+            ],
         },
-        "landscape": layout.landscape,
+        "landscape": groups[0].landscape,
         "footer": _text(_clean(f"{ctx.report_name} · generated {generated}")),
     }
 
@@ -147,24 +178,69 @@ def _facts(ctx: ExportContext, generated: str) -> list[list[Text]]:
     return facts
 
 
-def _note(ctx: ExportContext, shown: int, has_times: bool, zone: ZoneInfo) -> str:
+def _group(
+    layout: Layout,
+    header: list[str],
+    columns: list[list[str]],
+    kinds: list[str],
+    total_columns: int,
+    rows: int,
+) -> dict[str, Any]:
+    """One table of the document: all the columns, or one group of them (``layout.columns``)."""
+    chosen = layout.columns if layout.columns is not None else list(range(len(header)))
+    cells = [cell for row in zip(*(columns[i] for i in chosen), strict=True) for cell in row]
+    texts = [_text(cell) for cell in cells]
+    heading = None
+    if layout.columns is not None:
+        own = [i for i in chosen if i not in layout.repeated]
+        heading = f"Columns {own[0] + 1:,}\u2013{own[-1] + 1:,} of {total_columns:,}"
+        if layout.repeated:
+            heading += f", with column {header[0]} repeated"
+    return {
+        "heading": None if heading is None else _text(_clean(heading)),
+        "header": [_text(header[i], HEADER_CHARS) for i in chosen],
+        "numeric": [kinds[i] == NUMBER for i in chosen],
+        "widths": layout.widths,
+        "font-size": layout.font_pt,
+        "cells": texts,
+        "plain": all(isinstance(t, str) for t in texts),
+        "short": rows <= SHORT_TABLE_ROWS,
+    }
+
+
+def _note(ctx: ExportContext, shown: int, has_times: bool, zone: ZoneInfo, bounds: Bounds) -> str:
     total = max(ctx.row_count, shown)
     if total == 0:
         note = "The result has no rows."
     elif shown < total:
-        note = f"Showing {shown:,} of {total:,} rows. The full data is in {ctx.full_data_hint}."
+        note = f"Showing {shown:,} of {total:,} rows"
+        if bounds.by_cells and shown == bounds.rows:
+            note += (
+                f" (a PDF table holds at most {MAX_CELLS:,} cells: "
+                f"{bounds.rows:,} rows of {bounds.columns:,} columns)"
+            )
+        note += f". The full data is in {ctx.full_data_hint}."
     else:
         note = f"All {total:,} rows." if total > 1 else "1 row."
+    if bounds.columns < bounds.total_columns:
+        note += (
+            f" Columns 1\u2013{bounds.columns:,} of {bounds.total_columns:,} shown; "
+            f"{ctx.full_data_hint} has all of them."
+        )
     return f"{note} Times are in {zone.key}." if has_times and shown else note
 
 
-def _summary(ctx: ExportContext, zone: ZoneInfo) -> dict[str, Any] | None:
+def _summary(ctx: ExportContext, zone: ZoneInfo, bounds: Bounds) -> dict[str, Any] | None:
     """Count, nulls, min, max, sum and mean per column, as the result stored them (JSON-safe:
-    dates and times as ISO strings, big decimals as strings)."""
+    dates and times as ISO strings, big decimals as strings); of the columns the table shows."""
     if not ctx.summary:
         return None
     kinds = {c["name"]: c.get("type", "string") for c in ctx.columns}
     names = [n for n in kinds if n in ctx.summary] + [n for n in ctx.summary if n not in kinds]
+    note = None
+    if len(names) > bounds.columns:
+        note = f"The first {bounds.columns:,} of {len(names):,} columns."
+        names = names[: bounds.columns]
     keys = ("count", "nulls", "min", "max", "sum", "mean")
     cells: list[Text] = []
     for name in names:
@@ -175,7 +251,13 @@ def _summary(ctx: ExportContext, zone: ZoneInfo) -> dict[str, Any] | None:
             kind = "number" if key == "mean" else kind
             cells.append(_text(_summary_value(kind, stats.get(key), zone)))
     header = ["Column", "Count", "Nulls", "Min", "Max", "Sum", "Mean"]
-    return {"header": header, "numeric": [False] + [True] * 6, "cells": cells}
+    return {
+        "header": header,
+        "numeric": [False] + [True] * 6,
+        "cells": cells,
+        "note": note,
+        "short": len(names) <= SHORT_TABLE_ROWS,
+    }
 
 
 def _charts(visualizations: Sequence[dict[str, Any]], page_width: float) -> list[dict[str, Any]]:
@@ -211,13 +293,13 @@ def _svg_width(svg: str, page_width: float) -> float:
 
 
 def _table_cells(
-    ctx: ExportContext, head: pa.Table, zone: ZoneInfo
+    ctx: ExportContext, head: pa.Table, zone: ZoneInfo, total_columns: int
 ) -> tuple[list[str], list[list[str]], list[str], bool]:
-    """Headers (from ``ctx.columns`` when they match the rows, by position: a query may return
-    two columns of one name), each column's display strings and kind, and whether any column
-    holds times."""
-    names = [str(c.get("name", "")) for c in ctx.columns]
-    if len(names) != head.num_columns:
+    """Headers (from ``ctx.columns`` when they match the result's ``total_columns``, by
+    position: a query may return two columns of one name), each shown column's display strings
+    and kind, and whether any column holds times."""
+    names = [str(c.get("name", "")) for c in ctx.columns][: head.num_columns]
+    if len(ctx.columns) != total_columns or len(names) != head.num_columns:
         names = [str(n) for n in head.schema.names]
     columns: list[list[str]] = []
     kinds: list[str] = []
@@ -267,13 +349,18 @@ class Layout:
     landscape: bool
     font_pt: float
     widths: list[dict[str, float]]  # {"pt": x} fixed or {"fr": x} a share of what is left
+    fits: bool = True  # False: even at MIN_BODY_PT the columns overlap (see _column_groups)
+    columns: list[int] | None = None  # a column group: the columns it shows, by position
+    repeated: tuple[int, ...] = ()  # of those, the ones repeated from the first group
 
     @property
     def page_width(self) -> float:
         return LANDSCAPE_WIDTH_PT if self.landscape else PORTRAIT_WIDTH_PT
 
 
-def _layout(header: list[str], columns: list[list[str]], kinds: list[str]) -> Layout:
+def _layout(
+    header: list[str], columns: list[list[str]], kinds: list[str], *, landscape: bool = False
+) -> Layout:
     """Page orientation, table font size and column widths, estimated from character counts.
 
     A column's natural width is counted in characters (East Asian wide ones as two): numbers,
@@ -289,31 +376,78 @@ def _layout(header: list[str], columns: list[list[str]], kinds: list[str]) -> La
     characters per text column do not fit, the font shrinks until they do, down to 5.5 pt. A
     table without text, or with more unwrapping columns than fit even so, shares the whole width
     in proportion to the natural widths.
+
+    ``fits`` is false when the columns, at their least and at 5.5 pt, are still wider than a
+    landscape page: their cells would overlap, so the table is set as ``_column_groups``.
     """
-    chars = [
-        _natural_chars(h, c, wraps=k == TEXT)
-        for h, c, k in zip(header, columns, kinds, strict=True)
-    ]
+    chars = _all_natural_chars(header, columns, kinds)
     every = range(len(chars))
 
     def width(i: int, size: float, least: bool = False) -> float:
-        count = min(chars[i], SQUEEZED_TEXT_CHARS) if least and kinds[i] == TEXT else chars[i]
-        em = FIGURE_EM if kinds[i] == NUMBER else TEXT_EM
-        return round(count * em * size + CELL_PADDING_PT, 2)
+        return _width(chars[i], kinds[i], size, least)
 
     natural = sum(width(i, BODY_PT) for i in every)
-    landscape = len(chars) > PORTRAIT_MAX_COLUMNS or natural > PORTRAIT_WIDTH_PT
+    landscape = landscape or len(chars) > PORTRAIT_MAX_COLUMNS or natural > PORTRAIT_WIDTH_PT
     available = LANDSCAPE_WIDTH_PT if landscape else PORTRAIT_WIDTH_PT
     size = BODY_PT
     least = sum(width(i, BODY_PT, least=True) for i in every)
     if least > available:
         padding = CELL_PADDING_PT * len(chars)
         size = round(max(MIN_BODY_PT, BODY_PT * (available - padding) / (least - padding)), 2)
+    fits = sum(width(i, size, least=True) for i in every) <= available + 0.5
     fixed = sum(width(i, size) for i in every if kinds[i] != TEXT)
     if TEXT not in kinds or fixed > available:
-        return Layout(landscape, size, [{"fr": width(i, size)} for i in every])
+        return Layout(landscape, size, [{"fr": width(i, size)} for i in every], fits)
     unit = {TEXT: "fr"}
-    return Layout(landscape, size, [{unit.get(kinds[i], "pt"): width(i, size)} for i in every])
+    widths = [{unit.get(kinds[i], "pt"): width(i, size)} for i in every]
+    return Layout(landscape, size, widths, fits)
+
+
+def _all_natural_chars(header: list[str], columns: list[list[str]], kinds: list[str]) -> list[int]:
+    return [
+        _natural_chars(h, c, wraps=k == TEXT)
+        for h, c, k in zip(header, columns, kinds, strict=True)
+    ]
+
+
+def _width(chars: int, kind: str, size: float, least: bool = False) -> float:
+    """A column's width in points for ``chars`` characters at ``size`` (``least``: a text
+    column squeezed to ``SQUEEZED_TEXT_CHARS``, wrapping the rest)."""
+    count = min(chars, SQUEEZED_TEXT_CHARS) if least and kind == TEXT else chars
+    em = FIGURE_EM if kind == NUMBER else TEXT_EM
+    return round(count * em * size + CELL_PADDING_PT, 2)
+
+
+def _column_groups(header: list[str], columns: list[list[str]], kinds: list[str]) -> list[Layout]:
+    """A table too wide for one landscape page as groups of columns that each fit at
+    ``BODY_PT``, in order, each set like a table of its own (``_layout``) on landscape pages.
+    The first column comes again at the start of every later group, so each row can be told
+    by its key, when it takes at most a quarter of the page."""
+    chars = _all_natural_chars(header, columns, kinds)
+
+    def least(i: int) -> float:
+        return _width(chars[i], kinds[i], BODY_PT, least=True)
+
+    key = (0,) if least(0) <= LANDSCAPE_WIDTH_PT / 4 else ()
+    groups: list[list[int]] = [[]]
+    used = 0.0
+    for i in range(len(chars)):
+        if len(groups[-1]) > len(key) and used + least(i) > LANDSCAPE_WIDTH_PT:
+            groups.append(list(key))
+            used = sum(least(k) for k in key)
+        groups[-1].append(i)
+        used += least(i)
+    layouts = []
+    for number, group in enumerate(groups):
+        repeated = key if number > 0 else ()
+        part = _layout(
+            [header[i] for i in group],
+            [columns[i] for i in group],
+            [kinds[i] for i in group],
+            landscape=True,
+        )
+        layouts.append(Layout(True, part.font_pt, part.widths, True, group, repeated))
+    return layouts
 
 
 def _natural_chars(header: str, cells: list[str], *, wraps: bool) -> int:
@@ -565,4 +699,13 @@ def main() -> None:
     sys.stdout.buffer.flush()
 
 
-__all__ = ["EXPORTER", "PdfError", "PdfExporter", "main", "typeset"]
+__all__ = [
+    "EXPORTER",
+    "MAX_CELLS",
+    "MAX_COLUMNS",
+    "PdfError",
+    "PdfExporter",
+    "fonts",
+    "main",
+    "typeset",
+]

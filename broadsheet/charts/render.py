@@ -1,28 +1,29 @@
-"""Server-side rendering of chart specs to SVG and PNG with vl-convert, for exports and mail.
+"""Server-side rendering of chart specs to SVG and PNG, for exports, mail and the image API.
 
-vl-convert embeds its own JavaScript runtime with Vega and several Vega-Lite versions, so it
-needs no browser, Node or network. Its default compiler is the newest bundled Vega-Lite (v6),
-whatever the spec's ``$schema`` says; our specs are v5, so the newest bundled v5 is asked for.
-Text is measured and drawn with the fonts installed on the machine (``fc-list``): an image
-built without any font renders its charts with no text at all.
+vl-convert draws them in renderer processes of their own (:mod:`broadsheet.charts.renderers`),
+never in the process that serves requests and runs the scheduler: it is native code that can
+abort its process. A renderer that dies or hangs costs one chart, which fails with
+:class:`RenderError` like a spec the renderer refuses; exports then say "not drawn" in its
+place and mail goes out without it.
 
-Every spec we build carries its data inline (``datasets``), so rendering never fetches a URL;
-``allowed_base_urls=[]`` makes sure a stray URL in a spec is refused rather than fetched.
+Every spec we build carries its data inline (``datasets``), so rendering never fetches a URL.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Any
 
-import vl_convert
-
+from broadsheet.charts import renderers
 from broadsheet.charts.base import DATA_NAME
+from broadsheet.errors import BroadsheetError
 
 
-class RenderError(RuntimeError):
-    """vl-convert could not compile or draw the spec; the message is its first line."""
+class RenderError(BroadsheetError):
+    """The chart could not be drawn: the renderer refused the spec, or failed drawing it."""
+
+    status = 422
+    title = "Unprocessable Content"
 
 
 def with_data(spec: dict[str, Any], chart_data: list[dict[str, Any]]) -> dict[str, Any]:
@@ -36,8 +37,8 @@ def with_data(spec: dict[str, Any], chart_data: list[dict[str, Any]]) -> dict[st
 
 
 # Characters XML 1.0 forbids (C0 controls but tab, newline and return; lone surrogates; the
-# two non-characters U+FFFE/FFFF). The renderer writes text into SVG and aborts the whole
-# process on one, so each becomes U+FFFD, the replacement character.
+# two non-characters U+FFFE/FFFF). The renderer writes text into SVG and aborts on one, so
+# each becomes U+FFFD, the replacement character.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
@@ -53,38 +54,18 @@ def valid_text(value: Any) -> Any:
 
 
 def to_svg(spec: dict[str, Any], chart_data: list[dict[str, Any]]) -> str:
-    try:
-        return vl_convert.vegalite_to_svg(
-            with_data(spec, chart_data), vl_version=vegalite_version(), allowed_base_urls=[]
-        )
-    except ValueError as exc:
-        raise RenderError(_first_line(exc)) from exc
+    return _draw("svg", spec, chart_data).decode()
 
 
 def to_png(spec: dict[str, Any], chart_data: list[dict[str, Any]], *, scale: float = 2.0) -> bytes:
+    return _draw("png", spec, chart_data, scale)
+
+
+def _draw(kind: str, spec: dict[str, Any], data: list[dict[str, Any]], scale: float = 2.0) -> bytes:
+    request = {"kind": kind, "spec": with_data(spec, data), "scale": scale}
     try:
-        return vl_convert.vegalite_to_png(
-            with_data(spec, chart_data),
-            vl_version=vegalite_version(),
-            scale=scale,
-            allowed_base_urls=[],
-        )
-    except ValueError as exc:
-        raise RenderError(_first_line(exc)) from exc
-
-
-@functools.cache
-def vegalite_version() -> str:
-    """The newest Vega-Lite 5.x this vl-convert bundles (e.g. "5.21")."""
-    fives = [v for v in vl_convert.get_vegalite_versions() if v.lstrip("v").startswith("5.")]
-    if not fives:
-        raise RenderError("this vl-convert bundles no Vega-Lite 5")
-    return max(fives, key=lambda v: tuple(int(p) for p in v.lstrip("v").split(".")))
-
-
-def _first_line(exc: Exception) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    # vl-convert's message is a heading, then the JavaScript error, then its stack.
-    if not lines:
-        return type(exc).__name__
-    return ": ".join([lines[0].rstrip(":"), *lines[1:2]])
+        return renderers.draw(request)
+    except (renderers.Refused, renderers.ChildFailed) as exc:
+        raise RenderError(f"the chart could not be drawn: {exc}") from exc
+    except ValueError as exc:  # NaN or infinity in the spec: JSON has no such numbers
+        raise RenderError(f"the chart could not be drawn: {exc}") from exc

@@ -10,7 +10,7 @@ import pytest
 
 from broadsheet.charts import RenderError, to_png, to_svg, with_data
 from broadsheet.charts.base import COLOR_SCHEMES
-from broadsheet.charts.render import vegalite_version
+from broadsheet.charts.drawing import vegalite_version
 
 SPEC: dict[str, Any] = {
     "$schema": "https://vega.github.io/schema/vega-lite/v5.json",

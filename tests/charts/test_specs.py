@@ -13,7 +13,7 @@ import pytest
 import vl_convert
 
 from broadsheet.charts import MappingError, build, is_known_type, to_png, to_svg, with_data
-from broadsheet.charts.render import vegalite_version
+from broadsheet.charts.drawing import vegalite_version
 
 DAYS = [date(2024, 1, d) for d in (2, 3, 4)]
 

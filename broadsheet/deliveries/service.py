@@ -125,6 +125,8 @@ def advance(
     if not due:
         return 0
     ready = _prepare(runtime, due, now)
+    if not ready:
+        return 0
     with ThreadPoolExecutor(min(SENDERS, len(ready)), "broadsheet-send") as pool:
         return sum(pool.map(lambda item: _deliver(runtime, channels, *item), ready))
 
@@ -165,14 +167,16 @@ def _deliver(
     delivery: models.ReportDelivery,
     parcel: Parcel | DeliveryFailed,
     recipient: Recipient | str,
+    claimed: bool,
 ) -> int:
-    """Claim one delivery, send it, record what happened: 1, or 0 if another sender took it.
+    """Claim one delivery (unless ``claimed`` already), send it, record what happened: 1, or
+    0 if another sender took it.
 
     Claiming each delivery just before its send (not a whole batch up front) keeps the lease
     about one send, so a slow batch never lets another scheduler take over deliveries this
     one has already sent.
     """
-    if not _claim(runtime, delivery):
+    if not claimed and not _claim(runtime, delivery):
         return 0
     outcome = _send(channels, delivery, parcel, recipient)
     with session_scope(runtime.sessions) as session:
@@ -205,32 +209,47 @@ def _claim(runtime: Runtime, delivery: models.ReportDelivery) -> bool:
     return True
 
 
-def _prepare(
-    runtime: Runtime, claimed: list[models.ReportDelivery], now: datetime
-) -> list[tuple[models.ReportDelivery, Parcel | DeliveryFailed, Recipient | str]]:
-    """Each due delivery with its parcel (built once per execution) and recipient."""
-    built: dict[uuid.UUID, Parcel | DeliveryFailed] = {}
-    ready: list[tuple[models.ReportDelivery, Parcel | DeliveryFailed, Recipient | str]] = []
-    with session_scope(runtime.sessions) as session:
-        for delivery in claimed:
-            if delivery.execution_id not in built:
-                execution = session.get(models.ReportExecution, delivery.execution_id)
-                try:
-                    assert execution is not None
-                    built[delivery.execution_id] = parcels.build(
-                        session, runtime.settings, runtime.storage, execution, now
-                    )
-                except (AssertionError, parcels.ArtifactMissing) as exc:
-                    built[delivery.execution_id] = DeliveryFailed(str(exc), permanent=True)
-                except Exception as exc:  # storage unreachable, say: this one waits, not all
-                    log.exception("could not prepare execution %s", delivery.execution_id)
-                    failed = DeliveryFailed(f"could not read the report: {exc}"[:500])
-                    built[delivery.execution_id] = failed
-            parcel = built[delivery.execution_id]
-            if isinstance(parcel, Parcel):
-                parcel = parcels.for_recipient(parcel, runtime.settings, delivery)
-            ready.append((delivery, parcel, _recipient(runtime, delivery)))
+Ready = tuple[models.ReportDelivery, Parcel | DeliveryFailed, Recipient | str, bool]
+
+
+def _prepare(runtime: Runtime, due: list[models.ReportDelivery], now: datetime) -> list[Ready]:
+    """Each due delivery with its parcel (built once per execution), its recipient and
+    whether it is claimed already.
+
+    An execution's parcel is built as part of the attempt of its first delivery, claimed
+    before the build starts: if the process dies while building (a renderer, the memory), that
+    attempt is counted, so a parcel that always kills its builder fails after the last
+    attempt instead of being tried forever at zero attempts.
+    """
+    by_execution: dict[uuid.UUID, list[models.ReportDelivery]] = {}
+    for delivery in due:
+        by_execution.setdefault(delivery.execution_id, []).append(delivery)
+    ready: list[Ready] = []
+    for execution_id, waiting in by_execution.items():
+        first = next((d for d in waiting if _claim(runtime, d)), None)
+        if first is None:  # another sender took them all
+            continue
+        parcel = _parcel(runtime, execution_id, now)
+        for delivery in waiting[waiting.index(first) :]:  # those before went to other senders
+            mine = parcel
+            if isinstance(mine, Parcel):
+                mine = parcels.for_recipient(mine, runtime.settings, delivery)
+            ready.append((delivery, mine, _recipient(runtime, delivery), delivery is first))
     return ready
+
+
+def _parcel(runtime: Runtime, execution_id: uuid.UUID, now: datetime) -> Parcel | DeliveryFailed:
+    with session_scope(runtime.sessions) as session:
+        execution = session.get(models.ReportExecution, execution_id)
+        try:
+            if execution is None:
+                return DeliveryFailed("the execution was deleted", permanent=True)
+            return parcels.build(session, runtime.settings, runtime.storage, execution, now)
+        except parcels.ArtifactMissing as exc:
+            return DeliveryFailed(str(exc), permanent=True)
+        except Exception as exc:  # storage unreachable, say: this one waits, not all
+            log.exception("could not prepare execution %s", execution_id)
+            return DeliveryFailed(f"could not read the report: {exc}"[:500])
 
 
 def _recipient(runtime: Runtime, delivery: models.ReportDelivery) -> Recipient | str:

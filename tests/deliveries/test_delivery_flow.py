@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from broadsheet import models
 from broadsheet.config import Settings, SmtpSecurity
 from broadsheet.db import make_engine
-from broadsheet.deliveries import links, notices
+from broadsheet.deliveries import links, notices, parcels
 from broadsheet.deliveries import service as deliveries
 from broadsheet.deliveries.channels.webhook import sign
 from broadsheet.runtime import Runtime
@@ -473,3 +473,61 @@ def test_a_recipient_with_its_own_parameters_gets_nothing_rather_than_everything
     shown = client.get(f"/api/v1/executions/{execution.id}", headers=admin.headers).json()
     skipped = {d["recipient"]: d for d in shown["deliveries"]}["eu@example.com"]
     assert skipped["status"] == "skipped" and "own parameters" in skipped["error"]
+
+
+def _advance_in_a_process_that_dies_building(runtime: Runtime) -> int:
+    """``advance`` in a forked process that is killed (SIGKILL) while it builds the parcel,
+    as a native crash or the OOM killer would; returns the process's exit code."""
+    import multiprocessing
+    import os
+    import signal
+
+    def die(*args: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def child() -> None:
+        parcels.build = die
+        deliveries.advance(Runtime.build(runtime.settings))
+
+    process = multiprocessing.get_context("fork").Process(target=child)
+    process.start()
+    process.join(60)
+    return int(process.exitcode or 0)
+
+
+@pytest.mark.parametrize("max_attempts", [1, 3])
+def test_an_attempt_whose_process_died_counts_and_the_last_one_fails(
+    client: TestClient,
+    admin: Caller,
+    sessions: sessionmaker[Session],
+    delivering: Deliverer,
+    max_attempts: int,
+) -> None:
+    inbox = Inbox()
+    runtime = delivering(inbox, delivery_max_attempts=max_attempts)
+    execution = fire(client, admin, sessions, runtime, [
+        {"type": "email", "address": "ann@example.com"},
+        {"type": "email", "address": "bob@example.com"},
+    ])  # fmt: skip
+    assert _advance_in_a_process_that_dies_building(runtime) == -9
+    with sessions.begin() as session:
+        rows = session.scalars(
+            select(models.ReportDelivery).where(models.ReportDelivery.execution_id == execution.id)
+        ).all()
+        # The attempt that died is counted: the build belongs to the first one claimed.
+        assert sorted((row.status, row.attempts) for row in rows) == [
+            ("pending", 0), ("sending", 1)]  # fmt: skip
+        (died,) = [row.recipient_value for row in rows if row.attempts]
+        for row in rows:  # its lease runs out
+            row.next_attempt_at = datetime.now(UTC) - timedelta(seconds=1)
+    deliveries.advance(runtime)
+    shown = client.get(f"/api/v1/executions/{execution.id}", headers=admin.headers).json()
+    by_recipient = {d["recipient"]: d for d in shown["deliveries"]}
+    if max_attempts == 1:
+        assert by_recipient[died]["status"] == "failed"
+        assert by_recipient[died]["error"] == "the sender stopped during the last attempt"
+        assert [r.rcpt_tos for r in inbox.received] == [
+            [r for r in ("ann@example.com", "bob@example.com") if r != died]]  # fmt: skip
+    else:
+        assert by_recipient[died] | {"status": "sent", "attempts": 2} == by_recipient[died]
+        assert len(inbox.received) == 2

@@ -1,6 +1,8 @@
 """Shared fixtures. API and repository tests run once on SQLite and once on PostgreSQL when
 ``BROADSHEET_TEST_DATABASE_URL`` is set; under ``BROADSHEET_REQUIRE_SERVICES=1`` a missing
-service fails the run instead of skipping."""
+service fails the run instead of skipping. Tests use that database as a data source; the
+PostgreSQL metadata database is another one beside it (its name ending in ``_meta``), since
+no source may name Broadsheet's own database."""
 
 from __future__ import annotations
 
@@ -92,14 +94,21 @@ def _fresh_postgres(url: str) -> None:
         engine.dispose()
 
 
+def metadata_url(source_url: str) -> str:
+    """The PostgreSQL metadata database the tests use: beside the source database, not it."""
+    parsed = dburl.normalize(source_url)
+    return parsed.set(database=f"{parsed.database}_meta").render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, shared_dir: Path) -> str:
     if request.param == "sqlite":
         url = f"sqlite:///{shared_dir / 'metadata.db'}"
     else:
-        url = os.environ.get("BROADSHEET_TEST_DATABASE_URL", "")
-        if not url:
+        source_url = os.environ.get("BROADSHEET_TEST_DATABASE_URL", "")
+        if not source_url:
             service_missing("PostgreSQL (BROADSHEET_TEST_DATABASE_URL)")
+        url = metadata_url(source_url)
         try:
             _fresh_postgres(url)
         except Exception as exc:  # any connection failure means the service is missing

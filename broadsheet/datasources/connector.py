@@ -6,10 +6,15 @@ only connection options on an allowlist pass (``?local_infile=1`` or DuckDB's
 ``?enable_external_access=true`` would read files on the server); for file databases (SQLite,
 DuckDB) only files in the tenant's own folder, the shared folder or an operator's folder —
 otherwise a source could read Broadsheet's own metadata database or any file on the server.
+Options naming a file (TLS certificates and keys) follow the same folder rule, and the
+metadata database itself is never a source, however its file or server is named.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import socket
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -20,12 +25,21 @@ from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError
 
 from broadsheet.kit import dburl
 from broadsheet.kit.sqlite import deny_dangerous_functions
 
 SUPPORTED_BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb", "duckdb")
+# The drivers Broadsheet ships, per backend; another (sqlite+aiosqlite, postgresql+psycopg2)
+# is async or not installed, so it could only fail later.
+SUPPORTED_DRIVERS: dict[str, frozenset[str]] = {
+    "sqlite": frozenset({"sqlite", "sqlite+pysqlite"}),
+    "postgresql": frozenset({"postgresql+psycopg"}),
+    "mysql": frozenset({"mysql+pymysql"}),
+    "mariadb": frozenset({"mariadb+pymysql"}),
+    "duckdb": frozenset({"duckdb"}),
+}
 FILE_BACKENDS = ("sqlite", "duckdb")
 CONNECT_TIMEOUT_SECONDS = 10
 # Query-string options a source URL may carry; anything else is refused.
@@ -38,13 +52,23 @@ ALLOWED_OPTIONS: dict[str, frozenset[str]] = {
     "sqlite": frozenset(),
     "duckdb": frozenset(),
 }
+# Options whose value is a file the driver opens: only files in the tenant's folders, or a
+# source could test whether any server file exists (or hand /etc/shadow to the TLS library).
+FILE_OPTIONS = frozenset({"sslrootcert", "sslcert", "sslkey", "ssl_ca", "ssl_cert", "ssl_key"})
+NOT_FILES = {"sslrootcert": "system"}  # libpq 16+: the operating system's certificates
+DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
+SERVER_FAMILIES = {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
 
 
 class UnsupportedSource(ValueError):
     """The URL is not one Broadsheet will connect to; the message says why."""
 
 
-def parse_source_url(raw: str, allowed_dirs: list[Path]) -> URL:
+def parse_source_url(
+    raw: str, allowed_dirs: list[Path], *, metadata_url: str | URL | None = None
+) -> URL:
+    """The URL if Broadsheet may connect there, else ``UnsupportedSource`` saying why.
+    ``metadata_url`` is Broadsheet's own database, which no source may name."""
     try:
         url = dburl.normalize(raw)
     except (ArgumentError, ValueError) as exc:
@@ -54,30 +78,142 @@ def parse_source_url(raw: str, allowed_dirs: list[Path]) -> URL:
         raise UnsupportedSource(
             f"unsupported scheme '{url.drivername}'; use one of: {', '.join(SUPPORTED_BACKENDS)}"
         )
+    if url.drivername not in SUPPORTED_DRIVERS[backend]:
+        raise UnsupportedSource(
+            f"unsupported driver '{url.drivername}'; use {backend}:// (Broadsheet's own driver)"
+        )
+    url = _checked_options(url, backend, allowed_dirs)
+    if backend in FILE_BACKENDS:
+        _check_file(url, allowed_dirs)
+    elif not url.host:
+        raise UnsupportedSource("name the database server's host; local sockets are not used")
+    if metadata_url is not None and is_metadata_database(url, dburl.normalize(metadata_url)):
+        raise UnsupportedSource(
+            "this is Broadsheet's own metadata database; it cannot be a data source"
+        )
+    return url
+
+
+def _checked_options(url: URL, backend: str, allowed_dirs: list[Path]) -> URL:
+    """Only allow-listed options, each once; file options name files in the tenant's folders
+    (passed on resolved, so the driver opens the file that was checked)."""
     refused = sorted(set(url.query) - ALLOWED_OPTIONS[backend])
     if refused:
         allowed = ", ".join(sorted(ALLOWED_OPTIONS[backend])) or "none"
         raise UnsupportedSource(
             f"URL option(s) {', '.join(refused)} are not allowed for {backend} (allowed: {allowed})"
         )
-    if backend in FILE_BACKENDS:
-        _check_file(url, allowed_dirs)
-    elif not url.host:
-        raise UnsupportedSource("name the database server's host; local sockets are not used")
-    return url
+    query: dict[str, str] = {}
+    for name, value in url.query.items():
+        if not isinstance(value, str):
+            raise UnsupportedSource(f"URL option {name} is given more than once")
+        if name in FILE_OPTIONS and value != NOT_FILES.get(name):
+            value = str(_file_in(allowed_dirs, value, f"the file in URL option {name}"))
+        if name == "charset":
+            _check_charset(value)
+        query[name] = value
+    return url.set(query=query)
+
+
+def _check_charset(name: str) -> None:
+    # PyMySQL fails with an AttributeError deep inside connect() on a name it does not know.
+    import pymysql.charset
+
+    if pymysql.charset.charset_by_name(name) is None:
+        raise UnsupportedSource(f"unknown MySQL charset '{name}' in URL option charset")
+
+
+def _file_in(allowed_dirs: list[Path], raw: str, what: str) -> Path:
+    """The resolved path if it lies in one of the tenant's folders; else refused without
+    looking further, so the answer says nothing about files elsewhere."""
+    path = Path(raw).resolve()
+    if not any(path.is_relative_to(d) for d in allowed_dirs):
+        folders = ", ".join(str(d) for d in allowed_dirs)
+        raise UnsupportedSource(
+            f"{what} must lie in one of this tenant's folders ({folders}); "
+            "an operator can add one with BROADSHEET_FILE_SOURCE_DIRS"
+        )
+    return path
 
 
 def _check_file(url: URL, allowed_dirs: list[Path]) -> None:
     database = url.database or ""
     if database in ("", ":memory:"):
         return
-    path = Path(database).resolve()
-    if not any(path.is_relative_to(d) for d in allowed_dirs):
-        folders = ", ".join(str(d) for d in allowed_dirs)
-        raise UnsupportedSource(
-            f"file databases must lie in one of this tenant's folders ({folders}); "
-            "an operator can add one with BROADSHEET_FILE_SOURCE_DIRS"
-        )
+    _file_in(allowed_dirs, database, "file databases")
+
+
+def is_metadata_database(source: URL, metadata: URL) -> bool:
+    """Does ``source`` reach Broadsheet's own database? The same file (symbolic and hard links
+    followed, its -wal and -shm beside it), or the same server (by address: localhost,
+    127.0.0.1 and ::1 are one) on the same port, and there the same database — any database
+    of a MySQL server, since one SELECT there reads every database on it."""
+    if source.get_backend_name() in FILE_BACKENDS:
+        return metadata.get_backend_name() in FILE_BACKENDS and _same_file(source, metadata)
+    family = SERVER_FAMILIES.get(source.get_backend_name())
+    if family is None or family != SERVER_FAMILIES.get(metadata.get_backend_name()):
+        return False
+    if _port(source) != _port(metadata):
+        return False
+    if family == "postgresql" and _pg_database(source) != _pg_database(metadata):
+        return False
+    return _same_server(source.host, metadata.host)
+
+
+def _same_file(source: URL, metadata: URL) -> bool:
+    if source.database in (None, "", ":memory:") or metadata.database in (None, "", ":memory:"):
+        return False
+    path = Path(str(source.database)).resolve()
+    ours = Path(str(metadata.database)).resolve()
+    if path in {ours, *(ours.with_name(ours.name + s) for s in ("-wal", "-shm", "-journal"))}:
+        return True
+    try:
+        return os.path.samefile(path, ours)  # a hard link is another name for the same file
+    except OSError:
+        return False
+
+
+def _port(url: URL) -> int | None:
+    return url.port or DEFAULT_PORTS.get(url.get_backend_name())
+
+
+def _pg_database(url: URL) -> str | None:
+    return url.database or url.username  # libpq's default database is the user's name
+
+
+def _same_server(host: str | None, metadata_host: str | None) -> bool:
+    ours, theirs = _addresses(metadata_host), _addresses(host)
+    if ours & theirs:
+        return True
+    return any(_is_this_machine(a) for a in ours) and any(_is_this_machine(a) for a in theirs)
+
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _addresses(host: str | None) -> set[Address]:
+    """What a host name resolves to now; no host means a local socket: this machine."""
+    if not host:
+        return {ipaddress.ip_address("127.0.0.1")}
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return set()  # a name that does not resolve reaches nothing now; checked again at run
+    found: set[Address] = set()
+    for *_, sockaddr in infos:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
+        mapped = getattr(address, "ipv4_mapped", None)
+        found.add(mapped or address)
+    return found
+
+
+def _is_this_machine(address: Address) -> bool:
+    # 0.0.0.0 and :: connect to this machine too; so do the addresses of its own name.
+    return address.is_loopback or address.is_unspecified or address in _own_addresses()
+
+
+def _own_addresses() -> set[Address]:
+    return _addresses(socket.gethostname())
 
 
 def make_source_engine(url: URL) -> Engine:
@@ -160,14 +296,15 @@ def probe(url: URL) -> Probe:
             info = conn.dialect.server_version_info
         version = ".".join(str(p) for p in info) if info else None
         return Probe(True, round((time.perf_counter() - started) * 1000), version)
-    except SQLAlchemyError as exc:
+    except Exception as exc:  # any driver's failure is the answer to a test, never a 500
         return Probe(False, error=_describe(exc, url))
     finally:
         engine.dispose()
 
 
-def _describe(exc: SQLAlchemyError, url: URL) -> str:
-    message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+def _describe(exc: Exception, url: URL) -> str:
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    message = lines[0] if lines else type(exc).__name__
     if url.password:
         message = message.replace(str(url.password), "***")
     return message

@@ -215,20 +215,45 @@ def _batches(
 def describe(engine: Engine, sql: str, samples: dict[str, Any], timeout: float) -> list[str]:
     """The column names the query returns, without reading rows: it runs wrapped in
     ``SELECT * FROM (…) LIMIT 0`` with a sample value of the right type for each parameter
-    (typed values, so PostgreSQL can resolve operators such as ``:a - :b``)."""
-    sqlguard.check_read_only(sql, engine.dialect.name)
+    (typed values, so PostgreSQL can resolve operators such as ``:a - :b``).
+
+    ``LIMIT 0`` does not always spare the database the work (SQLite builds a ``MATERIALIZED``
+    CTE in full first, and has no statement timeout of its own), so the check is stopped at
+    ``timeout`` the way a run is: an ``Interrupter`` from another thread, with the database's
+    own timeout behind it. Running past it is a ``QueryTimeout``."""
+    backend = engine.dialect.name
+    sqlguard.check_read_only(sql, backend)
     # Newlines, so a query ending in a -- comment does not comment out the wrapper.
     wrapped = f"SELECT * FROM (\n{sql.strip().rstrip(';')}\n) AS broadsheet_probe LIMIT 0"  # noqa: S608
+    interrupter = Interrupter()
+    timer = threading.Timer(timeout, interrupter.fire, (TIMEOUT,))
+    timer.daemon = True
     try:
         with (
             engine.connect() as conn,
-            _guarded(conn, engine.dialect.name, time.monotonic() + timeout) as cursor,
+            _guarded(conn, backend, time.monotonic() + timeout) as cursor,
         ):
+            interrupter.arm(_stopper(engine, conn, backend))
+            timer.start()
             statement, args = _compile(conn, wrapped, samples)
             cursor.execute(statement, args)
             return [d[0] for d in cursor.description]
-    except (engine.dialect.loaded_dbapi.Error, DBAPIError, sqlite3.Error, SQLAlchemyError) as exc:
+    except (
+        engine.dialect.loaded_dbapi.Error,
+        DBAPIError,
+        sqlite3.Error,
+        SQLAlchemyError,
+        OSError,  # a driver's TLS set-up (PyMySQL's ssl_ca) fails outside its own errors
+    ) as exc:
+        if interrupter.reason is not None or _database_timeout(exc):
+            raise QueryTimeout(
+                f"the query took longer than {timeout:g} s to check; make it cheaper (a "
+                "MATERIALIZED or recursive CTE is built in full even for this check)"
+            ) from None
         raise QueryFailed(database_message(exc, engine)) from None
+    finally:
+        timer.cancel()
+        interrupter.disarm()
 
 
 def database_message(exc: BaseException, engine: Engine) -> str:

@@ -92,7 +92,10 @@ class DataSourceService:
 
     def test(self, tenant_id: uuid.UUID, source_id: uuid.UUID) -> ConnectionTest:
         row = self.get(tenant_id, source_id)
-        url = connector.parse_source_url(self.url_of(row), self._allowed_dirs(row.tenant_id))
+        try:
+            url = self.parsed_url(row)
+        except connector.UnsupportedSource as exc:  # saved before a rule that refuses it now
+            raise ValidationFailed.field("url", str(exc)) from None
         done_with_database(self.session)  # the probe may wait on a far server
         result = connector.probe(url)
         return ConnectionTest(
@@ -103,8 +106,9 @@ class DataSourceService:
         )
 
     def parsed_url(self, row: models.DataSource) -> URL:
-        """The source's URL, checked again now (the rules may have tightened since it was saved)."""
-        return connector.parse_source_url(self.url_of(row), self._allowed_dirs(row.tenant_id))
+        """The source's URL, checked again now (the rules may have tightened since it was saved,
+        and a host name may resolve elsewhere)."""
+        return self._parse(row.tenant_id, self.url_of(row))
 
     def engine(self, row: models.DataSource) -> Engine:
         """A new engine on the source (the caller disposes of it)."""
@@ -130,8 +134,8 @@ class DataSourceService:
     def _resolve_url(self, row: models.DataSource, submitted: str) -> str:
         """A PUT may send back the masked URL it read; keep the stored password then."""
         stored = dburl.normalize(self.url_of(row))
-        if submitted == dburl.masked(stored):
-            return stored.render_as_string(hide_password=False)
+        if submitted == dburl.masked(stored):  # checked again: the rules may be newer
+            return self._valid_url(row.tenant_id, stored.render_as_string(hide_password=False))
         return self._valid_url(row.tenant_id, submitted)
 
     def _allowed_dirs(self, tenant_id: uuid.UUID) -> list[Path]:
@@ -141,10 +145,15 @@ class DataSourceService:
 
     def _valid_url(self, tenant_id: uuid.UUID, raw: str) -> str:
         try:
-            url = connector.parse_source_url(raw, self._allowed_dirs(tenant_id))
+            url = self._parse(tenant_id, raw)
         except connector.UnsupportedSource as exc:
             raise ValidationFailed.field("url", str(exc)) from None
         return url.render_as_string(hide_password=False)
+
+    def _parse(self, tenant_id: uuid.UUID, raw: str) -> URL:
+        return connector.parse_source_url(
+            raw, self._allowed_dirs(tenant_id), metadata_url=self.settings.resolved_database_url
+        )
 
     def _check_name_free(self, tenant_id: uuid.UUID, name: str) -> None:
         if self.by_name(tenant_id, name) is not None:

@@ -9,10 +9,14 @@ read-only transaction (or on a read-only file), and sources should use read-only
 from __future__ import annotations
 
 import logging
+import re
+from fnmatch import fnmatchcase
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
+
+from broadsheet.kit.sqlite import DENIED_FUNCTIONS as SQLITE_DENIED_FUNCTIONS
 
 READ_ONLY_ROOTS = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values)
 WRITES = (
@@ -29,6 +33,51 @@ WRITES = (
 )
 MYSQL_EXECUTABLE_COMMENTS = ("/*!", "/*+", "/*M!")
 DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
+
+_OTHER_CONNECTIONS = "it opens a connection of its own, outside the read-only transaction"
+_FOREIGN_DATA = "foreign-data wrappers reach other servers and files"
+_SERVER_FILES = "it reads, writes or lists files on the database server"
+_LARGE_OBJECTS = "large objects are shared by the whole database and reach the server's files"
+_SQL_AS_TEXT = "it runs SQL given as text, which the read-only check cannot see"
+_SERVER_CONTROL = "it controls the database server or other sessions"
+_SHELL = "it runs programs on the database server"
+# Per backend: a function's own name (lower case; ``*`` for any characters) → why it is refused.
+REFUSED_FUNCTIONS: dict[str, dict[str, str]] = {
+    "postgresql": {
+        "dblink*": _OTHER_CONNECTIONS,
+        "postgres_fdw_*": _FOREIGN_DATA,
+        "*_fdw_handler": _FOREIGN_DATA,
+        "*_fdw_validator": _FOREIGN_DATA,
+        "pg_read_file": _SERVER_FILES,
+        "pg_read_binary_file": _SERVER_FILES,
+        "pg_stat_file": _SERVER_FILES,
+        "pg_ls_*": _SERVER_FILES,  # pg_ls_dir, pg_ls_logdir, pg_ls_waldir, pg_ls_tmpdir, …
+        "pg_current_logfile": _SERVER_FILES,
+        "pg_file_*": _SERVER_FILES,  # adminpack: pg_file_write, pg_file_rename, …
+        "pg_logdir_ls": _SERVER_FILES,
+        "lo_*": _LARGE_OBJECTS,  # lo_import, lo_export, lo_get, lo_put, lo_from_bytea, …
+        "loread": _LARGE_OBJECTS,
+        "lowrite": _LARGE_OBJECTS,
+        "query_to_xml*": _SQL_AS_TEXT,
+        "ts_stat": _SQL_AS_TEXT,
+        "ts_rewrite": _SQL_AS_TEXT,
+        "pg_terminate_backend": _SERVER_CONTROL,
+        "pg_cancel_backend": _SERVER_CONTROL,
+        "pg_reload_conf": _SERVER_CONTROL,
+        "pg_rotate_logfile": _SERVER_CONTROL,
+        "pg_promote": _SERVER_CONTROL,
+    },
+    "mysql": {
+        "load_file": _SERVER_FILES,
+        "sys_exec": _SHELL,  # lib_mysqludf_sys, where an administrator installed it
+        "sys_eval": _SHELL,
+    },
+    "sqlite": SQLITE_DENIED_FUNCTIONS,  # the authorizer's table: one list for both checks
+}
+REFUSED_FUNCTIONS["mariadb"] = REFUSED_FUNCTIONS["mysql"]
+# A function name as people write one. Anything else (PostgreSQL's U&"pg\005fread_file",
+# say) is refused rather than decoded: the parser reads escapes differently from the server.
+PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_$]*")
 
 # sqlglot logs (rather than raises) when it falls back to an opaque Command; we reject those.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
@@ -61,6 +110,27 @@ def check_read_only(sql: str, backend: str) -> None:
         raise UnsafeQuery(f"only SELECT queries are allowed; this is {kind}")
     for node in statement.find_all(*WRITES):
         raise UnsafeQuery(f"only read-only queries are allowed; found {_describe(node)}")
+    check_functions(statement, backend)
+
+
+def check_functions(statement: exp.Expression, backend: str) -> None:
+    """Refuse a call of any function ``REFUSED_FUNCTIONS`` lists for this backend."""
+    refused = REFUSED_FUNCTIONS.get(backend, {})
+    for call in statement.find_all(exp.Func):
+        name = _function_name(call)
+        if isinstance(call, exp.Anonymous) and not PLAIN_NAME.fullmatch(name):
+            raise UnsafeQuery(f"write the function name {name!r} plainly, without escapes")
+        for pattern, why in refused.items():
+            if fnmatchcase(name, pattern):
+                raise UnsafeQuery(f"{name}() is not authorized in a report query: {why}")
+
+
+def _function_name(call: exp.Func) -> str:
+    """The function's own name in lower case: a schema (``pg_catalog.``) is a separate node
+    above it, and quotes are gone once parsed (``"pg_read_file"`` is ``pg_read_file``)."""
+    if isinstance(call, exp.Anonymous):
+        return call.name.lower()
+    return call.sql_name().lower()  # one sqlglot knows, such as COUNT or LEFT
 
 
 def _describe(node: exp.Expression) -> str:

@@ -5,6 +5,10 @@ arguments a report query on a file holding an FTS3/FTS4 table can make SQLite ju
 address (the process dies), and with one it reveals where the library lies in memory.
 ``load_extension`` would load native code. An authorizer refuses them when a statement is
 prepared, so a report using one is refused when it is saved, and never runs.
+
+The sqlite3 shell's file functions (``readfile``, ``writefile``, ``edit``, ``fsdir``) are not
+in the library Python links, but an extension or a future build could bring them: they are
+denied here too, so a view in a tenant's file that calls one fails as well.
 """
 
 from __future__ import annotations
@@ -12,7 +16,16 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-DENIED_FUNCTIONS = frozenset({"fts3_tokenizer", "load_extension"})
+# Name (lower case) → why it is denied; report queries are refused by the same table
+# (broadsheet.datasources.sqlguard) before they reach a connection.
+DENIED_FUNCTIONS: dict[str, str] = {
+    "fts3_tokenizer": "it takes and reveals memory addresses",
+    "load_extension": "it loads native code",
+    "readfile": "it reads files on the server",
+    "writefile": "it writes files on the server",
+    "edit": "it runs an editor on the server",
+    "fsdir": "it lists folders on the server",
+}
 
 
 def _authorize(action: int, arg1: str | None, arg2: str | None, *_: Any) -> int:

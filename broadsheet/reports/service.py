@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from broadsheet import models
 from broadsheet.auth.principal import Principal
 from broadsheet.config import Settings
+from broadsheet.datasources import connector
 from broadsheet.datasources.service import DataSourceService
 from broadsheet.db import done_with_database
 from broadsheet.errors import Conflict, NotFound, ValidationFailed
@@ -93,7 +94,12 @@ class ReportService:
         source = self.sources.by_name(tenant_id, body.data_source)
         if source is None:
             raise ValidationFailed.field("dataSource", f"no data source named '{body.data_source}'")
-        engine = self.sources.engine(source)
+        try:
+            engine = self.sources.engine(source)
+        except connector.UnsupportedSource as exc:  # saved before a rule that refuses it now
+            raise ValidationFailed.field(
+                "dataSource", f"data source '{body.data_source}' cannot be used: {exc}"
+            ) from None
         timeout = source.statement_timeout_seconds
         # The source may take its time (up to its statement timeout): not on a metadata
         # connection, nor a request's turn (unless the session has written already: then

@@ -43,6 +43,8 @@ def check_definition(engine: Engine, body: ReportDefinitionWrite, timeout: int) 
             columns[name] = query.describe(
                 engine, sql, samples, min(timeout, DESCRIBE_TIMEOUT_SECONDS)
             )
+        except query.QueryTimeout as exc:  # the database did not reject it: it took too long
+            raise ValidationFailed.field(field, str(exc)) from None
         except query.QueryFailed as exc:
             raise ValidationFailed.field(field, f"the data source rejected it: {exc}") from None
     for index, viz in enumerate(body.visualizations):

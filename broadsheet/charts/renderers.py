@@ -1,11 +1,12 @@
 """The chart renderer processes this process draws with (see :mod:`broadsheet.charts.drawing`).
 
-A few long-lived children, started when first needed and kept: vl-convert takes about half a
-second to start, then draws a chart in a few milliseconds. Each draws one chart at a time. A
-child that dies mid-chart (a native abort, the kernel's OOM killer), answers nonsense or takes
-longer than ``DRAW_TIMEOUT_SECONDS`` is killed and forgotten, and that one chart is a
-:class:`ChildFailed`; the next chart starts a new child. Children also leave after
-``DRAWS_PER_CHILD`` charts, so memory a renderer keeps growing is given back now and then.
+A few long-lived children, started when first needed and kept: a renderer takes 1 to 2 s to
+start (vl-convert's JavaScript runtime, the fonts), then draws a chart in milliseconds. Each
+draws one chart at a time. A child that dies mid-chart (a native abort, the kernel's OOM
+killer), answers nonsense or takes longer than ``DRAW_TIMEOUT_SECONDS`` is killed and
+forgotten, and that one chart is a :class:`ChildFailed`; the next chart starts a new child.
+Children also leave after ``DRAWS_PER_CHILD`` charts, so memory a renderer keeps growing is
+given back now and then.
 
 A child reads requests until its stdin ends, so it goes when this process does, however
 this process ends.
@@ -27,7 +28,7 @@ from typing import Any
 from broadsheet.charts.drawing import OK, REFUSED, frame
 
 CHILDREN = 2  # charts drawn at once by this process; the rest wait their turn
-DRAW_TIMEOUT_SECONDS = 60.0  # first chart included: the child's start is about 0.5 s
+DRAW_TIMEOUT_SECONDS = 60.0  # the first chart's includes the child's start
 DRAWS_PER_CHILD = 500
 # Not ``-m``: the package imports the module before runpy would run it as ``__main__``.
 COMMAND = [sys.executable, "-c", "from broadsheet.charts.drawing import main; main()"]

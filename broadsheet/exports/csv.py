@@ -1,5 +1,13 @@
 """CSV: RFC 4180, UTF-8, CRLF line ends, ISO 8601 times, formula injection neutralised.
 
+Dates, times and numbers are written bare, text always quoted. A timestamp is
+``2024-03-10 06:30:00``, with fractions of a second (``.250``, ``.000600``) only when
+the values have them: the form LibreOffice, Excel, DuckDB and pandas all read as a date-time,
+also with LibreOffice's "quoted field as text" (which is why it is never quoted). A
+timestamp with a zone is written as its time in UTC (the same instant as before, without the
+``Z`` that spreadsheets do not read); one without a zone as it is. Neither is converted to the
+report's zone.
+
 Encoded by Arrow's C++ CSV writer, batches on two threads at once (it releases the GIL) and
 written in order; the only per-value work in Python's reach is vectorised: risky text cells
 (those starting with ``= + - @``, tab or carriage return, as OWASP lists) get a leading single
@@ -23,6 +31,7 @@ BOM = b"\xef\xbb\xbf"
 ENCODERS = 2
 RISKY_FIRST = pa.array(["=", "+", "-", "@", "\t", "\r"])
 PLAIN_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+_UNITS = ("s", "ms", "us", "ns")  # coarsest first
 
 
 class CsvExporter:
@@ -33,10 +42,10 @@ class CsvExporter:
     def write(self, ctx: ExportContext, rows: RowSource, out: BinaryIO, progress: Progress) -> None:
         if ctx.options.bom:
             out.write(BOM)
-        schema = pa.schema([pa.field(f.name, _text_type(f.type)) for f in rows.schema])
+        schema = rows.schema
         # Column names come from the query (or, pivoted, from data): neutralised like cells.
         names = neutralise(pa.array(schema.names, pa.string())).to_pylist()
-        header = pa.schema([pa.field(n, f.type) for n, f in zip(names, schema, strict=True)])
+        header = pa.schema([pa.field(n, pa.null()) for n in names])
         out.write(_encode(pa.RecordBatch.from_pylist([], schema=header), header=True))
         written = 0
         with ThreadPoolExecutor(ENCODERS, thread_name_prefix="csv") as pool:
@@ -71,19 +80,15 @@ def _encode(batch: pa.RecordBatch, *, header: bool) -> bytes:
     return bytes(sink.getvalue())
 
 
-def _text_type(arrow_type: pa.DataType) -> pa.DataType:
-    return pa.string() if pa.types.is_timestamp(arrow_type) else arrow_type
-
-
 def safe_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     columns = []
     for column in batch.columns:
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
             column = neutralise(column)
         elif pa.types.is_timestamp(column.type):
-            column = iso_timestamps(column)
+            column = bare_timestamps(column)
         columns.append(column)
-    return pa.RecordBatch.from_arrays(columns, schema=schema)
+    return pa.RecordBatch.from_arrays(columns, names=schema.names)
 
 
 def neutralise(column: pa.Array) -> pa.Array:
@@ -99,15 +104,20 @@ def neutralise(column: pa.Array) -> pa.Array:
     return pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
 
 
-def iso_timestamps(column: pa.Array) -> pa.Array:
-    """``2024-03-10T06:30:00Z`` (UTC for zoned values), fractions only when there are any."""
-    if column.type.tz is not None:
-        column = column.cast(pa.timestamp(column.type.unit, tz="UTC"))
-    text = pc.strftime(column, format="%Y-%m-%dT%H:%M:%S")
-    text = pc.replace_substring_regex(text, pattern=r"\.0+$", replacement="")
-    if column.type.tz is not None:
-        text = pc.binary_join_element_wise(text, "Z", "")
-    return text
+def bare_timestamps(column: pa.Array) -> pa.Array:
+    """Naive timestamps (the UTC time of zoned ones) in the coarsest unit that holds every
+    value of this batch, which Arrow's writer prints unquoted as ``2024-03-10 06:30:00``,
+    ``2024-03-10 06:30:00.250`` or ``2024-03-10 06:30:00.000600``: fractions only when the
+    values have them."""
+    unit = column.type.unit
+    # A cast to a naive type keeps the stored UTC value: a zoned value's time in UTC.
+    column = column.cast(pa.timestamp(unit))
+    for coarser in _UNITS[: _UNITS.index(unit)]:
+        try:  # a safe cast refuses to drop a fraction: it succeeds when none has one
+            return column.cast(pa.timestamp(coarser))
+        except pa.ArrowInvalid:
+            continue
+    return column
 
 
 EXPORTER = CsvExporter()

@@ -52,7 +52,7 @@ def test_csv_round_trips_through_the_csv_module() -> None:
         assert row[2] == ("" if source["number"] is None else repr(source["number"]))
         assert Decimal(row[3]) == source["exact"]
         assert row[4] == source["day"].isoformat()
-        assert row[5] == source["at"].strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert row[5] == source["at"].strftime("%Y-%m-%d %H:%M:%S")  # its UTC time
         assert row[6] == {True: "true", False: "false", None: ""}[source["flag"]]
 
 
@@ -63,11 +63,9 @@ def test_csv_line_endings_quotes_and_bom() -> None:
     lines_outside_quotes = body.replace('"crlf\r\ninside"', "").replace('"new\nline"', "")
     assert "\n" not in lines_outside_quotes.replace("\r\n", "")
     assert '"quote "" inside"' in body and '"comma, inside"' in body
-    # Text is always quoted (so "" and an empty null differ); numbers never are.
+    # Text is always quoted (so "" and an empty null differ); numbers, dates and times never.
     first_data_line = body.split("\r\n")[1]
-    assert (
-        first_data_line == '"plain",1,,12345678901234567.89,2024-01-01,"2024-03-10T06:30:00Z",true'
-    )
+    assert first_data_line == '"plain",1,,12345678901234567.89,2024-01-01,2024-03-10 06:30:00,true'
     empty_and_null = body.split("\r\n")[9:11]  # (one cell above holds a CRLF)
     assert [line.split(",")[0] for line in empty_and_null] == ['""', ""]
 
@@ -132,7 +130,8 @@ def test_json_has_null_for_nan_and_infinity_and_iso_dates() -> None:
         )
         assert [r["x"] for r in rows] == [1.5, None, None, None, None]
         assert [r["d"] for r in rows] == ["2024-02-29", None, "0001-01-01", "9999-12-31", None]
-        assert [r["big"] for r in rows] == [2**63 - 1, -(2**63), 0, None, 1]
+        # Past ±(2**53 - 1) a string: JavaScript and jq would round the number.
+        assert [r["big"] for r in rows] == [str(2**63 - 1), str(-(2**63)), 0, None, 1]
 
 
 def test_parquet_keeps_types_and_context() -> None:
@@ -157,7 +156,7 @@ def test_naive_timestamps_have_no_zone_suffix() -> None:
     table = pa.table({"at": pa.array([datetime(2024, 1, 2, 3, 4, 5, 600)], pa.timestamp("us"))})
     out = io.BytesIO()
     csv_export.EXPORTER.write(hostile_context(table), hostile_source(table), out, lambda _n: None)
-    assert out.getvalue().decode().split("\r\n")[1] == '"2024-01-02T03:04:05.000600"'
+    assert out.getvalue().decode().split("\r\n")[1] == "2024-01-02 03:04:05.000600"
     assert date(2024, 1, 2) and UTC  # imported for readers of the expectations above
 
 
@@ -190,7 +189,7 @@ def test_read_ahead_stops_cleanly_when_the_writer_fails(tmp_path: Any) -> None:
 
 
 def test_times_keep_their_zone_rule_whatever_the_reports_zone() -> None:
-    """What the README says: CSV writes zoned timestamps in UTC with a Z, JSON and NDJSON in
+    """What the README says: CSV writes zoned timestamps as their UTC time, JSON and NDJSON in
     UTC with an offset; naive ones as they are; none in the report's zone (Lord Howe here)."""
     table = pa.table(
         {
@@ -204,7 +203,7 @@ def test_times_keep_their_zone_rule_whatever_the_reports_zone() -> None:
         out = io.BytesIO()
         exporter.write(ctx, hostile_source(table), out, lambda _n: None)
         written[exporter.name] = out.getvalue().decode()
-    assert written["csv"].splitlines()[1] == '"2024-01-01T12:00:00Z","2024-01-01T12:00:30"'
+    assert written["csv"].splitlines()[1] == "2024-01-01 12:00:00,2024-01-01 12:00:30"
     expected = {"at": "2024-01-01T12:00:00+00:00", "wall": "2024-01-01T12:00:30"}
     assert json.loads(written["json"])["rows"] == [expected]
     assert json.loads(written["ndjson"]) == expected

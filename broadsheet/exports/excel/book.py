@@ -16,6 +16,8 @@ from typing import Any, BinaryIO
 
 import xlsxwriter  # type: ignore[import-untyped, unused-ignore]
 
+from broadsheet.exports.excel import numbers
+
 # Rows per sheet, header included. Tests lower it to see the data continue on "Data (2)".
 MAX_SHEET_ROWS = 1_048_576
 MAX_COLUMNS = 16_384
@@ -119,14 +121,6 @@ def utf16_prefix(text: str, units: int) -> str:
     return text.encode("utf-16-le", "surrogatepass")[: 2 * units].decode("utf-16-le", "ignore")
 
 
-def excel_serial(value: date | datetime) -> float:
-    """Excel's serial number of a naive date or time (days since 1899-12-30, with Excel's
-    29 February 1900 that never was)."""
-    start = datetime(1899, 12, 30) if isinstance(value, datetime) else date(1899, 12, 30)
-    serial = (value - start).total_seconds() / 86_400  # type: ignore[operator]
-    return serial - 1 if serial < 61 else serial
-
-
 def write_text(sheet: Any, row: int, col: int, text: str, style: Any = None) -> None:
     """Write ``text`` as a text cell, exactly (but clipped to Excel's limit).
 
@@ -150,23 +144,51 @@ def write_text(sheet: Any, row: int, col: int, text: str, style: Any = None) -> 
 def write_value(sheet: Any, row: int, col: int, value: Any, styles: Styles) -> None:
     """One Python value as the typed cell it is: numbers, booleans, dates and times as such,
     everything else as text (lists and dicts as their ``str``). ``None`` leaves the cell
-    empty. Non-finite floats, which Excel cannot store, are written as text."""
+    empty. Numbers, dates and times are written as the data sheets write them (``numbers``):
+    doubles exactly, dates as the same serial numbers, and as the same text where a cell
+    cannot hold them (non-finite floats, integers a double cannot hold, dates before 1900)."""
     if value is None:
         return
     if isinstance(value, bool):
         sheet.write_boolean(row, col, value)
     elif isinstance(value, int | float) and _is_excel_number(value):
-        sheet.write_number(row, col, value)
-    elif isinstance(value, datetime) and value.tzinfo is None and value.year >= 1900:
-        sheet.write_datetime(row, col, value, styles.datetime)
-    elif isinstance(value, date) and not isinstance(value, datetime) and value.year >= 1900:
-        sheet.write_datetime(row, col, value, styles.date)
-    elif isinstance(value, time) and value.tzinfo is None:
-        sheet.write_datetime(row, col, value, styles.time)
+        sheet.write_number(row, col, Exact(value))
+    elif isinstance(value, date | time) and getattr(value, "tzinfo", None) is None:
+        serial = numbers.serial(value)
+        if isinstance(serial, str):
+            write_text(sheet, row, col, serial)
+            return
+        style = (
+            styles.datetime
+            if isinstance(value, datetime)
+            else styles.date
+            if isinstance(value, date)
+            else styles.time
+        )
+        sheet.write_number(row, col, Exact(serial), style)
     elif isinstance(value, date | datetime | time):
         write_text(sheet, row, col, value.isoformat())
     else:
         write_text(sheet, row, col, _as_text(value))
+
+
+class Exact(float):
+    """A double that XlsxWriter writes in its shortest round-trip form, as the data sheets
+    do (``numbers.number_text``). XlsxWriter spells a number cell ``f"{number:.16G}"``,
+    which rounds the seventeenth digit away (``1.7976931348623157e308`` became
+    ``1.797693134862316E+308``, past the largest double); formatting this float gives its
+    exact text whatever the format. ``tests/exports/test_excel_exact.py`` reads the cells
+    back with LibreOffice, so an XlsxWriter that spells numbers another way fails there."""
+
+    text: str
+
+    def __new__(cls, value: float) -> Exact:
+        number = super().__new__(cls, value)
+        number.text = numbers.number_text(float(value))
+        return number
+
+    def __format__(self, spec: str) -> str:
+        return self.text
 
 
 def _is_excel_number(value: int | float) -> bool:

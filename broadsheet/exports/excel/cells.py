@@ -37,20 +37,22 @@ from xlsxwriter.utility import xl_col_to_name  # type: ignore[import-untyped, un
 
 from broadsheet.exports.base import column_in_zone, report_zone
 from broadsheet.exports.excel import book as excel_book
+from broadsheet.exports.excel.numbers import (
+    day_fractions,
+    number_texts,
+    outside,
+    serials,
+    temporal_texts,
+)
 from broadsheet.exports.excel.text import LS, as_text, escaped
 
 Kind = Literal["text", "integer", "number", "decimal", "boolean", "date", "timestamp", "time"]
 
-EPOCH_SERIAL = 25_569  # Excel's serial number of 1970-01-01 (day 0 is 1899-12-30)
-# Excel counts a 29 February 1900 that never was: serials below 61 (1900-03-01) are one less.
-LEAP_BUG_SERIAL = 61
-FIRST_SERIAL, END_SERIAL = 1, 2_958_466  # 1900-01-01 and 10000-01-01
 _EDGE_SPACE = r"^\s|\s$"
 # Integers a double holds exactly, whatever their digits, lie within ±2**53.
 _EXACT_INT64 = pa.scalar(2**53, pa.int64())
 _EXACT_INT64_LOW = pa.scalar(-(2**53), pa.int64())
 _EXACT_UINT64 = pa.scalar(2**53, pa.uint64())
-_UNITS_PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
 
 
 @dataclass(frozen=True)
@@ -184,24 +186,15 @@ class RowEncoder:
         return cells.number_or_text(_number_text(values), names, pc.invert(finite))
 
     def _date(self, values: pa.Array, cells: _Cells, column: Column) -> pa.Array:
-        days = pc.cast(pc.cast(values, pa.date32()), pa.int32())
-        serial = pc.add(pc.cast(days, pa.float64()), float(EPOCH_SERIAL))
-        return cells.serial(serial, self.styles["date"], pc.cast(values, LS))
+        return cells.serial(values, self.styles["date"])
 
     def _timestamp(self, values: pa.Array, cells: _Cells, column: Column) -> pa.Array:
-        kind = values.type
         values = column_in_zone(values, report_zone(column.zone or "UTC"))
-        ticks = pc.cast(values.cast(pa.timestamp(kind.unit)), pa.int64())
-        days = pc.divide(pc.cast(ticks, pa.float64()), float(_UNITS_PER_DAY[kind.unit]))
-        serial = pc.add(days, float(EPOCH_SERIAL))
-        return cells.serial(serial, self.styles["datetime"], pc.cast(values, LS))
+        return cells.serial(values, self.styles["datetime"])
 
     def _time(self, values: pa.Array, cells: _Cells, column: Column) -> pa.Array:
-        plain = pa.int32() if pa.types.is_time32(values.type) else pa.int64()
-        ticks = pc.cast(values.view(plain), pa.int64())
-        fraction = pc.divide(pc.cast(ticks, pa.float64()), float(_UNITS_PER_DAY[values.type.unit]))
         style = f'" s="{self.styles["time"]}"><v>'
-        return cells.join(style, _number_text(fraction), "</v></c>")
+        return cells.join(style, _number_text(day_fractions(values)), "</v></c>")
 
 
 @dataclass(frozen=True)
@@ -224,16 +217,14 @@ class _Cells:
         cells = self.join('"><v>', numbers, "</v></c>")
         return cells if as_text is None else self._unless(cells, texts, as_text)
 
-    def serial(self, serial: pa.Array, style: int, texts: pa.Array) -> pa.Array:
-        """Date or time cells from serial numbers; text outside Excel's calendar."""
-        serial = pc.if_else(
-            pc.less(serial, float(LEAP_BUG_SERIAL)), pc.subtract(serial, 1.0), serial
-        )
-        outside = pc.or_(
-            pc.less(serial, float(FIRST_SERIAL)), pc.greater_equal(serial, float(END_SERIAL))
-        )
+    def serial(self, values: pa.Array, style: int) -> pa.Array:
+        """Date or time cells of dates or naive timestamps; text outside Excel's calendar."""
+        serial = serials(values)
         cells = self.join(f'" s="{style}"><v>', _number_text(serial), "</v></c>")
-        return self._unless(cells, texts, outside)
+        out = outside(serial)
+        if not pc.any(out).as_py():
+            return cells
+        return self._unless(cells, temporal_texts(values), out)
 
     def text(self, values: pa.Array) -> pa.Array:
         values = self._clipped(values)
@@ -266,9 +257,7 @@ class _Cells:
         return pc.replace_with_mask(values, long, pa.array(after, LS))
 
 
-def _number_text(values: pa.Array) -> pa.Array:
-    """Shortest round-trip text of doubles, with Excel's capital E (``1E+20``)."""
-    return pc.ascii_upper(pc.cast(values, LS))
+_number_text = number_texts
 
 
 def _lit(text: str) -> pa.Scalar:

@@ -21,7 +21,8 @@ from typing import Any
 
 from broadsheet.exports.base import in_zone, report_zone
 from broadsheet.exports.excel import book as excel_book
-from broadsheet.exports.excel.book import Styles, excel_serial, write_text, write_value
+from broadsheet.exports.excel import numbers
+from broadsheet.exports.excel.book import Styles, write_text, write_value
 
 CHART_DATA_SHEET = "Chart data"
 MAX_SERIES = 255  # Excel's limit per chart
@@ -111,9 +112,10 @@ class Block:
 
 
 def _cached(value: Any) -> Any:
-    """A cell's value as a chart caches it: dates as serial numbers, booleans as text."""
-    if isinstance(value, date | datetime):
-        return excel_serial(value)
+    """A cell's value as a chart caches it: dates as the serial numbers (or text) of their
+    cells, booleans as text."""
+    if isinstance(value, date) and getattr(value, "tzinfo", None) is None:
+        return numbers.serial(value)
     if isinstance(value, bool):
         return str(value).upper()
     return value
@@ -242,8 +244,10 @@ class ChartData:
         if temporal_x:
             timed = any(isinstance(r[0], datetime) and r[0].time() != time() for r in block.rows)
             x_axis["num_format"] = excel_book.DATETIME_FORMAT if timed else excel_book.DATE_FORMAT
-        chart.set_x_axis(x_axis)
-        chart.set_y_axis(block.title(2) if y.title else {})
+        # Axis labels at the low edge of the plot, not where the other axis crosses zero:
+        # there, with negative values, they would sit across the bars.
+        chart.set_x_axis({**x_axis, "label_position": "low"})
+        chart.set_y_axis({**(block.title(2) if y.title else {}), "label_position": "low"})
         if series is None:
             chart.set_legend({"none": True})
 

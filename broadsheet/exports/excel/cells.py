@@ -23,6 +23,9 @@ What each Arrow type becomes, and why:
   zone are converted to the report's zone and written as that local time (Excel has no
   zones); naive ones are written as they are. Dates outside Excel's calendar (before
   1900-01-01, after 9999-12-31) as ISO text.
+
+Numbers, serials and that text come from ``numbers``, which the Report and Chart data sheets
+use too (``book.write_value``), so a value reads back the same on every sheet.
 - booleans: booleans. Nulls: no cell at all.
 """
 
@@ -173,7 +176,7 @@ class RowEncoder:
             inexact = pc.fill_null(pc.not_equal(back, values), True)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             inexact = pc.is_valid(values)
-        return cells.number_or_text(_number_text(as_float), pc.cast(values, LS), inexact)
+        return cells.number_or_text(number_texts(as_float), pc.cast(values, LS), inexact)
 
     def _number(self, values: pa.Array, cells: _Cells, column: Column) -> pa.Array:
         values = pc.cast(values, pa.float64())
@@ -183,7 +186,7 @@ class RowEncoder:
             _lit("NaN"),
             pc.if_else(pc.greater(values, 0.0), _lit("Infinity"), _lit("-Infinity")),
         )
-        return cells.number_or_text(_number_text(values), names, pc.invert(finite))
+        return cells.number_or_text(number_texts(values), names, pc.invert(finite))
 
     def _date(self, values: pa.Array, cells: _Cells, column: Column) -> pa.Array:
         return cells.serial(values, self.styles["date"])
@@ -194,7 +197,7 @@ class RowEncoder:
 
     def _time(self, values: pa.Array, cells: _Cells, column: Column) -> pa.Array:
         style = f'" s="{self.styles["time"]}"><v>'
-        return cells.join(style, _number_text(day_fractions(values)), "</v></c>")
+        return cells.join(style, number_texts(day_fractions(values)), "</v></c>")
 
 
 @dataclass(frozen=True)
@@ -220,7 +223,7 @@ class _Cells:
     def serial(self, values: pa.Array, style: int) -> pa.Array:
         """Date or time cells of dates or naive timestamps; text outside Excel's calendar."""
         serial = serials(values)
-        cells = self.join(f'" s="{style}"><v>', _number_text(serial), "</v></c>")
+        cells = self.join(f'" s="{style}"><v>', number_texts(serial), "</v></c>")
         out = outside(serial)
         if not pc.any(out).as_py():
             return cells
@@ -255,9 +258,6 @@ class _Cells:
         after = [excel_book.clip(text) for text in before]
         self.encoder.changes.truncated += sum(a != b for a, b in zip(after, before, strict=True))
         return pc.replace_with_mask(values, long, pa.array(after, LS))
-
-
-_number_text = number_texts
 
 
 def _lit(text: str) -> pa.Scalar:

@@ -2,7 +2,8 @@
 
 Dates, times and numbers are written bare, text always quoted. A timestamp is
 ``2024-03-10 06:30:00``, with fractions of a second (``.250``, ``.000600``) only when
-the values have them: the form LibreOffice, Excel, DuckDB and pandas all read as a date-time,
+the values have them (to the precision the batch of rows needs: beside ``.250`` a whole
+second is ``.000``): the form LibreOffice, Excel, DuckDB and pandas all read as a date-time,
 also with LibreOffice's "quoted field as text" (which is why it is never quoted). A
 timestamp with a zone is written as its time in UTC (the same instant as before, without the
 ``Z`` that spreadsheets do not read); one without a zone as it is. Neither is converted to the

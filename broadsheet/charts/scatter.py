@@ -15,6 +15,10 @@ from broadsheet.charts import frames
 from broadsheet.charts.base import Chart, base_spec, color_scale, field_def, tooltip
 
 SEED = 20240102
+# Circle radii in pixels, rounded up: the default point (30 px²) and the largest of a size
+# encoding (Vega-Lite's default size range ends at 361 px²), plus a pixel for the stroke.
+PADDING_PX = 5
+SIZED_PADDING_PX = 12
 
 
 def build(chart: Chart) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -32,8 +36,11 @@ def build(chart: Chart) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
     x_enc = {**field_def(x, chart.arrow_type("x"), title=options.x_label)}
     y_enc = {**field_def(y, chart.arrow_type("y"), title=options.y_label)}
+    # The scales reach past the outermost points by the largest point's radius, so a point at
+    # the end of an axis is drawn whole, inside the plot, not cut in half by its edge.
+    padding = SIZED_PADDING_PX if "size" in chart.columns else PADDING_PX
     for enc in (x_enc, y_enc):
-        enc["scale"] = {**enc.get("scale", {}), "zero": False}
+        enc["scale"] = {**enc.get("scale", {}), "zero": False, "padding": padding}
     encoding: dict[str, Any] = {"x": x_enc, "y": y_enc}
     shown = [x_enc, y_enc]
     if "color" in chart.columns:

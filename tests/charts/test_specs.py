@@ -12,7 +12,7 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pytest
 import vl_convert
 
-from broadsheet.charts import MappingError, build, is_known_type, to_png, to_svg, with_data
+from broadsheet.charts import MappingError, build, frames, is_known_type, to_png, to_svg, with_data
 from broadsheet.charts.drawing import vegalite_version
 
 DAYS = [date(2024, 1, d) for d in (2, 3, 4)]
@@ -228,13 +228,14 @@ def test_candlestick_layers_a_wick_and_a_body_coloured_by_direction() -> None:
 def test_table_draws_one_text_column_per_column() -> None:
     out = built("table")
     columns = prices().column_names
-    assert [c["title"]["text"] for c in out["spec"]["hconcat"]] == columns
-    fields = [c["encoding"]["text"]["field"] for c in out["spec"]["hconcat"]]
+    drawn = out["spec"]["vconcat"][0]["hconcat"]
+    assert [c["title"]["text"] for c in drawn] == columns
+    fields = [c["encoding"]["text"]["field"] for c in drawn]
     assert fields[2] == "return\\.pct"
     assert len(out["chartData"]) == 6
     assert mark_items(out["spec"], out["chartData"], "text") >= 6 * len(columns)
     chosen = build({"type": "table", "dataMapping": {"columns": ["close", "date"]}}, prices())
-    assert chosen["chartData"][0] == {"close": 11.0, "date": "2024-01-02"}
+    assert chosen["chartData"][0] == {"close": "11.0", "date": "2024-01-02"}
     assert len(build({"type": "table", "options": {"maxRows": 2}}, prices())["chartData"]) == 2
 
 
@@ -255,7 +256,7 @@ def test_chart_data_is_json_whatever_the_arrow_types() -> None:
             "flag": [True],
         }
     )
-    rows = build({"type": "table"}, table)["chartData"]
+    rows = frames.to_rows(table)
     assert rows == [
         {
             "day": "2024-01-02",
@@ -271,6 +272,21 @@ def test_chart_data_is_json_whatever_the_arrow_types() -> None:
         }
     ]
     json.dumps(rows, allow_nan=False)
+    # A table chart shows them as the PDF's data table prints them (times in UTC, saying so).
+    assert build({"type": "table"}, table)["chartData"] == [
+        {
+            "day": "2024-01-02",
+            "utc": "2024-01-02 09:30 UTC",
+            "ny": "2024-01-02 14:30 UTC",
+            "naive": "2024-01-02 09:30",
+            "at": "09:30:00",
+            "price": "12.34",
+            "nan": "NaN",
+            "inf": "∞",
+            "blob": "2 bytes",
+            "flag": "Yes",
+        }
+    ]
 
 
 def test_options_title_legend_size_and_scheme() -> None:

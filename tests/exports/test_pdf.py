@@ -501,3 +501,19 @@ def test_a_short_table_is_never_split_across_pages() -> None:
         holding = [i for i, page in enumerate(pages) if "first" in page or "fourth" in page]
         assert len(holding) == 1, lines  # all four rows on one page
         assert "Data" in pages[holding[0]] and "fourth" in pages[holding[0]], lines
+
+
+def test_a_table_chart_of_a_wide_result_fits_a_page_in_legible_type() -> None:
+    table = wide_table(1234, 30)
+    definition = {"id": "t", "type": "table", "title": "Wide Table Chart"}
+    visualizations = [{**definition, "data": specs.build(definition, table)}]
+    ctx = wide_context(table, visualizations=visualizations)
+    pdf = export(ctx, HeadOnly(table))
+    pages = [flat(page) for page in page_texts(pdf)]
+    (charted,) = [i for i, page in enumerate(pages) if "Wide Table Chart" in page]
+    assert "Charts" in pages[charted]
+    assert "First 25 of 1,234 rows, 12 of 30 columns." in pages[charted]  # said under it
+    assert "-108,766.1818" in pages[charted] and "\u2212" not in pages[charted]
+    with pdfplumber.open(io.BytesIO(pdf)) as document:
+        sizes = [c["size"] for c in document.pages[charted].chars if c["text"].isdigit()]
+    assert min(sizes) >= 6  # was 3-point text

@@ -92,6 +92,9 @@ MAX_CELL_CHARS = 1000  # longer cells end in "…"; the CSV has them whole
 LONG_RUN, BREAK_EVERY = 24, 12
 MAX_DECIMALS, SUMMARY_DECIMALS = 6, 4
 SVG_PX_PT = 0.75  # Vega sizes in CSS pixels (96 per inch)
+# A chart is never taller than this share of the page's text height, so it fits on a page
+# with the "Charts" heading (an unbreakable block taller than the page would leave blank pages).
+CHART_HEIGHT_SHARE = 0.85
 
 Text = str | dict[str, Any]  # a string, or {"parts", "rtl"} for the template's val()
 
@@ -157,7 +160,7 @@ def _document(ctx: ExportContext, head: pa.Table, bounds: Bounds | None = None) 
         "facts": _facts(ctx, generated),
         "parameters": [[_text(_clean(k)), _text(_param(v))] for k, v in ctx.parameters.items()],
         "summary": _summary(ctx, zone, bounds),
-        "charts": _charts(ctx.visualizations, groups[0].page_width),
+        "charts": _charts(ctx.visualizations, groups[0].page_width, groups[0].page_height),
         "table": {
             "note": _text(_note(ctx, head.num_rows, has_times, zone, bounds)),
             "groups": [
@@ -260,7 +263,9 @@ def _summary(ctx: ExportContext, zone: ZoneInfo, bounds: Bounds) -> dict[str, An
     }
 
 
-def _charts(visualizations: Sequence[dict[str, Any]], page_width: float) -> list[dict[str, Any]]:
+def _charts(
+    visualizations: Sequence[dict[str, Any]], page_width: float, page_height: float
+) -> list[dict[str, Any]]:
     """Each visualization as SVG, or the reason it cannot be drawn (stored with the result, or
     found now): one broken chart should not cost the reader the rest of the report."""
     charts: list[dict[str, Any]] = []
@@ -277,16 +282,26 @@ def _charts(visualizations: Sequence[dict[str, Any]], page_width: float) -> list
             except RenderError as exc:
                 error = str(exc)
             else:
-                charts.append({"svg": svg, "width": _svg_width(svg, page_width), "alt": title})
+                width = _svg_width(svg, page_width, page_height * CHART_HEIGHT_SHARE)
+                charts.append({"svg": svg, "width": width, "alt": title})
                 continue
         charts.append({"title": _text(_clean(title)), "error": _text(_clean(str(error)))})
     return charts
 
 
-def _svg_width(svg: str, page_width: float) -> float:
-    found = re.search(r"<svg\b[^>]*?\swidth=\"([0-9.]+)", svg[:2000])
-    natural = float(found.group(1)) * SVG_PX_PT if found else page_width
-    return round(min(natural, page_width), 2)
+def _svg_width(svg: str, page_width: float, max_height: float) -> float:
+    """The width to set a chart at: its own, shrunk to fit the page's width and, keeping its
+    proportions, ``max_height``."""
+    opening = svg[:2000]
+    width = re.search(r"<svg\b[^>]*?\swidth=\"([0-9.]+)", opening)
+    height = re.search(r"<svg\b[^>]*?\sheight=\"([0-9.]+)", opening)
+    natural = float(width.group(1)) * SVG_PX_PT if width else page_width
+    shown = min(natural, page_width)
+    if width and height and float(height.group(1)) > 0:
+        tall = float(height.group(1)) * SVG_PX_PT * shown / natural
+        if tall > max_height:
+            shown *= max_height / tall
+    return round(shown, 2)
 
 
 # The data table ----------------------------------------------------------------------------
@@ -356,6 +371,11 @@ class Layout:
     @property
     def page_width(self) -> float:
         return LANDSCAPE_WIDTH_PT if self.landscape else PORTRAIT_WIDTH_PT
+
+    @property
+    def page_height(self) -> float:
+        """The text height: A4 less report.typ's 15 mm top and 18 mm bottom margins."""
+        return (PORTRAIT_WIDTH_PT if self.landscape else LANDSCAPE_WIDTH_PT) + 2 * 42.52 - 93.54
 
 
 def _layout(

@@ -60,6 +60,7 @@ _MYSQL_FIELDS: dict[int, pa.DataType] = {
     248: pa.string(),
     245: pa.string(),
 }
+MYSQL_LONGLONG = 8  # BIGINT; with the UNSIGNED flag its values reach 2**64 - 1
 PG_NUMERIC = 1700
 _DUCKDB_DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
 MYSQL_DECIMALS = (0, 246)
@@ -87,8 +88,14 @@ def type_name(arrow_type: pa.DataType) -> ColumnType:
     return "string"
 
 
-def hinted_type(backend: str, description: Sequence[Any]) -> pa.DataType | None:
-    """The Arrow type a driver's cursor.description entry implies, when it says enough."""
+def hinted_type(
+    backend: str, description: Sequence[Any], *, unsigned: bool = False
+) -> pa.DataType | None:
+    """The Arrow type a driver's cursor.description entry implies, when it says enough.
+
+    ``unsigned``: the column carries MySQL's UNSIGNED flag (not part of the DB-API
+    description), so a BIGINT holds up to 2**64 - 1 and is kept exact as uint64.
+    """
     code = description[1]
     if backend == "postgresql" and isinstance(code, int):
         if code == PG_NUMERIC:
@@ -97,11 +104,16 @@ def hinted_type(backend: str, description: Sequence[Any]) -> pa.DataType | None:
     if backend in ("mysql", "mariadb") and isinstance(code, int):
         if code in MYSQL_DECIMALS:
             return _decimal(description)
+        if code == MYSQL_LONGLONG and unsigned:
+            return pa.uint64()
         return _MYSQL_FIELDS.get(code)
-    if backend == "duckdb" and (declared := _DUCKDB_DECIMAL.fullmatch(str(code))):
-        # DuckDB names the type, e.g. DECIMAL(20,2) (SUM() of one too), and hands out Decimals.
-        precision, scale = int(declared[1]), int(declared[2])
-        return pa.decimal128(precision, scale) if 0 < precision <= 38 else pa.float64()
+    if backend == "duckdb":
+        if str(code) == "UBIGINT":
+            return pa.uint64()
+        if declared := _DUCKDB_DECIMAL.fullmatch(str(code)):
+            # DuckDB names the type, e.g. DECIMAL(20,2) (SUM() of one too), hands out Decimals.
+            precision, scale = int(declared[1]), int(declared[2])
+            return pa.decimal128(precision, scale) if 0 < precision <= 38 else pa.float64()
     return None
 
 
@@ -121,7 +133,9 @@ def _value_type(values: Sequence[Any]) -> pa.DataType:
     if isinstance(sample, bool):
         return pa.bool_()
     if isinstance(sample, int):
-        return pa.float64() if any(isinstance(v, float) for v in values) else pa.int64()
+        if any(isinstance(v, float) for v in values):
+            return pa.float64()
+        return _integer_type(values)
     if isinstance(sample, float):
         return pa.float64()
     if isinstance(sample, Decimal):
@@ -133,6 +147,31 @@ def _value_type(values: Sequence[Any]) -> pa.DataType:
     if isinstance(sample, time):
         return pa.time64("us")
     return pa.string()
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+_UINT64 = (0, 2**64 - 1)
+
+
+def _integer_type(values: Sequence[Any]) -> pa.DataType:
+    """int64, unless a value needs more: uint64 for 2**63 up to 2**64 - 1 (none negative),
+    else an exact decimal while one holds them, else text. Never a rounded float."""
+    numbers = [v for v in values if isinstance(v, int)]
+    low, high = min(numbers), max(numbers)
+    if _INT64[0] <= low and high <= _INT64[1]:
+        return pa.int64()
+    if _UINT64[0] <= low and high <= _UINT64[1]:
+        return pa.uint64()
+    if max(-low, high) < 10**38:
+        return pa.decimal128(38, 0)
+    return pa.string()
+
+
+def _integer_range(arrow_type: pa.DataType) -> tuple[int, int]:
+    bits = arrow_type.bit_width
+    if pa.types.is_signed_integer(arrow_type):
+        return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    return 0, 2**bits - 1
 
 
 class BatchBuilder:
@@ -165,6 +204,22 @@ class BatchBuilder:
                 return pa.array([None if v is None else float(v) for v in values], pa.float64())
             except (TypeError, ValueError):
                 pass
+        if pa.types.is_integer(field.type):
+            low, high = _integer_range(field.type)
+            outside = next(
+                (
+                    v
+                    for v in values
+                    if isinstance(v, int) and not isinstance(v, bool) and not low <= v <= high
+                ),
+                None,
+            )
+            if outside is not None:
+                raise MixedTypes(
+                    f"column '{field.name}' holds {outside}, which does not fit its type "
+                    f"({field.type}: {low} to {high}); CAST it to DECIMAL(38, 0) or to text "
+                    "in the query"
+                )
         found = sorted({type(v).__name__ for v in values if v is not None})
         raise MixedTypes(
             f"column '{field.name}' started as {type_name(field.type)} but later rows hold "

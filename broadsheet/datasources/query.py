@@ -6,8 +6,10 @@ and a cancel stop a statement the same way, through an ``Interrupter`` that know
 each driver from another thread (PostgreSQL's cancel, MySQL's ``KILL QUERY``, SQLite's and
 DuckDB's interrupt) and remembers why it fired. The database's own timeout is set as well,
 where it has one. Parameters are always bound, never formatted into the SQL. Rows go from the
-DB-API cursor (server-side where the driver has one) straight into Arrow, in batches sized to
-about ``TARGET_BATCH_BYTES``, so memory stays at one batch whatever the result's size.
+DB-API cursor (server-side where the driver has one: PostgreSQL's named cursor fetches only
+the rows asked for, PyMySQL's SSCursor reads unbuffered) straight into Arrow, in batches sized
+by bytes from the first fetch on (a few rows first, then about ``TARGET_BATCH_BYTES``), so
+memory stays at one batch whatever the result's size or the width of its rows.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from datetime import time as dt_time
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -30,10 +34,16 @@ from broadsheet.datasources import sqlguard
 from broadsheet.datasources.arrow import BatchBuilder, MixedTypes, hinted_type
 
 log = logging.getLogger(__name__)
-FIRST_BATCH_ROWS = 5_000
-MIN_BATCH_ROWS = 1_000
+# Batches are sized by bytes from the first fetch on: a small first fetch measures the rows,
+# later fetches aim at TARGET_BATCH_BYTES and grow at most GROWTH times per fetch (so rows that
+# widen part-way through are noticed before a fetch gets huge), between 1 and MAX_BATCH_ROWS.
+# The first batch (whose values settle the types where the driver gives none) gathers such
+# fetches up to TYPING_ROWS rows or TARGET_BATCH_BYTES, whichever comes first.
+FIRST_BATCH_ROWS = 4
 MAX_BATCH_ROWS = 50_000
-TARGET_BATCH_BYTES = 16 * 2**20
+TARGET_BATCH_BYTES = 8 * 2**20
+GROWTH = 8
+TYPING_ROWS = 5_000
 TIMEOUT, CANCELLED, SHUTDOWN = "timeout", "cancelled", "shutdown"
 DATABASE_TIMEOUT_GRACE_MS = 500
 
@@ -163,7 +173,11 @@ def stream(
             statement, args = _compile(conn, sql, params)
             cursor.execute(statement, args)
             names = _unique([d[0] for d in cursor.description])
-            builder = BatchBuilder(names, [hinted_type(backend, d) for d in cursor.description])
+            hints = [
+                hinted_type(backend, d, unsigned=u)
+                for d, u in zip(cursor.description, _unsigned(cursor, backend), strict=True)
+            ]
+            builder = BatchBuilder(names, hints)
             yield from _batches(cursor, builder, limits, progress)
     except MixedTypes as exc:
         raise QueryFailed(str(exc)) from None
@@ -189,14 +203,13 @@ def _batches(
     empty result still yields one (empty) batch, so the file has the query's columns."""
     fetch = FIRST_BATCH_ROWS
     seen = 0
-    first = True
+    gathered: list[Any] | None = []  # the first batch's rows; None once it is built
+    gathered_bytes = 0
     while True:
         rows = cursor.fetchmany(fetch)
-        if not rows and not first:
-            return
-        first = False
-        seen += len(rows)
-        progress.rows += len(rows)
+        count = len(rows)
+        seen += count
+        progress.rows += count
         if seen > limits.row_limit:
             raise RowLimitExceeded(
                 f"the query returned more than {limits.row_limit:,} rows, the data "
@@ -204,12 +217,55 @@ def _batches(
             )
         if progress.interrupter.reason is not None:
             raise _stopped(progress.interrupter.reason, limits)
-        batch = builder.build(rows)
-        yield batch
-        if not rows:
+        if gathered is not None:
+            size = _python_bytes(rows)
+            gathered += rows
+            gathered_bytes += size
+            room = TARGET_BATCH_BYTES - gathered_bytes
+            if count and len(gathered) < TYPING_ROWS and room > 0:
+                row_bytes = max(size / count, 1)
+                fetch = min(
+                    next_fetch(fetch, row_bytes),
+                    TYPING_ROWS - len(gathered),
+                    int(room / row_bytes) + 1,
+                )
+                continue
+            rows, gathered = gathered, None
+            count = len(rows)
+        elif not count:
             return
-        per_row = max(batch.nbytes / batch.num_rows, 1)
-        fetch = int(min(max(TARGET_BATCH_BYTES / per_row, MIN_BATCH_ROWS), MAX_BATCH_ROWS))
+        batch = builder.build(rows)
+        del rows  # the driver's rows go before the batch is written: one copy at a time
+        yield batch
+        if not count:
+            return
+        fetch = next_fetch(count, batch.nbytes / count)
+        del batch  # written by now: not kept while the next one is fetched
+
+
+def next_fetch(last: int, row_bytes: float) -> int:
+    """How many rows to fetch next, after a fetch of ``last`` rows of ``row_bytes`` each."""
+    fitting = int(TARGET_BATCH_BYTES / max(row_bytes, 1))
+    return max(1, min(fitting, last * GROWTH, MAX_BATCH_ROWS))
+
+
+_FIXED_WIDTH = (int, float, Decimal, date, dt_time, type(None))
+
+
+def _python_bytes(rows: list[Any]) -> int:
+    """About what the rows will take in Arrow, before Arrow has measured anything: text and
+    bytes by their length, numbers and dates 8 each, anything else (JSON documents, arrays)
+    by the length of the text it becomes."""
+    total = 0
+    for row in rows:
+        for value in row:
+            if isinstance(value, str | bytes | bytearray):
+                total += len(value)
+            elif isinstance(value, _FIXED_WIDTH):
+                total += 8
+            else:
+                total += len(str(value))
+    return total
 
 
 def describe(engine: Engine, sql: str, samples: dict[str, Any], timeout: float) -> list[str]:
@@ -264,6 +320,19 @@ def database_message(exc: BaseException, engine: Engine) -> str:
     if password:
         message = message.replace(str(password), "***")
     return message[:1000]
+
+
+def _unsigned(cursor: Any, backend: str) -> list[bool]:
+    """Which columns carry MySQL's UNSIGNED flag. The DB-API description leaves it out;
+    PyMySQL keeps each column's flags on the result it is reading."""
+    flags = [False] * len(cursor.description)
+    if backend in ("mysql", "mariadb"):
+        from pymysql.constants import FLAG
+
+        fields = getattr(getattr(cursor, "_result", None), "fields", None) or []
+        if len(fields) == len(flags):
+            flags = [bool(getattr(f, "flags", 0) & FLAG.UNSIGNED) for f in fields]
+    return flags
 
 
 def _unique(names: list[str]) -> list[str]:

@@ -29,6 +29,7 @@ from broadsheet.charts import specs as chart_specs
 from broadsheet.datasources import connector, query
 from broadsheet.datasources.service import DataSourceService
 from broadsheet.db import session_scope
+from broadsheet.kit.gc import release_memory
 from broadsheet.kit.time import utc_now
 from broadsheet.models import JobStatus
 from broadsheet.reports import parameters, statistics
@@ -125,6 +126,7 @@ def run_claimed(
             _active.pop(job_id, None)
         if generated is not None and not kept:
             runtime.storage.delete_prefix(f"results/{generated.result_id}/")
+        release_memory()  # a wide result's memory goes back to the system, not kept for reuse
 
 
 def stop_all_runs() -> None:

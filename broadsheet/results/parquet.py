@@ -1,8 +1,9 @@
 """Writing a query's batches to Parquet, and reading pages and columns back.
 
-The writer keeps one batch in memory at a time and a running summary per column; the reader
-touches only the row groups a page needs, so page 9,000 of a million rows costs the same as
-page 1.
+The writer keeps at most one row group's batches in memory (bounded by bytes and by rows) and
+a running summary per column; the reader touches only the row groups a page needs, so page
+9,000 of a million rows costs the same as page 1, and a page of wide rows reads one bounded
+row group, not the whole result.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ import pyarrow.parquet as pq
 from broadsheet.datasources.arrow import type_name
 from broadsheet.kit.jsonvalues import jsonable
 from broadsheet.storage import Storage
+
+# A row group holds at most this much (Arrow bytes, or rows); see _RowGroups.
+ROW_GROUP_BYTES = 8 * 2**20
+ROW_GROUP_ROWS = 50_000
 
 
 @dataclass
@@ -41,7 +46,7 @@ class ColumnSummary:
         self.minimum = _smaller(self.minimum, low.as_py())
         self.maximum = _larger(self.maximum, high.as_py())
         if self.kind in ("integer", "number", "decimal"):
-            part = pc.sum(array).as_py()
+            part = _sum(array, low.as_py(), high.as_py())
             self.total = part if self.total is None else self.total + part
 
     def as_json(self) -> dict[str, Any]:
@@ -53,6 +58,17 @@ class ColumnSummary:
             out["sum"] = jsonable(self.total)
             out["mean"] = jsonable(float(self.total) / self.count) if self.count else None
         return out
+
+
+def _sum(array: pa.Array, low: Any, high: Any) -> Any:
+    """The array's sum, exact for integers: Arrow adds 64-bit integers in 64 bits and wraps
+    around silently (2**63 + 2**63 is 0 in uint64), so where that could happen it adds them
+    as decimals."""
+    if pa.types.is_integer(array.type):
+        count = len(array) - array.null_count
+        if max(abs(low), abs(high)) * count > 2**63 - 1:
+            return int(pc.sum(array.cast(pa.decimal128(20, 0))).as_py())
+    return pc.sum(array).as_py()
 
 
 def _smaller(a: Any, b: Any) -> Any:
@@ -72,9 +88,44 @@ class Written:
     summary: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+class _RowGroups:
+    """Batches gathered into row groups of up to ``ROW_GROUP_BYTES`` / ``ROW_GROUP_ROWS``.
+
+    The query's first batches are small on purpose (they measure the rows); gathering them
+    keeps row groups from being tiny, and the limits keep a row group of wide rows (which a
+    page or a chart reads whole) from being huge. A batch past a limit is a group of its own,
+    written at once.
+    """
+
+    def __init__(self, writer: pq.ParquetWriter) -> None:
+        self.writer = writer
+        self.held: list[pa.RecordBatch] = []
+        self.rows = 0
+        self.bytes = 0
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        if self.held and (
+            self.rows + batch.num_rows > ROW_GROUP_ROWS
+            or self.bytes + batch.nbytes > ROW_GROUP_BYTES
+        ):
+            self.flush()
+        self.held.append(batch)
+        self.rows += batch.num_rows
+        self.bytes += batch.nbytes
+        if self.rows >= ROW_GROUP_ROWS or self.bytes >= ROW_GROUP_BYTES:
+            self.flush()  # full: written now, not held while the next batch is fetched
+
+    def flush(self) -> None:
+        if self.held:
+            table = pa.Table.from_batches(self.held)
+            self.writer.write_table(table, row_group_size=max(self.rows, 1))
+        self.held, self.rows, self.bytes = [], 0, 0
+
+
 def write(batches: Iterable[pa.RecordBatch], storage: Storage, key: str) -> Written:
     scratch = storage.scratch_file(".parquet")
     writer: pq.ParquetWriter | None = None
+    groups: _RowGroups | None = None
     summaries: dict[str, ColumnSummary] = {}
     rows = 0
     schema: pa.Schema | None = None
@@ -83,14 +134,19 @@ def write(batches: Iterable[pa.RecordBatch], storage: Storage, key: str) -> Writ
             if writer is None:
                 schema = batch.schema
                 writer = pq.ParquetWriter(scratch, schema, compression="zstd")
+                groups = _RowGroups(writer)
                 summaries = {f.name: ColumnSummary(type_name(f.type)) for f in schema}
             if batch.num_rows:
-                writer.write_batch(batch)
+                assert groups is not None
+                groups.add(batch)
                 for name, column in zip(batch.schema.names, batch.columns, strict=True):
                     summaries[name].add(column)
             rows += batch.num_rows
+            del batch  # held by the row group alone, and only until it is written
         if writer is None:
             raise ValueError("the query produced no result set")
+        assert groups is not None
+        groups.flush()
         writer.close()
         writer = None
         size = scratch.stat().st_size

@@ -1,0 +1,208 @@
+"""Wide rows cannot exhaust memory: batches are bounded by bytes from the first fetch on, and
+the memory goes back after the job.
+
+The job runs in a child process (so its peak is its own): a real PostgreSQL source through
+``run_job``, the path every executor takes. ``python -m tests.jobs.test_wide_rows URL ROWS
+WIDTH`` runs the child by hand and prints what it measured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from broadsheet.datasources import query
+from broadsheet.datasources.arrow import BatchBuilder
+from tests.conftest import service_missing
+
+ROWS = 2_000
+WIDTH = 200_000  # 2,000 rows x 200 kB: 400 MB of text
+MB = 2**20
+
+
+class _Cursor:
+    """A DB-API cursor over given rows that remembers each fetchmany size."""
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self.rows = rows
+        self.asked: list[int] = []
+
+    def fetchmany(self, size: int) -> list[tuple[Any, ...]]:
+        self.asked.append(size)
+        taken, self.rows = self.rows[:size], self.rows[size:]
+        return taken
+
+
+def _batches(rows: list[tuple[Any, ...]]) -> tuple[list[pa.RecordBatch], list[int]]:
+    cursor = _Cursor(rows)
+    builder = BatchBuilder(["i", "s"], [None, None])
+    batches = list(query._batches(cursor, builder, query.Limits(60, 10**9), query.Progress()))
+    return batches, cursor.asked
+
+
+def test_wide_rows_are_fetched_in_batches_bounded_by_bytes_from_the_first_fetch() -> None:
+    row = 1_000_000  # 1 MB a row: the first fetch is a few rows, not thousands
+    batches, asked = _batches([(i, "x" * row) for i in range(40)])
+    assert asked[0] == query.FIRST_BATCH_ROWS <= 16
+    assert sum(b.num_rows for b in batches) == 40
+    assert max(b.nbytes for b in batches) <= query.TARGET_BATCH_BYTES + row
+
+
+def test_narrow_rows_grow_to_full_batches_and_their_types_come_from_5000_rows() -> None:
+    # Integers for 100 rows, then fractions: the first batch sees both, so a float column.
+    rows: list[tuple[Any, ...]] = [(i, "a" if i % 2 else "b") for i in range(100)]
+    rows += [(i + 0.5, "c") for i in range(100, 120_000)]
+    batches, asked = _batches(rows)
+    assert batches[0].num_rows == query.TYPING_ROWS
+    assert batches[0].schema.field("i").type == pa.float64()
+    assert query.MAX_BATCH_ROWS in asked
+    assert sum(b.num_rows for b in batches) == len(rows)
+
+
+def _status(field: str) -> int:
+    """A ``VmRSS``/``VmHWM`` figure of this process, in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise LookupError(field)
+
+
+def _reset_peak() -> bool:
+    """Start VmHWM again from the current RSS (Linux: ``5`` to clear_refs)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def child(url: str, rows: int, width: int) -> dict[str, Any]:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from broadsheet import migrate, models
+    from broadsheet.auth import service as auth
+    from broadsheet.config import Settings
+    from broadsheet.datasources.schemas import DataSourceWrite
+    from broadsheet.datasources.service import DataSourceService
+    from broadsheet.db import session_scope
+    from broadsheet.jobs.runner import run_job
+    from broadsheet.jobs.service import JobService
+    from broadsheet.kit.gc import freeze_startup_objects
+    from broadsheet.reports.schemas import ReportDefinitionWrite
+    from broadsheet.reports.service import ReportService
+    from broadsheet.runtime import Runtime
+
+    folder = Path(tempfile.mkdtemp(prefix="broadsheet-wide-"))
+    settings = Settings(data_dir=folder, secret_key="wide-rows", demo=False)
+    migrate.upgrade(settings.resolved_database_url)
+    runtime = Runtime.build(settings)
+
+    def report(name: str, count: int) -> Any:
+        body = {
+            "name": name,
+            "category": "memory",
+            "dataSource": "pg",
+            "query": f"SELECT i, repeat('x', {width}) AS s"
+            f" FROM generate_series(1, {count}) AS g(i)",
+        }
+        report = ReportService(session, settings).create(
+            caller, ReportDefinitionWrite.model_validate(body)
+        )
+        return JobService(session, settings).submit(caller, report.id, {}).id
+
+    with session_scope(runtime.sessions) as session:
+        caller = auth.system_principal(session, "wide", "wide")
+        DataSourceService(session, settings).create(caller, DataSourceWrite(name="pg", url=url))
+        warm, wide = report("Warm-up", 3), report("Wide", rows)
+    freeze_startup_objects()
+    assert run_job(warm, runtime) == "completed"  # every library and connection loaded
+    baseline = _status("VmRSS")
+    exact_peak = _reset_peak()
+    status = run_job(wide, runtime)
+    peak = _status("VmHWM")
+    after = _status("VmRSS")
+    with session_scope(runtime.sessions) as session:
+        job = session.get(models.ReportJob, wide)
+        assert job is not None
+        error, result_id = job.error, job.result_id
+        row = session.get(models.ReportResult, result_id) if result_id else None
+        row_count = row.row_count if row else None
+    checked: dict[str, Any] = {}
+    if row is not None:
+        parquet = pq.ParquetFile(runtime.storage.local_path(f"results/{result_id}/main.parquet"))
+        ids = 0
+        good = 0
+        groups = parquet.num_row_groups
+        for index in range(groups):  # a row group at a time: the checks stay small too
+            group = parquet.read_row_group(index)
+            ids += pc.sum(group["i"]).as_py() or 0
+            lengths = pc.utf8_length(group["s"])
+            good += pc.sum(pc.equal(lengths, width)).as_py() or 0
+        first = parquet.read_row_group(0).column("s")[0].as_py()
+        checked = {
+            "rows": parquet.metadata.num_rows,
+            "id_sum": ids,
+            "full_width": good,
+            "first_ok": first == "x" * width,
+            "row_groups": groups,
+        }
+    return {
+        "status": status,
+        "error": error,
+        "row_count": row_count,
+        "baseline": baseline,
+        "peak": peak if exact_peak else None,
+        "ru_maxrss": _maxrss(),
+        "after": after,
+        **checked,
+    }
+
+
+def _maxrss() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def measure(url: str, rows: int = ROWS, width: int = WIDTH) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.jobs.test_wide_rows", url, str(rows), str(width)],
+        cwd=Path(__file__).resolve().parents[2],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    figures: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def test_wide_rows_stay_within_a_bounded_memory_and_give_it_back() -> None:
+    url = os.environ.get("BROADSHEET_TEST_DATABASE_URL", "")
+    if not url:
+        service_missing("PostgreSQL (BROADSHEET_TEST_DATABASE_URL)")
+    figures = measure(url)
+    assert figures["status"] == "completed", figures
+    # The whole result, exactly: every row, every value full width.
+    assert figures["row_count"] == figures["rows"] == ROWS, figures
+    assert figures["id_sum"] == ROWS * (ROWS + 1) // 2, figures
+    assert figures["full_width"] == ROWS and figures["first_ok"], figures
+    assert figures["row_groups"] > 1, figures  # row groups are bounded by bytes too
+    data = ROWS * WIDTH  # 400 MB
+    peak = figures["peak"] if figures["peak"] is not None else figures["ru_maxrss"]
+    grew = peak - figures["baseline"]
+    assert grew < 150 * MB < data / 2, f"peak grew {grew / MB:.0f} MB: {figures}"
+    kept = figures["after"] - figures["baseline"]
+    assert kept < 40 * MB, f"RSS after the job is {kept / MB:.0f} MB above: {figures}"
+
+
+if __name__ == "__main__":
+    print(json.dumps(child(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))))

@@ -222,6 +222,8 @@ def make_source_engine(url: URL) -> Engine:
     connect_args: dict[str, Any] = {}
     if backend in ("postgresql", "mysql", "mariadb"):
         connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    if backend == "postgresql":
+        connect_args.update(_no_libpq_defaults(url))
     elif backend == "duckdb":
         # Without this a SELECT could read any file on the server (read_csv('/etc/passwd')).
         connect_args = {"read_only": is_file, "config": {"enable_external_access": False}}
@@ -236,6 +238,17 @@ def make_source_engine(url: URL) -> Engine:
     if backend == "sqlite":
         event.listen(engine, "connect", deny_dangerous_functions)
     return engine
+
+
+def _no_libpq_defaults(url: URL) -> dict[str, str]:
+    """libpq fills what a URL leaves out from the account Broadsheet runs as: a password from
+    ``~/.pgpass`` (or ``PGPASSFILE``), a client certificate from ``~/.postgresql/``. A tenant's
+    source would then log in with Broadsheet's own credentials, to a server the tenant chose.
+    So neither file is read; a source's password and certificate come from its URL only."""
+    given = {"passfile": os.devnull}
+    if "sslcert" not in url.query:
+        given["sslcertmode"] = "disable"  # libpq 16+: send no client certificate at all
+    return given
 
 
 def _sqlite_date(raw: bytes) -> date | str:

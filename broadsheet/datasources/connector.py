@@ -245,7 +245,9 @@ def _no_libpq_defaults(url: URL) -> dict[str, str]:
     ``~/.pgpass`` (or ``PGPASSFILE``), a client certificate from ``~/.postgresql/``. A tenant's
     source would then log in with Broadsheet's own credentials, to a server the tenant chose.
     So neither file is read; a source's password and certificate come from its URL only."""
-    given = {"passfile": os.devnull}
+    # A path that cannot exist ("/dev/null/none"): libpq skips a missing file silently, and
+    # warns on every connection about /dev/null itself ("not a plain file").
+    given = {"passfile": os.path.join(os.devnull, "none")}
     if "sslcert" not in url.query:
         given["sslcertmode"] = "disable"  # libpq 16+: send no client certificate at all
     return given

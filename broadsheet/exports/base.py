@@ -120,6 +120,15 @@ class ParquetSource:
     def __init__(self, path: Path) -> None:
         self.file = pq.ParquetFile(path)
 
+    def _group_rows(self) -> int:
+        """The rows of the smallest row group (but the last). Generation closes a row group at
+        8 MB of rows, so a batch no larger spans at most two groups: about 16 MB however wide
+        the rows. (Parquet's own byte counts are of encoded data: 200 kB of repeated text
+        counts as a few bytes there, so they cannot size a batch.)"""
+        meta = self.file.metadata
+        sizes = [int(meta.row_group(i).num_rows) for i in range(meta.num_row_groups)]
+        return max(1, min(sizes[:-1] or sizes or [1]))
+
     @property
     def row_count(self) -> int:
         return int(self.file.metadata.num_rows)
@@ -129,14 +138,17 @@ class ParquetSource:
         return self.file.schema_arrow
 
     def batches(self, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
-        """Batches read one ahead on another thread: Parquet decoding and the exporter's
-        writing both release the GIL, so on two cores the reading costs almost nothing."""
-        yield from _read_ahead(self.file.iter_batches(batch_size=batch_rows))
+        """Batches of at most ``batch_rows`` rows and a row group's, read one ahead on another
+        thread: Parquet decoding and the exporter's writing both release the GIL, so on two
+        cores the reading costs almost nothing."""
+        size = min(batch_rows, self._group_rows())
+        yield from _read_ahead(self.file.iter_batches(batch_size=size))
 
     def head(self, rows: int) -> pa.Table:
         taken: list[pa.RecordBatch] = []
         have = 0
-        for batch in self.file.iter_batches(batch_size=min(max(rows, 1), BATCH_ROWS)):
+        size = min(max(rows, 1), BATCH_ROWS, self._group_rows())
+        for batch in self.file.iter_batches(batch_size=size):
             if have >= rows:
                 break
             taken.append(batch.slice(0, rows - have))

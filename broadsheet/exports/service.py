@@ -35,6 +35,7 @@ from broadsheet.exports.base import (
 )
 from broadsheet.exports.filenames import content_disposition
 from broadsheet.exports.registry import EXPORTERS, FORMATS
+from broadsheet.kit.gc import release_memory
 from broadsheet.reports.schemas import MAIN_DATASET
 from broadsheet.reports.service import report_snapshot
 from broadsheet.results.service import ResultService
@@ -130,6 +131,7 @@ class ExportService:
             self.storage.put_file(key, scratch)
         finally:
             scratch.unlink(missing_ok=True)
+            release_memory()  # a wide result's batches would keep the process large
 
 
 @contextmanager

@@ -97,8 +97,9 @@ class RowSource(Protocol):
     def batches(self, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         """Every row, in order, a batch at a time."""
 
-    def head(self, rows: int) -> pa.Table:
-        """The first ``rows`` rows (for formats that show only part of the result)."""
+    def head(self, rows: int, *, text_chars: int | None = None) -> pa.Table:
+        """The first ``rows`` rows (for formats that show only part of the result), text cut
+        to ``text_chars`` characters when given (see :func:`cut_text`)."""
 
 
 Progress = Callable[[int], None]  # called with the number of rows written so far
@@ -144,16 +145,29 @@ class ParquetSource:
         size = min(batch_rows, self._group_rows())
         yield from _read_ahead(self.file.iter_batches(batch_size=size))
 
-    def head(self, rows: int) -> pa.Table:
+    def head(self, rows: int, *, text_chars: int | None = None) -> pa.Table:
         taken: list[pa.RecordBatch] = []
         have = 0
         size = min(max(rows, 1), BATCH_ROWS, self._group_rows())
         for batch in self.file.iter_batches(batch_size=size):
             if have >= rows:
                 break
-            taken.append(batch.slice(0, rows - have))
+            taken.append(cut_text(batch.slice(0, rows - have), text_chars))
             have += min(batch.num_rows, rows - have)
         return pa.Table.from_batches(taken, schema=self.schema)
+
+
+def cut_text(batch: pa.RecordBatch, chars: int | None) -> pa.RecordBatch:
+    """``batch`` with its text columns cut to ``chars`` characters in Arrow (``None``: as it
+    is), so a head of wide text is never held, nor turned into Python strings, whole."""
+    if chars is None:
+        return batch
+    for index, column in enumerate(batch.schema):
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            batch = batch.set_column(
+                index, column, pc.utf8_slice_codeunits(batch.column(index), 0, chars)
+            )
+    return batch
 
 
 def _read_ahead(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -184,5 +198,8 @@ class TableSource:
     def batches(self, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         yield from self.table.to_batches(max_chunksize=batch_rows)
 
-    def head(self, rows: int) -> pa.Table:
-        return self.table.slice(0, rows)
+    def head(self, rows: int, *, text_chars: int | None = None) -> pa.Table:
+        return pa.Table.from_batches(
+            [cut_text(b, text_chars) for b in self.table.slice(0, rows).to_batches()],
+            schema=self.table.schema,
+        )

@@ -350,8 +350,8 @@ class Batches:
             self.batches_read += 1
             yield batch
 
-    def head(self, rows: int) -> pa.Table:
-        return self.source.head(rows)
+    def head(self, rows: int, *, text_chars: int | None = None) -> pa.Table:
+        return self.source.head(rows, text_chars=text_chars)
 
 
 def test_rows_stream_batch_by_batch_with_progress() -> None:

@@ -92,9 +92,9 @@ class HeadOnly:
     def batches(self, batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
         raise AssertionError("the PDF must not read the whole result")
 
-    def head(self, rows: int) -> pa.Table:
+    def head(self, rows: int, *, text_chars: int | None = None) -> pa.Table:
         self.heads.append(rows)
-        return self.table.slice(0, rows)
+        return TableSource(self.table).head(rows, text_chars=text_chars)
 
 
 def test_the_exporter_declares_its_format() -> None:

@@ -25,7 +25,7 @@ from tests.conftest import service_missing
 ROWS = 2_000
 WIDTH = 200_000  # 2,000 rows x 200 kB: 400 MB of text
 MB = 2**20
-EXPORTS = ("csv", "json", "ndjson", "excel", "parquet")
+EXPORTS = ("csv", "json", "ndjson", "excel", "pdf", "parquet")
 
 
 class _Cursor:

@@ -110,7 +110,9 @@ class PdfExporter:
 
     def write(self, ctx: ExportContext, rows: RowSource, out: BinaryIO, progress: Progress) -> None:
         bounds = Bounds.of(ctx, len(rows.schema.names))
-        head = rows.head(bounds.rows)
+        # Text is cut in Arrow well past MAX_CELL_CHARS (room for what _clean strips): a
+        # thousand 200 kB cells are never held whole.
+        head = rows.head(bounds.rows, text_chars=4 * MAX_CELL_CHARS)
         if head.num_rows > bounds.rows:  # a source may hand back whole batches
             head = head.slice(0, bounds.rows)
         if head.num_columns > bounds.columns:

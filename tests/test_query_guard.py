@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from broadsheet import models
 from broadsheet.config import Settings
-from broadsheet.datasources import connector, sqlguard
+from broadsheet.datasources import connector, query, sqlguard
 from broadsheet.kit import dburl
 from tests.conftest import service_missing
 from tests.factories import Caller, Tenancy, report_body
@@ -167,6 +167,105 @@ def test_postgres_file_functions_are_refused(client: TestClient, admin: Caller) 
     # Ordinary functions (and a column that happens to share a name) are fine.
     ordinary = "SELECT upper('a') AS lo_get, left('abc', 2) AS b, now() AS c, count(*) AS d"
     assert save(client, admin, "pg", ordinary).status_code == 201
+
+
+def attribute_dblink_sql(url: str, table: str) -> str:
+    """dblink without a call in sight: PostgreSQL reads ``x.f`` as ``f(x)``."""
+    target = dburl.normalize(url)
+    conninfo = f"host={target.host} port={target.port or 5432} dbname={target.database}"
+    conninfo += f" user={target.username}"
+    return (
+        f"SELECT ('{conninfo}'::text).dblink_connect AS a,"
+        f" ('CREATE TABLE {table} (x int)'::text).dblink_exec AS b"
+    )
+
+
+# PostgreSQL's attribute notation: x.f is f(x) when x has no column f. Each of these ran on a
+# superuser source before the names after a dot were checked too.
+PG_ATTRIBUTE_QUERIES = [
+    "SELECT ('/etc/hostname'::text).pg_read_file AS f",
+    "SELECT d FROM (SELECT ('/'::text).pg_ls_dir AS d) x",
+    "SELECT ('PG_VERSION'::text).pg_stat_file AS f",
+    "SELECT ('/etc/hostname'::text).\"pg_read_file\" AS f",
+    "SELECT ('/etc/hostname'::text) . pg_read_binary_file AS f",
+    "SELECT (ARRAY['/etc/hostname'])[1].pg_read_file AS f",
+    "SELECT t.pg_read_file AS f FROM unnest(ARRAY['/etc/hostname']) AS t",
+    "SELECT t.\"pg_read_file\" AS f FROM unnest(ARRAY['/etc/hostname']) AS t(p)",
+    "SELECT x FROM unnest(ARRAY['/etc/hostname']) AS t(x) WHERE t.pg_read_file <> ''",
+    "SELECT ((SELECT '/etc/passwd'::text)).lo_import AS f",
+]
+
+
+def test_attribute_notation_is_refused_at_save(
+    client: TestClient, admin: Caller, pg_with_dblink: str
+) -> None:
+    add_source(client, admin, "pg", pg_with_dblink)
+    for sql in PG_ATTRIBUTE_QUERIES:
+        assert_refused(save(client, admin, "pg", sql), "not authorized", "x.")
+    table = f"pwned_{uuid.uuid4().hex[:8]}"
+    sql = attribute_dblink_sql(pg_with_dblink, table)
+    assert_refused(save(client, admin, "pg", sql), "dblink_connect() is not authorized")
+    assert not table_exists(pg_with_dblink, table)
+    # The parser reads t.U&"pg\005fread_file" as t.U & "…"; PostgreSQL as t.pg_read_file.
+    escaped = "SELECT t.U&\"pg\\005fread_file\" AS f FROM unnest(ARRAY['/etc/hostname']) AS t"
+    assert_refused(save(client, admin, "pg", escaped), "plainly")
+    # Ordinary qualified columns and fields, and a refused name as a bare column, are fine.
+    for sql in (
+        'SELECT t.relname, (t).oid, t."relkind" AS "Kind" FROM pg_class AS t LIMIT 1',
+        "SELECT lo_qty FROM (SELECT 1 AS lo_qty) AS s",
+        "SELECT u & 3 AS b FROM (SELECT 1 AS u) AS s",
+    ):
+        assert save(client, admin, "pg", sql).status_code == 201, sql
+
+
+def test_attribute_notation_is_refused_at_run(
+    client: TestClient, admin: Caller, pg_with_dblink: str, sessions: sessionmaker[Session]
+) -> None:
+    """Through the query runner on a superuser source (each would run there), and through a
+    job whose saved query was changed behind the API's back: nothing is read or created."""
+    engine = connector.make_source_engine(connector.parse_source_url(pg_with_dblink, []))
+    try:
+        for sql in PG_ATTRIBUTE_QUERIES:
+            with pytest.raises(query.QueryFailed, match="is not authorized"):
+                list(query.stream(engine, sql, {}, query.Limits(10, 1000)))
+    finally:
+        engine.dispose()
+    add_source(client, admin, "pg", pg_with_dblink)
+    saved = save(client, admin, "pg", "SELECT 1 AS r")
+    assert saved.status_code == 201, saved.text
+    table = f"pwned_{uuid.uuid4().hex[:8]}"
+    with sessions.begin() as session:
+        session.execute(
+            update(models.ReportDefinition)
+            .where(models.ReportDefinition.id == uuid.UUID(saved.json()["id"]))
+            .values(query=attribute_dblink_sql(pg_with_dblink, table))
+        )
+    job = run(client, admin, saved.json()["id"], {})
+    assert job["status"] == "failed", job
+    assert "dblink_connect() is not authorized" in job["error"], job
+    assert not table_exists(pg_with_dblink, table)
+
+
+@pytest.mark.parametrize(
+    ("sql", "refused"),
+    [
+        ("SELECT s.dblink_id FROM s", True),  # dblink* is a prefix pattern: any such name
+        ("SELECT s.lo_qty FROM s", True),  # lo_* likewise
+        ("SELECT (s).pg_ls_anything FROM s", True),
+        ('SELECT (s)."LO_GET" FROM s', True),  # quoted, any case: like function names
+        ("SELECT cat.sch.s.pg_read_file FROM cat.sch.s", True),
+        ("SELECT dblink_id, lo_qty FROM s", False),  # a bare name is never a call
+        ("SELECT s.customer_dblink, s.pg_read_files_count FROM s", False),  # not the name
+        ('SELECT s.name, s."Order Date", (s).total FROM s', False),
+    ],
+)
+def test_names_after_a_dot_match_the_table_on_postgres_only(sql: str, refused: bool) -> None:
+    if refused:
+        with pytest.raises(sqlguard.UnsafeQuery, match="PostgreSQL calls a function written"):
+            sqlguard.check_read_only(sql, "postgresql")
+    else:
+        sqlguard.check_read_only(sql, "postgresql")
+    sqlguard.check_read_only(sql, "mysql")  # MySQL has no attribute notation
 
 
 def test_mariadb_load_file_is_refused(client: TestClient, admin: Caller) -> None:

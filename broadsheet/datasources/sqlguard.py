@@ -13,7 +13,7 @@ import re
 from fnmatch import fnmatchcase
 
 import sqlglot
-from sqlglot import exp
+from sqlglot import TokenType, exp
 from sqlglot.errors import ParseError, TokenError
 
 from broadsheet.kit.sqlite import DENIED_FUNCTIONS as SQLITE_DENIED_FUNCTIONS
@@ -110,19 +110,76 @@ def check_read_only(sql: str, backend: str) -> None:
         raise UnsafeQuery(f"only SELECT queries are allowed; this is {kind}")
     for node in statement.find_all(*WRITES):
         raise UnsafeQuery(f"only read-only queries are allowed; found {_describe(node)}")
-    check_functions(statement, backend)
+    check_functions(statement, backend, sql)
 
 
-def check_functions(statement: exp.Expression, backend: str) -> None:
-    """Refuse a call of any function ``REFUSED_FUNCTIONS`` lists for this backend."""
+def check_functions(statement: exp.Expression, backend: str, sql: str) -> None:
+    """Refuse a call of any function ``REFUSED_FUNCTIONS`` lists for this backend.
+
+    PostgreSQL also calls ``f(x)`` when it reads ``x.f`` and ``x`` has no column ``f``
+    (attribute notation: ``('/etc/hostname'::text).pg_read_file``, ``t.pg_read_file`` where
+    ``t`` is a function in FROM), which the parser sees as a column or a field, not a call.
+    So there the name after any dot is matched too. A bare name (``pg_read_file`` alone) is
+    only ever a column to PostgreSQL, so it is not: a real column whose name matches (an
+    ``lo_*`` one, say) is refused when qualified and can be selected unqualified."""
     refused = REFUSED_FUNCTIONS.get(backend, {})
     for call in statement.find_all(exp.Func):
         name = _function_name(call)
         if isinstance(call, exp.Anonymous) and not PLAIN_NAME.fullmatch(name):
             raise UnsafeQuery(f"write the function name {name!r} plainly, without escapes")
-        for pattern, why in refused.items():
-            if fnmatchcase(name, pattern):
-                raise UnsafeQuery(f"{name}() is not authorized in a report query: {why}")
+        _check_name(name, refused, "")
+    if backend != "postgresql":
+        return
+    if _has_unicode_identifier(sql):
+        raise UnsafeQuery('write names plainly, without escapes: U&"…" is not allowed')
+    for field in _fields_after_a_dot(statement):
+        _check_name(field, refused, ATTRIBUTE_NOTATION.format(name=field))
+
+
+# Why a name after a dot is refused: PostgreSQL's attribute notation, see check_functions.
+ATTRIBUTE_NOTATION = (
+    "; PostgreSQL calls a function written as x.{name} too, so a column of that name must be "
+    "written without its table (or renamed in a subquery)"
+)
+
+
+def _check_name(name: str, refused: dict[str, str], note: str) -> None:
+    for pattern, why in refused.items():
+        if fnmatchcase(name, pattern):
+            raise UnsafeQuery(f"{name}() is not authorized in a report query: {why}{note}")
+
+
+def _fields_after_a_dot(statement: exp.Expression) -> list[str]:
+    """Every name written after a dot: the column of ``t.c`` (``s.t.c``, …) and the field of
+    ``(x).f``, lower case and unquoted, as the function check compares them."""
+    found: list[str] = []
+    for column in statement.find_all(exp.Column):
+        if column.args.get("table") is not None and isinstance(column.this, exp.Identifier):
+            found.append(column.this.name.lower())
+    for dot in statement.find_all(exp.Dot):
+        if isinstance(dot.expression, exp.Identifier):
+            found.append(dot.expression.name.lower())
+    return found
+
+
+def _has_unicode_identifier(sql: str) -> bool:
+    """``U&"…"``: a quoted name with Unicode escapes, which the parser reads as ``U & "…"``
+    (so ``t.U&"pg\\005fread_file"`` would hide ``t.pg_read_file``)."""
+    try:
+        tokens = sqlglot.tokenize(sql, read="postgres")
+    except TokenError:
+        return False  # not reached: the statement was parsed already
+    for u, amp, name in zip(tokens, tokens[1:], tokens[2:], strict=False):
+        if (
+            u.token_type == TokenType.VAR
+            and u.text.lower() == "u"
+            and amp.token_type == TokenType.AMP
+            and name.token_type == TokenType.IDENTIFIER
+            and u.end + 1 == amp.start
+            and amp.end + 1 == name.start
+        ):
+            return True
+    return False
 
 
 def _function_name(call: exp.Func) -> str:

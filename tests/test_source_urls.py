@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from broadsheet import models
 from broadsheet.app import create_app
 from broadsheet.config import Settings
+from broadsheet.datasources import connector
 from broadsheet.datasources.service import DataSourceService
 from broadsheet.db import session_scope
 from broadsheet.kit import dburl
@@ -113,6 +114,57 @@ def test_the_sqlite_metadata_file_is_refused_through_links(
     finally:
         symlink.unlink()
         hardlink.unlink()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://127.0.0.1:5432/",  # libpq: PGUSER or the account's name, and its database
+        "postgresql://127.0.0.1:5432/sales",
+        "postgresql://:pw@db.internal/sales",
+        "postgresql://reader@127.0.0.1:5432/",
+        "postgresql://reader:pw@db.internal",
+    ],
+)
+def test_a_postgres_url_names_a_user_and_a_database(
+    client: TestClient, admin: Caller, url: str
+) -> None:
+    """Else libpq picks them from Broadsheet's environment: ``postgresql://127.0.0.1:5432/``
+    passed the metadata-database check and then logged in as the account Broadsheet runs as,
+    to the database of that name."""
+    response = create(client, admin, url)
+    assert_url_refused(response, "name the user" if "reader" not in url else "name the database")
+
+
+def test_a_postgres_client_certificate_comes_with_its_key(
+    client: TestClient, admin: Caller, settings: Settings
+) -> None:
+    """libpq takes a missing key from ``PGSSLKEY`` or ``~/.postgresql/postgresql.key``:
+    Broadsheet's own, with whichever certificate a tenant names."""
+    folder = tenant_dir(settings)
+    base = f"postgresql://u@db.internal/x?sslmode=require&sslcert={folder / 'c.pem'}"
+    assert_url_refused(create(client, admin, base), "sslcert needs sslkey")
+    made = create(client, admin, f"{base}&sslkey={folder / 'c.key'}")
+    assert made.status_code == 201, made.text
+
+
+def test_the_metadata_check_fills_broadsheets_own_url_as_libpq_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Broadsheet's own connection takes a missing port and database from PGPORT and
+    PGDATABASE (a source's never do): the comparison uses what it really connects to."""
+    monkeypatch.setenv("PGPORT", "5433")
+    monkeypatch.setenv("PGDATABASE", "meta")
+    ours = dburl.normalize("postgresql://127.0.0.1")
+    same = connector.parse_source_url("postgresql://x@localhost:5433/meta", [])
+    assert connector.is_metadata_database(same, ours)
+    other = connector.parse_source_url("postgresql://x@localhost/meta", [])
+    assert not connector.is_metadata_database(other, ours)  # 5432: a source ignores PGPORT
+    monkeypatch.delenv("PGDATABASE")
+    monkeypatch.setenv("PGUSER", "bs")
+    assert connector.is_metadata_database(
+        connector.parse_source_url("postgresql://x@localhost:5433/bs", []), ours
+    )
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ metadata database itself is never a source, however its file or server is named.
 
 from __future__ import annotations
 
+import getpass
 import ipaddress
 import os
 import socket
@@ -87,11 +88,33 @@ def parse_source_url(
         _check_file(url, allowed_dirs)
     elif not url.host:
         raise UnsupportedSource("name the database server's host; local sockets are not used")
+    if backend == "postgresql":
+        _check_pg_names(url)
     if metadata_url is not None and is_metadata_database(url, dburl.normalize(metadata_url)):
         raise UnsupportedSource(
             "this is Broadsheet's own metadata database; it cannot be a data source"
         )
     return url
+
+
+def _check_pg_names(url: URL) -> None:
+    """libpq fills a missing user or database from Broadsheet's environment (``PGUSER``, the
+    account's own name), and a missing client key from its home folder: so they are named."""
+    if not url.username:
+        raise UnsupportedSource(
+            "name the user to log in as (postgresql://user@host/database); "
+            "libpq would use the name Broadsheet runs as"
+        )
+    if not url.database:
+        raise UnsupportedSource(
+            "name the database (postgresql://user@host/database); "
+            "libpq would pick one from Broadsheet's environment"
+        )
+    if "sslcert" in url.query and "sslkey" not in url.query:
+        raise UnsupportedSource(
+            "URL option sslcert needs sslkey beside it; "
+            "libpq would use the key of the account Broadsheet runs as"
+        )
 
 
 def _checked_options(url: URL, backend: str, allowed_dirs: list[Path]) -> URL:
@@ -153,9 +176,9 @@ def is_metadata_database(source: URL, metadata: URL) -> bool:
     family = SERVER_FAMILIES.get(source.get_backend_name())
     if family is None or family != SERVER_FAMILIES.get(metadata.get_backend_name()):
         return False
-    if _port(source) != _port(metadata):
+    if _port(source) != _port(metadata, ours=True):
         return False
-    if family == "postgresql" and _pg_database(source) != _pg_database(metadata):
+    if family == "postgresql" and _pg_database(source) != _pg_database(metadata, ours=True):
         return False
     return _same_server(source.host, metadata.host)
 
@@ -173,12 +196,31 @@ def _same_file(source: URL, metadata: URL) -> bool:
         return False
 
 
-def _port(url: URL) -> int | None:
-    return url.port or DEFAULT_PORTS.get(url.get_backend_name())
+def _port(url: URL, *, ours: bool = False) -> int | None:
+    """A source's port is its URL's or the default (``make_source_engine`` passes it on);
+    Broadsheet's own PostgreSQL connection takes a missing one from ``PGPORT``, as libpq does."""
+    if url.port:
+        return url.port
+    if ours and url.get_backend_name() == "postgresql" and os.environ.get("PGPORT", "").isdigit():
+        return int(os.environ["PGPORT"])
+    return DEFAULT_PORTS.get(url.get_backend_name())
 
 
-def _pg_database(url: URL) -> str | None:
-    return url.database or url.username  # libpq's default database is the user's name
+def _pg_database(url: URL, *, ours: bool = False) -> str | None:
+    """A source names its database (``_check_pg_names``); Broadsheet's own connection gets a
+    missing one the way libpq does: ``PGDATABASE``, else the user's name (``PGUSER``, else the
+    account's)."""
+    if url.database or not ours:
+        return url.database
+    user = url.username or os.environ.get("PGUSER") or _account_name()
+    return os.environ.get("PGDATABASE") or user
+
+
+def _account_name() -> str | None:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no name for this account: libpq cannot connect either
+        return None
 
 
 def _same_server(host: str | None, metadata_host: str | None) -> bool:
@@ -223,6 +265,7 @@ def make_source_engine(url: URL) -> Engine:
     if backend in ("postgresql", "mysql", "mariadb"):
         connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
     if backend == "postgresql":
+        _check_pg_names(url)  # parse_source_url checked them; a URL from elsewhere is too
         connect_args.update(_no_libpq_defaults(url))
     elif backend == "duckdb":
         # Without this a SELECT could read any file on the server (read_csv('/etc/passwd')).
@@ -242,12 +285,23 @@ def make_source_engine(url: URL) -> Engine:
 
 def _no_libpq_defaults(url: URL) -> dict[str, str]:
     """libpq fills what a URL leaves out from the account Broadsheet runs as: a password from
-    ``~/.pgpass`` (or ``PGPASSFILE``), a client certificate from ``~/.postgresql/``. A tenant's
-    source would then log in with Broadsheet's own credentials, to a server the tenant chose.
-    So neither file is read; a source's password and certificate come from its URL only."""
+    ``PGPASSWORD``, ``~/.pgpass`` (or ``PGPASSFILE``) or a service file (``PGSERVICE``), a
+    client certificate from ``~/.postgresql/``, the address from ``PGHOSTADDR``, the port from
+    ``PGPORT``. A tenant's source would then log in with Broadsheet's own credentials, or to a
+    server other than the one its URL names. So each of these is given explicitly: what a
+    service file or a ``PG*`` variable supplies never replaces an explicit value (an empty
+    one included). User and database are in the URL (``_check_pg_names``)."""
     # A path that cannot exist ("/dev/null/none"): libpq skips a missing file silently, and
     # warns on every connection about /dev/null itself ("not a plain file").
-    given = {"passfile": os.path.join(os.devnull, "none")}
+    given = {
+        "passfile": os.path.join(os.devnull, "none"),
+        "hostaddr": "",  # the host's own address, not PGHOSTADDR's
+        "port": str(url.port or DEFAULT_PORTS["postgresql"]),
+    }
+    if not url.password:
+        # Empty, not absent: libpq then sends no password ("fe_sendauth: no password
+        # supplied") instead of PGPASSWORD's or the service file's.
+        given["password"] = ""
     if "sslcert" not in url.query:
         given["sslcertmode"] = "disable"  # libpq 16+: send no client certificate at all
     return given

@@ -180,17 +180,21 @@ class BatchBuilder:
         self.hints = hints
         self.schema: pa.Schema | None = None
 
-    def build(self, rows: Sequence[Sequence[Any]]) -> pa.RecordBatch:
-        columns = list(zip(*rows, strict=True)) if rows else [() for _ in self.names]
+    def settle(self, rows: Sequence[Sequence[Any]]) -> pa.Schema:
+        """The column types: the driver's, else chosen from these rows (the first ones seen)."""
         if self.schema is None:
+            columns = list(zip(*rows, strict=True)) if rows else [() for _ in self.names]
             types = [h or _value_type(c) for h, c in zip(self.hints, columns, strict=True)]
             self.schema = pa.schema(
                 [pa.field(n, t) for n, t in zip(self.names, types, strict=True)]
             )
-        arrays = [
-            self._array(field, values) for field, values in zip(self.schema, columns, strict=True)
-        ]
-        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+        return self.schema
+
+    def build(self, rows: Sequence[Sequence[Any]]) -> pa.RecordBatch:
+        schema = self.settle(rows)
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in self.names]
+        arrays = [self._array(field, values) for field, values in zip(schema, columns, strict=True)]
+        return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
     def _array(self, field: pa.Field, values: Sequence[Any]) -> pa.Array:
         try:

@@ -8,8 +8,10 @@ DuckDB's interrupt) and remembers why it fired. The database's own timeout is se
 where it has one. Parameters are always bound, never formatted into the SQL. Rows go from the
 DB-API cursor (server-side where the driver has one: PostgreSQL's named cursor fetches only
 the rows asked for, PyMySQL's SSCursor reads unbuffered) straight into Arrow, in batches sized
-by bytes from the first fetch on (a few rows first, then about ``TARGET_BATCH_BYTES``), so
-memory stays at one batch whatever the result's size or the width of its rows.
+by bytes from the first fetch on (a few rows first, then about ``TARGET_BATCH_BYTES``). Each
+batch is gathered from fetches of at most ``MAX_FETCH_ROWS`` rows, measured one by one, so
+memory stays near one batch whatever the result's size or the width of its rows, even when
+rows widen part-way through.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from datetime import time as dt_time
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import pyarrow as pa
@@ -34,12 +37,21 @@ from broadsheet.datasources import sqlguard
 from broadsheet.datasources.arrow import BatchBuilder, MixedTypes, hinted_type
 
 log = logging.getLogger(__name__)
-# Batches are sized by bytes from the first fetch on: a small first fetch measures the rows,
-# later fetches aim at TARGET_BATCH_BYTES and grow at most GROWTH times per fetch (so rows that
-# widen part-way through are noticed before a fetch gets huge), between 1 and MAX_BATCH_ROWS.
-# The first batch (whose values settle the types where the driver gives none) gathers such
-# fetches up to TYPING_ROWS rows or TARGET_BATCH_BYTES, whichever comes first.
+# Batches are sized by bytes from the first fetch on. A batch is gathered from fetches (a
+# ``fetchmany`` each) whose bytes are measured as they come, and closed once it holds about
+# TARGET_BATCH_BYTES, or its most rows: TYPING_ROWS for the first (whose values settle the
+# types where the driver gives none), then GROWTH times more a batch up to MAX_BATCH_ROWS.
+# The first fetch is FIRST_BATCH_ROWS rows; each later one is sized from the bytes a row just
+# measured (the fetch's mean, or its last row if wider) toward TARGET_BATCH_BYTES and no more
+# than the batch has room for, growing at most GROWTH times a fetch and never past
+# MAX_FETCH_ROWS. So however narrow the rows have been, one fetch holds at most MAX_FETCH_ROWS
+# rows: rows that turn W bytes wide all at once cost MAX_FETCH_ROWS x W in that fetch (256 x
+# 200 kB = 51 MB; the driver may hold its own copy of them too, PostgreSQL's result until the
+# next fetch), not a batch's row count of them; the next fetch is sized from W. A batch that
+# came out well past the target that way is built into Arrow a target's worth at a time, each
+# slice of the driver's rows let go as it is built.
 FIRST_BATCH_ROWS = 4
+MAX_FETCH_ROWS = 256
 MAX_BATCH_ROWS = 50_000
 TARGET_BATCH_BYTES = 8 * 2**20
 GROWTH = 8
@@ -199,14 +211,18 @@ def stream(
 def _batches(
     cursor: Any, builder: BatchBuilder, limits: Limits, progress: Progress
 ) -> Iterator[pa.RecordBatch]:
-    """Fetch and convert batch by batch, sizing batches by bytes so wide rows stay small. An
-    empty result still yields one (empty) batch, so the file has the query's columns."""
-    fetch = FIRST_BATCH_ROWS
+    """Fetch and convert batch by batch, sizing fetches and batches by bytes so wide rows stay
+    small, even rows that widen part-way through. An empty result still yields one (empty)
+    batch, so the file has the query's columns."""
+    fetch = FIRST_BATCH_ROWS  # the next fetch's size, before the batch's room is counted
+    ask = fetch
     seen = 0
-    gathered: list[Any] | None = []  # the first batch's rows; None once it is built
+    gathered: list[Any] = []  # the batch's rows so far
     gathered_bytes = 0
+    full = TYPING_ROWS  # the batch's most rows
+    measure: Callable[[list[Any]], int] = _python_bytes  # until the types are settled
     while True:
-        rows = cursor.fetchmany(fetch)
+        rows = cursor.fetchmany(ask)
         count = len(rows)
         seen += count
         progress.rows += count
@@ -217,36 +233,78 @@ def _batches(
             )
         if progress.interrupter.reason is not None:
             raise _stopped(progress.interrupter.reason, limits)
-        if gathered is not None:
-            size = _python_bytes(rows)
-            gathered += rows
-            gathered_bytes += size
+        size = measure(rows)
+        # bytes a row: the fetch's mean, or its last row if wider (rows widening part-way)
+        row_bytes = max(size / count, measure(rows[-1:]), 1) if count else 1
+        gathered += rows
+        del rows
+        gathered_bytes += size
+        if count:
+            fetch = next_fetch(fetch, row_bytes)
             room = TARGET_BATCH_BYTES - gathered_bytes
-            if count and len(gathered) < TYPING_ROWS and room > 0:
-                row_bytes = max(size / count, 1)
-                fetch = min(
-                    next_fetch(fetch, row_bytes),
-                    TYPING_ROWS - len(gathered),
-                    int(room / row_bytes) + 1,
-                )
+            if room > 0 and len(gathered) < full:
+                ask = max(1, min(fetch, full - len(gathered), int(room / row_bytes) + 1))
                 continue
-            rows, gathered = gathered, None
-            count = len(rows)
-        elif not count:
+        elif not gathered and builder.schema is not None:
             return
-        batch = builder.build(rows)
-        del rows  # the driver's rows go before the batch is written: one copy at a time
-        yield batch
+        yield from _built(builder, gathered, gathered_bytes)  # empties ``gathered``
         if not count:
             return
-        fetch = next_fetch(count, batch.nbytes / count)
-        del batch  # written by now: not kept while the next one is fetched
+        full = min(full * GROWTH, MAX_BATCH_ROWS)  # 5,000, 40,000, then 50,000 rows at most
+        gathered_bytes = 0
+        ask = fetch
+        if measure is _python_bytes:
+            measure = _measurer(builder.settle(()))
 
 
 def next_fetch(last: int, row_bytes: float) -> int:
-    """How many rows to fetch next, after a fetch of ``last`` rows of ``row_bytes`` each."""
+    """How many rows to fetch next, after a fetch sized ``last`` of ``row_bytes`` a row."""
     fitting = int(TARGET_BATCH_BYTES / max(row_bytes, 1))
-    return max(1, min(fitting, last * GROWTH, MAX_BATCH_ROWS))
+    return max(1, min(fitting, last * GROWTH, MAX_FETCH_ROWS))
+
+
+def _built(builder: BatchBuilder, rows: list[Any], nbytes: int) -> Iterator[pa.RecordBatch]:
+    """The gathered rows as batches, emptying ``rows``: one batch, or, for rows that came out
+    far wider than the target, slices of about TARGET_BATCH_BYTES, each slice's driver rows
+    let go before the next is built, so the driver's rows and Arrow's copy are not both
+    whole."""
+    if nbytes <= 2 * TARGET_BATCH_BYTES or len(rows) <= 1:
+        batch = builder.build(rows)
+        rows.clear()  # the driver's rows go before the batch is written: one copy at a time
+        yield batch
+        return
+    builder.settle(rows)  # the types from all of them, as one batch would have them
+    while rows:
+        taken, size = 0, 0
+        while taken < len(rows) and size < TARGET_BATCH_BYTES:
+            size += _python_bytes(rows[taken : taken + 1])
+            taken += 1
+        part = rows[:taken]
+        del rows[:taken]
+        batch = builder.build(part)
+        del part
+        yield batch
+        del batch  # written by now: not kept while the next slice is built
+
+
+def _measurer(schema: pa.Schema) -> Callable[[list[Any]], int]:
+    """Once the types are settled, a quicker measure than ``_python_bytes``: fixed-width
+    columns by their width, text and binary ones by the length of each value's text."""
+    fixed = 0
+    variable: list[int] = []  # text, binary, anything without a fixed width
+    for index, column in enumerate(schema):
+        try:
+            fixed += max(column.type.bit_width // 8, 1)
+        except ValueError:  # not a fixed-width type
+            variable.append(index)
+
+    def measure(rows: list[Any]) -> int:
+        total = fixed * len(rows)
+        for index in variable:
+            total += sum(map(len, map(str, map(itemgetter(index), rows))))
+        return total
+
+    return measure
 
 
 _FIXED_WIDTH = (int, float, Decimal, date, dt_time, type(None))

@@ -3,7 +3,8 @@ the memory goes back after the job.
 
 The job runs in a child process (so its peak is its own): a real PostgreSQL source through
 ``run_job``, the path every executor takes. ``python -m tests.jobs.test_wide_rows URL ROWS
-WIDTH`` runs the child by hand and prints what it measured.
+WIDTH [NARROW]`` runs the child by hand and prints what it measured (NARROW empty rows first,
+then ROWS of WIDTH; exports only when NARROW is 0).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from broadsheet.datasources import query
 from broadsheet.datasources.arrow import BatchBuilder
@@ -29,15 +31,18 @@ EXPORTS = ("csv", "json", "ndjson", "excel", "pdf", "parquet")
 
 
 class _Cursor:
-    """A DB-API cursor over given rows that remembers each fetchmany size."""
+    """A DB-API cursor over given rows that remembers each fetchmany size and the widest text
+    among the rows it returned."""
 
     def __init__(self, rows: list[tuple[Any, ...]]) -> None:
         self.rows = rows
         self.asked: list[int] = []
+        self.widest: list[int] = []
 
     def fetchmany(self, size: int) -> list[tuple[Any, ...]]:
         self.asked.append(size)
         taken, self.rows = self.rows[:size], self.rows[size:]
+        self.widest.append(max((len(r[1]) for r in taken if isinstance(r[1], str)), default=0))
         return taken
 
 
@@ -63,8 +68,37 @@ def test_narrow_rows_grow_to_full_batches_and_their_types_come_from_5000_rows() 
     batches, asked = _batches(rows)
     assert batches[0].num_rows == query.TYPING_ROWS
     assert batches[0].schema.field("i").type == pa.float64()
-    assert query.MAX_BATCH_ROWS in asked
+    assert max(asked) == query.MAX_FETCH_ROWS  # fetches grow to the cap, no further
+    # and batches to full size, growing as fetches do
+    assert [b.num_rows for b in batches[:3]] == [5_000, 40_000, query.MAX_BATCH_ROWS]
     assert sum(b.num_rows for b in batches) == len(rows)
+
+
+def test_rows_that_widen_after_narrow_ones_never_come_in_a_huge_fetch() -> None:
+    # 6,000 empty strings, then 1,500 of 200 kB (one string object: the test stays small).
+    # Before, the fetch after the first batch was 40,000 rows: 1,500 x 200 kB = 300 MB at
+    # once here, and 7.4 GB on a longer result.
+    wide = "x" * WIDTH
+    rows: list[tuple[Any, ...]] = [(i, "") for i in range(1, 6_001)]
+    rows += [(i, wide) for i in range(6_001, 7_501)]
+    cursor = _Cursor(rows)
+    builder = BatchBuilder(["i", "s"], [None, None])
+    limits, progress = query.Limits(60, 10**9), query.Progress()
+    counted = ids = full = 0
+    for batch in query._batches(cursor, builder, limits, progress):  # one batch kept at a time
+        # every batch, even the one where the rows widened, is about the target or less
+        assert batch.nbytes <= query.TARGET_BATCH_BYTES + WIDTH + 2**16, batch.num_rows
+        counted += batch.num_rows
+        ids += pc.sum(batch.column("i")).as_py() or 0
+        full += pc.sum(pc.equal(pc.utf8_length(batch["s"]), WIDTH)).as_py() or 0
+        del batch
+    assert counted == 7_500 and ids == 7_500 * 7_501 // 2 and full == 1_500
+    # Each fetch's rows, at the width they turned out to have: at most MAX_FETCH_ROWS rows of
+    # the widest (the one fetch where they widened: 100 MB), then about a batch's worth.
+    held = [size * widest for size, widest in zip(cursor.asked, cursor.widest, strict=True)]
+    assert max(held) <= query.MAX_FETCH_ROWS * WIDTH <= 100_000_000, held
+    after = held[held.index(max(held)) + 1 :]
+    assert after and max(after) <= query.TARGET_BATCH_BYTES + WIDTH, after
 
 
 def _status(field: str) -> int:
@@ -84,8 +118,7 @@ def _reset_peak() -> bool:
     return True
 
 
-def child(url: str, rows: int, width: int) -> dict[str, Any]:
-    import pyarrow.compute as pc
+def child(url: str, rows: int, width: int, narrow: int = 0) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
     from broadsheet import migrate, models
@@ -111,8 +144,8 @@ def child(url: str, rows: int, width: int) -> dict[str, Any]:
             "name": name,
             "category": "memory",
             "dataSource": "pg",
-            "query": f"SELECT i, repeat('x', {width}) AS s"
-            f" FROM generate_series(1, {count}) AS g(i)",
+            "query": f"SELECT i, CASE WHEN i > {narrow} THEN repeat('x', {width}) ELSE ''"
+            f" END AS s FROM generate_series(1, {count}) AS g(i)",
         }
         report = ReportService(session, settings).create(
             caller, ReportDefinitionWrite.model_validate(body)
@@ -122,7 +155,7 @@ def child(url: str, rows: int, width: int) -> dict[str, Any]:
     with session_scope(runtime.sessions) as session:
         caller = auth.system_principal(session, "wide", "wide")
         DataSourceService(session, settings).create(caller, DataSourceWrite(name="pg", url=url))
-        warm, wide = report("Warm-up", 3), report("Wide", rows)
+        warm, wide = report("Warm-up", 3), report("Wide", narrow + rows)
     freeze_startup_objects()
     assert run_job(warm, runtime) == "completed"  # every library and connection loaded
     baseline = _status("VmRSS")
@@ -139,7 +172,7 @@ def child(url: str, rows: int, width: int) -> dict[str, Any]:
         tenant_id = row.tenant_id if row else None
     after_exports = None
     export_peaks: dict[str, int] = {}
-    if result_id is not None and tenant_id is not None:
+    if result_id is not None and tenant_id is not None and not narrow:
         from broadsheet.exports.service import ExportService
 
         for fmt in EXPORTS:  # in this thread, as a request's would be
@@ -152,19 +185,21 @@ def child(url: str, rows: int, width: int) -> dict[str, Any]:
     if row is not None:
         parquet = pq.ParquetFile(runtime.storage.local_path(f"results/{result_id}/main.parquet"))
         ids = 0
-        good = 0
+        good = empty = 0
         groups = parquet.num_row_groups
         for index in range(groups):  # a row group at a time: the checks stay small too
             group = parquet.read_row_group(index)
             ids += pc.sum(group["i"]).as_py() or 0
             lengths = pc.utf8_length(group["s"])
             good += pc.sum(pc.equal(lengths, width)).as_py() or 0
+            empty += pc.sum(pc.equal(lengths, 0)).as_py() or 0
         first = parquet.read_row_group(0).column("s")[0].as_py()
         checked = {
             "rows": parquet.metadata.num_rows,
             "id_sum": ids,
             "full_width": good,
-            "first_ok": first == "x" * width,
+            "empty": empty,
+            "first_ok": first == ("" if narrow else "x" * width),
             "row_groups": groups,
         }
     return {
@@ -187,9 +222,14 @@ def _maxrss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def measure(url: str, rows: int = ROWS, width: int = WIDTH) -> dict[str, Any]:
+def measure(url: str, rows: int = ROWS, width: int = WIDTH, narrow: int = 0) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "tests.jobs.test_wide_rows", url, str(rows), str(width)],
+        [
+            sys.executable,
+            "-m",
+            "tests.jobs.test_wide_rows",
+            *(url, str(rows), str(width), str(narrow)),
+        ],
         cwd=Path(__file__).resolve().parents[2],
         check=True,
         capture_output=True,
@@ -226,5 +266,29 @@ def test_wide_rows_stay_within_a_bounded_memory_and_give_it_back() -> None:
     assert kept < 60 * MB, f"RSS after the exports is {kept / MB:.0f} MB above: {figures}"
 
 
+def test_rows_that_widen_after_narrow_ones_stay_within_a_bounded_memory() -> None:
+    # 6,000 empty strings, then 1,500 rows of 200 kB (300 MB): before, the fetch after the
+    # first batch asked for 40,000 rows and took all 300 MB at once (7.4 GB on a longer one).
+    url = os.environ.get("BROADSHEET_TEST_DATABASE_URL", "")
+    if not url:
+        service_missing("PostgreSQL (BROADSHEET_TEST_DATABASE_URL)")
+    narrow, rows = 6_000, 1_500
+    figures = measure(url, rows, WIDTH, narrow)
+    assert figures["status"] == "completed", figures
+    total = narrow + rows
+    assert figures["row_count"] == figures["rows"] == total, figures
+    assert figures["id_sum"] == total * (total + 1) // 2, figures
+    assert figures["full_width"] == rows and figures["empty"] == narrow, figures
+    assert figures["first_ok"], figures
+    peak = figures["peak"] if figures["peak"] is not None else figures["ru_maxrss"]
+    grew = peak - figures["baseline"]
+    # One fetch of MAX_FETCH_ROWS rows that all turned wide (100 MB of text, held by the
+    # driver's result and by its Python strings at once), then batches of about 8 MB.
+    assert grew < 200 * MB < rows * WIDTH, f"peak grew {grew / MB:.0f} MB: {figures}"
+    kept = figures["after"] - figures["baseline"]
+    assert kept < 40 * MB, f"RSS after the job is {kept / MB:.0f} MB above: {figures}"
+
+
 if __name__ == "__main__":
-    print(json.dumps(child(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))))
+    narrow = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+    print(json.dumps(child(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), narrow)))

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -96,6 +98,67 @@ def test_a_renderer_that_hangs_is_killed_after_the_timeout(
     with pytest.raises(RenderError, match=r"took longer than 1 s \(killed by SIGKILL\)"):
         to_svg(SPEC, ROWS)
     assert renderers._pool.idle == []
+
+
+# A stand-in that speaks the protocol and takes 1.5 s a chart.
+SLOW = [
+    sys.executable,
+    "-c",
+    "import sys, time\n"
+    "while True:\n"
+    "    n = sys.stdin.buffer.read(4)\n"
+    "    if not n: break\n"
+    "    sys.stdin.buffer.read(int.from_bytes(n, 'big'))\n"
+    "    time.sleep(1.5)\n"
+    "    sys.stdout.buffer.write(b'O' + (2).to_bytes(4, 'big') + b'ok'); sys.stdout.flush()\n",
+]
+# One that never reads what it is sent.
+DEAF = [sys.executable, "-c", "import time; time.sleep(600)"]
+
+
+def test_waiting_for_a_turn_does_not_eat_the_draw_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(renderers, "COMMAND", SLOW)
+    monkeypatch.setattr(renderers, "CHILDREN", 1)
+    monkeypatch.setattr(renderers, "DRAW_TIMEOUT_SECONDS", 2.5)
+    pool = renderers._Pool()
+    monkeypatch.setattr(renderers, "_pool", pool)
+    try:
+        with ThreadPoolExecutor(3) as drawing:  # 1.5 s each, one at a time: 4.5 s in all
+            answers = list(drawing.map(lambda _: renderers.draw(raw("x")), range(3)))
+    finally:
+        pool.close()
+    assert answers == [b"ok"] * 3
+
+
+@pytest.mark.usefixtures("fresh_pool")
+def test_a_renderer_that_never_reads_does_not_hold_the_caller(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(renderers, "COMMAND", DEAF)
+    monkeypatch.setattr(renderers, "DRAW_TIMEOUT_SECONDS", 1.0)
+    big = {"kind": "svg", "spec": {"text": "x" * 2_000_000}, "scale": 1}  # past a pipe's buffer
+    started = time.monotonic()
+    with pytest.raises(renderers.ChildFailed, match="did not take the chart within 1 s"):
+        renderers.draw(big)
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.usefixtures("fresh_pool")
+def test_a_renderer_that_cannot_start_is_a_failed_chart(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(renderers, "COMMAND", ["/nonexistent/python"])
+    with pytest.raises(RenderError, match="could not be started"):
+        to_svg(SPEC, ROWS)
+
+
+@pytest.mark.usefixtures("fresh_pool")
+def test_an_idle_renderer_that_was_killed_costs_no_chart() -> None:
+    assert "<svg" in to_svg(SPEC, ROWS)
+    (child,) = renderers._pool.idle
+    child.process.kill()  # as the OOM killer would, while it waits for work
+    child.process.wait()
+    assert "<svg" in to_svg(SPEC, ROWS)
+    (fresh,) = renderers._pool.idle
+    assert fresh is not child
 
 
 def test_the_serving_process_never_loads_the_renderer() -> None:

@@ -49,7 +49,8 @@ _NOTE_COLOR = "#555"
 
 def build(chart: Chart) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     options = chart.options
-    every = chart.table_columns or list(dict.fromkeys(chart.table.column_names))
+    # A column listed twice (columns: ["a", "a"]) is drawn once.
+    every = list(dict.fromkeys(chart.table_columns or chart.table.column_names))
     names = every[:MAX_COLUMNS]
     table = frames.project(chart.table.slice(0, min(options.max_rows, MAX_ROWS)), names)
     texts = {name: _texts(frames.column(table, name)) for name in names}

@@ -153,3 +153,12 @@ def test_scatter_points_at_the_ends_of_the_axes_are_drawn_whole() -> None:
             radius = math.sqrt(point["size"] / math.pi)
             assert radius <= point["x"] <= frame["width"] - radius, (mapping, point)
             assert radius <= point["y"] <= frame["height"] - radius, (mapping, point)
+
+
+def test_a_table_chart_listing_a_column_twice_draws_it_once() -> None:
+    table = pa.table({"a": [1, 2], "b": ["x", "y"]})
+    out = build({"type": "table", "dataMapping": {"columns": ["a", "b", "a"]}}, table)
+    drawn = out["spec"]["vconcat"][0]["hconcat"]
+    assert [c["title"]["text"] for c in drawn] == ["a", "b"]
+    assert out["chartData"] == [{"a": "1", "b": "x"}, {"a": "2", "b": "y"}]
+    assert to_svg(out["spec"], out["chartData"]).count("<text") >= 4

@@ -23,7 +23,7 @@ import typst  # type: ignore[import-untyped, unused-ignore]
 
 from broadsheet.charts import specs
 from broadsheet.exports.base import ExportContext, ExportOptions, TableSource
-from broadsheet.exports.pdf import EXPORTER, MAX_CELLS, PdfExporter, fonts
+from broadsheet.exports.pdf import EXPORTER, MAX_CELLS, MAX_TABLE_CHARS, PdfExporter, fonts
 from tests.exports.hostile import TEXTS, hostile_context, hostile_source
 from tests.tools import run
 
@@ -467,6 +467,62 @@ def test_the_most_rows_work_at_any_width_and_the_pdf_says_how_many_it_shows() ->
     assert "at most 100,000 cells" in first
 
 
+def first_page_text(pdf: bytes) -> str:
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        return flat(str(document[0].get_textpage().get_text_range()))
+    finally:
+        document.close()
+
+
+def test_the_most_rows_of_long_text_work_and_the_pdf_says_how_many_it_shows() -> None:
+    """10,000 rows of 10 columns of 1,000 characters once took Typst past 3.4 GB and crashed it:
+    the table now stops at MAX_TABLE_CHARS characters, and says so."""
+    cell = ("lorem ipsum dolor sit amet " * 40)[:1000]
+    rows, columns = 10_000, 10
+    values = [f"{r:05d} {cell[6:991]} end{r:05d}" for r in range(rows)]  # 1,000 characters
+    table = pa.table({f"c{i}": values for i in range(columns)})
+    ctx = hostile_context(
+        table,
+        columns=[{"name": f"c{i}", "type": "string"} for i in range(columns)],
+        summary={},
+        options=ExportOptions(pdf_max_rows=rows),
+    )
+    source = HeadOnly(table)
+    written: list[int] = []
+    started = time.monotonic()
+    out = io.BytesIO()
+    EXPORTER.write(ctx, source, out, written.append)
+    assert time.monotonic() - started < 40
+    assert source.heads == [rows]  # 100,000 cells: the cell cap allows them all
+    shown = MAX_TABLE_CHARS // (columns * 1000)
+    assert written == [shown]
+    pdf = out.getvalue()
+    assert (
+        f"Data Showing {shown:,} of 10,000 rows (a PDF table holds at most "
+        f"{MAX_TABLE_CHARS:,} characters of text: the {shown:,} rows shown have "
+        f"{shown * columns * 1000:,}). The full data is in the CSV or Excel export"
+    ) in first_page_text(pdf)
+    last = pypdf.PdfReader(io.BytesIO(pdf)).pages[-1].extract_text()
+    assert f"end{shown - 1:05d}" in flat(last) and f"{shown:05d}" not in last
+
+
+def test_a_row_past_the_text_budget_is_left_out_whatever_its_columns_hold() -> None:
+    """The budget counts the characters as printed, of every kind of column, and stops before
+    the first row that would pass it; a table within it is shown whole, without the note."""
+    from broadsheet.exports.pdf import _rows_within
+
+    rows = [["ab", "c", "de"], ["1,000", "", "7"]]  # rows of 7, 1 and 3 characters
+    assert _rows_within(rows, 7) == (1, 7)
+    assert _rows_within(rows, 10) == (2, 8)
+    assert _rows_within(rows, 11) == (3, 11)
+    assert _rows_within([["ab", "c"], ["1,000", ""]], 100) == (2, 8)
+    assert _rows_within([["abcdef"]], 5) == (0, 0)
+    table = pa.table({"k": ["x" * 500] * 3, "n": pa.array([1, 2, 3], pa.int64())})
+    text = text_of(numbered_context(table, columns=[]), TableSource(table))
+    assert "All 3 rows." in text and "characters of text" not in text
+
+
 def test_a_result_of_thousands_of_columns_shows_the_first_hundred_and_says_so(
     tmp_path: Path,
 ) -> None:
@@ -517,3 +573,26 @@ def test_a_table_chart_of_a_wide_result_fits_a_page_in_legible_type() -> None:
     with pdfplumber.open(io.BytesIO(pdf)) as document:
         sizes = [c["size"] for c in document.pages[charted].chars if c["text"].isdigit()]
     assert min(sizes) >= 6  # was 3-point text
+
+
+def test_a_short_table_taller_than_a_page_runs_onto_the_next_pages_whole() -> None:
+    """Twenty rows of long text are taller than a page: kept unbreakable, they ran off its
+    bottom (588 words below the edge of page 2). Now they break across pages, every word on
+    one, and the 4-row table above still stays on one page."""
+
+    def cell(r: int, c: int) -> str:
+        return (f"r{r}c{c}start " + "lorem ipsum dolor sit amet " * 40)[:990] + f" r{r}c{c}end"
+
+    table = pa.table({f"c{c}": [cell(r, c) for r in range(20)] for c in range(3)})
+    ctx = hostile_context(
+        table, columns=[{"name": f"c{c}", "type": "string"} for c in range(3)], summary={}
+    )
+    pdf = export(ctx, TableSource(table))
+    ends: list[str] = []
+    with pdfplumber.open(io.BytesIO(pdf)) as document:
+        assert len(document.pages) > 2
+        for page in document.pages:
+            words = page.extract_words()
+            assert all(w["bottom"] <= page.height - 18 for w in words), page.page_number
+            ends += [w["text"] for w in words if re.fullmatch(r"r\d+c\dend", w["text"])]
+    assert sorted(ends) == sorted(f"r{r}c{c}end" for r in range(20) for c in range(3))

@@ -9,14 +9,17 @@ How, and why so:
   number of decimals per float column, decimals exact, times in the report's zone with the
   zone's abbreviation, ``Yes``/``No``, nulls empty.
 * **Only the first rows and columns.** The table shows at most ``options.pdf_max_rows`` rows,
-  read with ``rows.head``, the first ``MAX_COLUMNS`` columns, and at most ``MAX_CELLS`` cells
-  (so a wide result shows fewer rows: Typst's memory grows with the cells it sets); whatever
-  is left out, the PDF says how many of how many and where the rest is. Charts draw the
+  read with ``rows.head``, the first ``MAX_COLUMNS`` columns, at most ``MAX_CELLS`` cells
+  and at most ``MAX_TABLE_CHARS`` characters of cell text (so a wide result, or one of long
+  text, shows fewer rows: Typst's memory grows with the cells and the text it sets); whatever
+  is left out, the PDF says how many of how many, why, and where the rest is. Charts draw the
   visualization data as stored, computed from the whole result.
 * **Never overlapping.** A table too wide for a landscape page even at the smallest font is set
   as column groups, one after another, each headed with the columns it holds ("Columns 13 to
   24 of 30", with an en dash) and, when it is narrow enough, the first column again as the
-  rows' key. A short table is kept on one page.
+  rows' key. A short table is kept on one page, when it fits on one.
+* **A failure is the client's answer, not a crash:** Typst's error (or its time running out)
+  is a ``PdfError``, a 422 problem naming it; the other formats still have the data.
 * **Charts stay vectors:** vl-convert renders each to SVG and Typst embeds the SVG, so lines
   are paths and labels selectable text, sharp at any zoom.
 * **Typst runs in a child process.** Typst memoizes layout across compilations and keeps the
@@ -29,6 +32,8 @@ How, and why so:
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import logging
 import math
@@ -38,7 +43,7 @@ import sys
 import threading
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from importlib import resources
@@ -48,6 +53,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
 from broadsheet.charts.render import RenderError, to_svg
+from broadsheet.errors import BroadsheetError
 from broadsheet.exports.base import (
     MAX_PDF_MAX_ROWS,
     ExportContext,
@@ -72,6 +78,11 @@ CHILD_MEMORY_BYTES = 4 * 2**30  # a 10,000-row table needs about 1.2 GB
 # shows its first MAX_COLUMNS, and so at least MAX_CELLS // MAX_COLUMNS rows.
 MAX_COLUMNS = 100
 MAX_CELLS = 100_000
+# And the characters of the cells' text (as printed, each cell at most MAX_CELL_CHARS): 10,000
+# rows of 10 columns of 1,000 characters (100 million) took the child past 3.4 GB and crashed
+# Typst. 10 million cost the child 469 MB and 4 s as 1,000 rows of 10 such columns, and
+# 1.8 GB and 9 s as 100,000 cells of 100 characters, the most cells allowed.
+MAX_TABLE_CHARS = 10_000_000
 SHORT_TABLE_ROWS = 20  # a table of at most this many rows is never split across pages
 _CHILD = "from broadsheet.exports.pdf import main; main()"
 
@@ -99,8 +110,15 @@ CHART_HEIGHT_SHARE = 0.85
 Text = str | dict[str, Any]  # a string, or {"parts", "rtl"} for the template's val()
 
 
-class PdfError(RuntimeError):
-    """Typst could not set the document; the message is its error."""
+class PdfError(BroadsheetError):
+    """Typst could not set the document; the message is its error.
+
+    422, not 500 or 503: the same result fails the same way (Typst's limits or a bug met by
+    this document, not a passing fault), so a retry would only spend another child and up to
+    ``COMPILE_TIMEOUT_SECONDS``; the CSV, JSON and Excel exports of the result still work."""
+
+    status = 422
+    title = "Unprocessable Content"
 
 
 class PdfExporter:
@@ -117,9 +135,9 @@ class PdfExporter:
             head = head.slice(0, bounds.rows)
         if head.num_columns > bounds.columns:
             head = head.select(range(bounds.columns))
-        document = _document(ctx, head, bounds)
+        document, shown = _document(ctx, head, bounds)
         out.write(_typeset_in_child(document, ctx.generated_at))
-        progress(head.num_rows)
+        progress(shown)
 
 
 EXPORTER = PdfExporter()
@@ -128,12 +146,14 @@ EXPORTER = PdfExporter()
 @dataclass(frozen=True)
 class Bounds:
     """How much of the result the table shows: ``rows`` and ``columns`` at most, of
-    ``total_columns``; ``by_cells`` when the cell cap, not ``pdf_max_rows``, set the rows."""
+    ``total_columns``; ``by_cells`` when the cell cap, not ``pdf_max_rows``, set the rows;
+    ``text_chars``, the characters of the rows shown, when ``MAX_TABLE_CHARS`` set them."""
 
     rows: int
     columns: int
     total_columns: int
     by_cells: bool
+    text_chars: int | None = None
 
     @classmethod
     def of(cls, ctx: ExportContext, total_columns: int) -> Bounds:
@@ -146,12 +166,21 @@ class Bounds:
 # The document ------------------------------------------------------------------------------
 
 
-def _document(ctx: ExportContext, head: pa.Table, bounds: Bounds | None = None) -> dict[str, Any]:
+def _document(
+    ctx: ExportContext, head: pa.Table, bounds: Bounds | None = None
+) -> tuple[dict[str, Any], int]:
+    """The template's document, and the number of rows its table shows."""
     if bounds is None:
         bounds = Bounds(head.num_rows, head.num_columns, head.num_columns, by_cells=False)
     zone = report_zone(ctx.timezone)
     generated = _generated(ctx.generated_at, zone)
     header, columns, kinds, has_times = _table_cells(ctx, head, zone, bounds.total_columns)
+    shown, chars = _rows_within(columns, MAX_TABLE_CHARS)
+    if columns and shown < head.num_rows:
+        columns = [column[:shown] for column in columns]
+        bounds = replace(bounds, rows=shown, text_chars=chars)
+    else:
+        shown = head.num_rows
     layout = _layout(header, columns, kinds)
     groups = [layout] if layout.fits else _column_groups(header, columns, kinds)
     return {
@@ -164,15 +193,23 @@ def _document(ctx: ExportContext, head: pa.Table, bounds: Bounds | None = None) 
         "summary": _summary(ctx, zone, bounds),
         "charts": _charts(ctx.visualizations, groups[0].page_width, groups[0].page_height),
         "table": {
-            "note": _text(_note(ctx, head.num_rows, has_times, zone, bounds)),
+            "note": _text(_note(ctx, shown, has_times, zone, bounds)),
             "groups": [
-                _group(g, header, columns, kinds, bounds.total_columns, head.num_rows)
-                for g in groups
+                _group(g, header, columns, kinds, bounds.total_columns, shown) for g in groups
             ],
         },
         "landscape": groups[0].landscape,
         "footer": _text(_clean(f"{ctx.report_name} · generated {generated}")),
-    }
+    }, shown
+
+
+def _rows_within(columns: list[list[str]], budget: int) -> tuple[int, int]:
+    """How many of the first rows hold at most ``budget`` characters of text together, and
+    how many they hold."""
+    lengths = (map(len, column) for column in columns)
+    totals = list(itertools.accumulate(map(sum, zip(*lengths, strict=True))))
+    rows = bisect.bisect_right(totals, budget)
+    return rows, totals[rows - 1] if rows else 0
 
 
 def _facts(ctx: ExportContext, generated: str) -> list[list[Text]]:
@@ -219,7 +256,12 @@ def _note(ctx: ExportContext, shown: int, has_times: bool, zone: ZoneInfo, bound
         note = "The result has no rows."
     elif shown < total:
         note = f"Showing {shown:,} of {total:,} rows"
-        if bounds.by_cells and shown == bounds.rows:
+        if bounds.text_chars is not None:
+            note += (
+                f" (a PDF table holds at most {MAX_TABLE_CHARS:,} characters of text: "
+                f"the {shown:,} rows shown have {bounds.text_chars:,})"
+            )
+        elif bounds.by_cells and shown == bounds.rows:
             note += (
                 f" (a PDF table holds at most {MAX_CELLS:,} cells: "
                 f"{bounds.rows:,} rows of {bounds.columns:,} columns)"
@@ -669,10 +711,13 @@ def _typeset_in_child(document: dict[str, Any], generated_at: datetime) -> bytes
                 command, input=payload, capture_output=True, timeout=COMPILE_TIMEOUT_SECONDS
             )
     except subprocess.TimeoutExpired as exc:
-        raise PdfError(f"Typst took longer than {COMPILE_TIMEOUT_SECONDS} s") from exc
+        raise PdfError(
+            f"the PDF could not be made: Typst took longer than {COMPILE_TIMEOUT_SECONDS} s"
+        ) from exc
     message = done.stderr.decode(errors="replace").strip()
     if done.returncode != 0 or not done.stdout.startswith(b"%PDF"):
-        raise PdfError(message.splitlines()[-1] if message else "Typst failed without a message")
+        why = message.splitlines()[-1] if message else "Typst failed without a message"
+        raise PdfError(f"the PDF could not be made: {why}")
     if message:
         log.warning("PDF export: %s", message)
     return done.stdout
@@ -725,6 +770,7 @@ __all__ = [
     "EXPORTER",
     "MAX_CELLS",
     "MAX_COLUMNS",
+    "MAX_TABLE_CHARS",
     "PdfError",
     "PdfExporter",
     "fonts",

@@ -169,14 +169,14 @@ def _deliver(
     recipient: Recipient | str,
     claimed: bool,
 ) -> int:
-    """Claim one delivery (unless ``claimed`` already), send it, record what happened: 1, or
-    0 if another sender took it.
+    """Claim one delivery (or renew the lease of one ``claimed`` already), send it, record
+    what happened: 1, or 0 if another sender took it.
 
     Claiming each delivery just before its send (not a whole batch up front) keeps the lease
     about one send, so a slow batch never lets another scheduler take over deliveries this
     one has already sent.
     """
-    if not claimed and not _claim(runtime, delivery):
+    if not (_renew(runtime, delivery) if claimed else _claim(runtime, delivery)):
         return 0
     outcome = _send(channels, delivery, parcel, recipient)
     with session_scope(runtime.sessions) as session:
@@ -184,12 +184,33 @@ def _deliver(
     return 1
 
 
+def _lease(runtime: Runtime) -> timedelta:
+    """Long enough for the slowest send (Slack: a lookup, a message and a three-step upload,
+    each up to the timeout); a sender that died is replaced once it ends."""
+    return timedelta(seconds=runtime.settings.delivery_timeout_seconds * 6 + 60)
+
+
+def _renew(runtime: Runtime, delivery: models.ReportDelivery) -> bool:
+    """A fresh lease for a delivery claimed before its parcel was built (builds of other
+    executions may have taken a while since): False if its lease ran out meanwhile and
+    another sender took it — then that one sends it, not this one."""
+    with session_scope(runtime.sessions) as session:
+        kept = session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id == delivery.id,
+                Delivery.status == "sending",
+                Delivery.attempts == delivery.attempts,
+            )
+            .values(next_attempt_at=utc_now() + _lease(runtime))
+        )
+    return bool(kept.rowcount)  # type: ignore[attr-defined]
+
+
 def _claim(runtime: Runtime, delivery: models.ReportDelivery) -> bool:
     """A conditional update on what was read (status, attempts): the attempt number it sets
     is this sender's token for recording the outcome."""
-    # Long enough for the slowest send (Slack: a lookup, a message and a three-step upload,
-    # each up to the timeout); a sender that died is replaced once it ends.
-    lease = timedelta(seconds=runtime.settings.delivery_timeout_seconds * 6 + 60)
+    lease = _lease(runtime)
     with session_scope(runtime.sessions) as session:
         taken = session.execute(
             update(Delivery)

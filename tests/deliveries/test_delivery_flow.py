@@ -531,3 +531,43 @@ def test_an_attempt_whose_process_died_counts_and_the_last_one_fails(
     else:
         assert by_recipient[died] | {"status": "sent", "attempts": 2} == by_recipient[died]
         assert len(inbox.received) == 2
+
+
+def test_a_claim_whose_lease_ran_out_during_the_build_is_left_to_the_sender_that_took_it(
+    client: TestClient,
+    admin: Caller,
+    sessions: sessionmaker[Session],
+    delivering: Deliverer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    inbox = Inbox()
+    runtime = delivering(inbox)
+    execution = fire(client, admin, sessions, runtime, [
+        {"type": "email", "address": "ann@example.com"},
+        {"type": "email", "address": "bob@example.com"},
+    ])  # fmt: skip
+    build = parcels.build
+    taken: list[str] = []
+
+    def slow_build(*args: Any, **kwargs: Any) -> Any:
+        """As if the build outlasted the first claim's lease and another scheduler, finding it
+        expired, claimed that delivery (its own attempt) meanwhile."""
+        with sessions.begin() as session:
+            (first,) = session.scalars(
+                select(models.ReportDelivery).where(models.ReportDelivery.status == "sending")
+            ).all()
+            first.next_attempt_at = datetime.now(UTC) - timedelta(seconds=1)
+            taken.append(first.recipient_value)
+        with sessions() as session:
+            row = session.get(models.ReportDelivery, first.id)
+            assert row is not None
+            session.expunge(row)
+        assert deliveries._claim(runtime, row)  # the other sender's claim
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(parcels, "build", slow_build)
+    assert deliveries.advance(runtime) == 1  # only the one it still held
+    (lost,) = taken
+    assert [r.rcpt_tos for r in inbox.received] == [
+        [r for r in ("ann@example.com", "bob@example.com") if r != lost]]  # fmt: skip
+    assert statuses(sessions, execution.id)[lost] == "sending"  # the other sender's now

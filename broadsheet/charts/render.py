@@ -36,16 +36,17 @@ def with_data(spec: dict[str, Any], chart_data: list[dict[str, Any]]) -> dict[st
     return made
 
 
-# Characters XML 1.0 forbids (C0 controls but tab, newline and return; lone surrogates; the
-# two non-characters U+FFFE/FFFF). The renderer writes text into SVG and aborts on one, so
-# each becomes U+FFFD, the replacement character.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Characters XML 1.0 forbids, which the renderer writes into SVG and aborts on: C0 controls
+# but tab, newline and return become a space, as the PDF's data table prints them; lone
+# surrogates and the two non-characters U+FFFE/FFFF, which are no text at all, become U+FFFD.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_NOT_TEXT = re.compile("[\ud800-\udfff\ufffe\uffff]")
 
 
 def valid_text(value: Any) -> Any:
     """``value`` with every string in it (dict keys too) made valid XML text."""
     if isinstance(value, str):
-        return _NOT_XML.sub("\ufffd", value)
+        return _NOT_TEXT.sub("\ufffd", _CONTROLS.sub(" ", value))
     if isinstance(value, dict):
         return {valid_text(k): valid_text(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -13,9 +13,7 @@ from typing import Protocol
 from urllib.parse import unquote, urlparse
 
 from broadsheet.config import Settings
-from broadsheet.kit.s3 import client as s3_client
 from broadsheet.storage.local import LocalStorage
-from broadsheet.storage.s3 import S3Storage
 
 
 class Storage(Protocol):
@@ -48,6 +46,10 @@ def make_storage(settings: Settings) -> Storage:
     if parsed.scheme == "file":
         return LocalStorage(Path(unquote(parsed.path)))
     if parsed.scheme == "s3" and parsed.hostname:
+        # Here, not at the top: boto3 costs every process 15 MB that only S3 storage needs.
+        from broadsheet.kit.s3 import client as s3_client
+        from broadsheet.storage.s3 import S3Storage
+
         return S3Storage(
             parsed.hostname,
             unquote(parsed.path),

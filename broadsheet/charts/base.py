@@ -103,6 +103,7 @@ class Chart:
     table: pa.Table
     options: ChartOptions
     max_points: int
+    total_rows: int  # the result's rows: ``table`` may hold only its first ones
 
     def arrow_type(self, key: str) -> pa.DataType:
         return self.table.schema.field(self.table.column_names.index(self.columns[key])).type

@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
 from broadsheet.charts import bar, candlestick, heatmap, line, pie, scatter, table
-from broadsheet.charts.base import Chart, parse_options
+from broadsheet.charts.base import MAX_TABLE_ROWS, Chart, parse_options
 from broadsheet.charts.mapping import MappingError, check_columns, viz_columns
 
 DEFAULT_MAX_POINTS = 5000
@@ -38,11 +38,16 @@ def is_known_type(viz_type: str) -> bool:
 
 
 def build(
-    viz: dict[str, Any], table: pa.Table, *, max_points: int = DEFAULT_MAX_POINTS
+    viz: dict[str, Any],
+    table: pa.Table,
+    *,
+    max_points: int = DEFAULT_MAX_POINTS,
+    total_rows: int | None = None,
 ) -> dict[str, Any]:
     """``{"spec": <Vega-Lite v5 spec>, "chartData": <rows>}`` for one visualization.
 
-    ``table`` is the query's whole result (for a table visualization, every column). However
+    ``table`` is the query's whole result (for a table visualization, every column, or its
+    first ``MAX_TABLE_ROWS`` rows with the result's ``total_rows`` given). However
     many rows it has, ``chartData`` is bounded: bar, pie and heatmap are aggregated by their
     categories, line, scatter and candlestick reduced to ``max_points`` points (per series for
     line), a table cut to its first rows; each chart type's module says exactly how.
@@ -61,9 +66,17 @@ def build(
         table=table,
         options=parse_options(viz),
         max_points=max_points,
+        total_rows=table.num_rows if total_rows is None else total_rows,
     )
     spec, rows = _BUILDERS[viz_type](chart)
     return {"spec": spec, "chartData": rows}
 
 
-__all__ = ["CHART_TYPES", "DEFAULT_MAX_POINTS", "MappingError", "build", "is_known_type"]
+__all__ = [
+    "CHART_TYPES",
+    "DEFAULT_MAX_POINTS",
+    "MAX_TABLE_ROWS",
+    "MappingError",
+    "build",
+    "is_known_type",
+]

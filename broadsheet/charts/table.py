@@ -81,7 +81,7 @@ def build(chart: Chart) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         "hconcat": columns,
         "spacing": 12,
     }
-    note = _note(len(rows), chart.table.num_rows, len(names), len(every))
+    note = _note(len(rows), chart.total_rows, len(names), len(every))
     if note:
         body["title"] = {
             "text": note,

@@ -40,7 +40,6 @@ from broadsheet.runtime import Runtime
 
 log = logging.getLogger(__name__)
 Job = models.ReportJob
-TABLE_PREVIEW_ROWS = 1000
 # A chart reads at most this many rows of its columns (evenly spaced row groups past it), so
 # a result near a huge row limit cannot exhaust memory just to draw a line.
 CHART_MAX_ROWS = 2_000_000
@@ -237,12 +236,12 @@ def _chart(
     try:
         chart_mapping.check_columns(viz, [c["name"] for c in result.columns])
         path = runtime.storage.local_path(result.key)
-        if viz["type"] == "table":
-            table = parquet.read_head(path, TABLE_PREVIEW_ROWS)
+        if viz["type"] == "table":  # the most rows a table chart draws, of every column
+            table = parquet.read_head(path, chart_specs.MAX_TABLE_ROWS)
         else:
             needed = chart_mapping.required_columns(viz["type"], viz.get("dataMapping") or {})
             table = parquet.read_columns(path, needed, max_rows=CHART_MAX_ROWS)
-        return {**head, "data": chart_specs.build(viz, table)}
+        return {**head, "data": chart_specs.build(viz, table, total_rows=result.row_count)}
     except chart_mapping.MappingError as exc:
         return {**head, "data": {}, "error": f"{exc.field}: {exc}"}
     except Exception as exc:  # one chart's bug must not cost the whole report

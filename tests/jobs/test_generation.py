@@ -229,3 +229,27 @@ def test_viewers_run_reports_but_cancel_only_their_own(
     assert denied.status_code == 403
     finished = client.post(f"/api/v1/reports/jobs/{mine['id']}/cancel", headers=viewer.headers)
     assert finished.status_code == 409 and "completed" in finished.json()["detail"]
+
+
+def test_a_table_chart_of_a_long_result_says_how_long_the_result_is(
+    client: TestClient, admin: Caller
+) -> None:
+    # The chart reads only the rows it draws, so its note must take the count from the result.
+    body = {
+        "name": "All prices",
+        "category": "markets",
+        "dataSource": "portfolio_analytics",
+        "query": "SELECT date, ticker, close FROM prices",
+        "visualizations": [{"id": "t", "type": "table", "dataMapping": {}}],
+    }
+    created = client.post("/api/v1/reports", json=body, headers=admin.headers)
+    assert created.status_code == 201, created.text
+    job = run(client, admin, created.json()["id"], {})
+    assert job["status"] == "completed", job
+    shown = result(client, admin, job["resultId"])
+    total = shown["data"]["totalRows"]
+    assert total > 1000  # more than the chart ever read before
+    (viz,) = shown["visualizations"]
+    assert len(viz["data"]["chartData"]) == 25
+    (body_spec,) = viz["data"]["spec"]["vconcat"]
+    assert body_spec["title"]["text"] == f"First 25 of {total:,} rows."

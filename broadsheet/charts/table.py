@@ -20,9 +20,7 @@ bottom, of that row of columns.
 from __future__ import annotations
 
 import json
-import math
 from datetime import UTC, date, datetime, time
-from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
@@ -36,6 +34,7 @@ from broadsheet.charts.base import (
     escape_field,
     is_numeric,
 )
+from broadsheet.kit import display
 
 MAX_COLUMNS = 12
 MAX_ROWS = MAX_TABLE_ROWS  # options.maxRows is at most this
@@ -136,10 +135,10 @@ def _texts(column: pa.ChunkedArray) -> list[str]:
     except (ValueError, pa.ArrowException):  # e.g. nanoseconds nested in a list
         return [_json(v) for v in frames.to_rows(pa.table({"v": column}))]
     if pa.types.is_floating(kind):
-        decimals = _decimals(values)
-        return ["" if v is None else _float(v, decimals) for v in values]
+        decimals = display.decimals(values, MAX_DECIMALS)
+        return ["" if v is None else display.float_text(v, decimals) for v in values]
     if pa.types.is_decimal(kind):
-        return ["" if v is None else _decimal(v, max(kind.scale, 0)) for v in values]
+        return ["" if v is None else display.decimal_text(v, max(kind.scale, 0)) for v in values]
     if pa.types.is_timestamp(kind):
         seconds = any(v is not None and (v.second or v.microsecond) for v in values)
         return ["" if v is None else _timestamp(v, seconds) for v in values]
@@ -166,32 +165,7 @@ def _json(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def _decimals(values: list[Any]) -> int:
-    """The fewest decimals (up to ``MAX_DECIMALS``) that show every value of a float column."""
-    finite = [abs(v) for v in values if isinstance(v, float) and math.isfinite(v)]
-    for places in range(MAX_DECIMALS + 1):
-        if all(abs(round(v, places) - v) <= 1e-9 * max(1.0, v) for v in finite):
-            return places
-    return MAX_DECIMALS
-
-
-def _float(value: float, decimals: int) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "∞" if value > 0 else "-∞"
-    if value and (abs(value) >= 1e16 or abs(value) < 0.5 * 10.0**-decimals):
-        return f"{value:.4g}"
-    shown = f"{value + 0.0:,.{decimals}f}"
-    return shown[1:] if shown.startswith("-") and not shown.strip("-0.,") else shown
-
-
-def _decimal(value: Decimal, scale: int) -> str:
-    return f"{value:,.{scale}f}" if value.is_finite() else str(value)
-
-
 def _timestamp(value: datetime, seconds: bool) -> str:
-    clock = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
     if value.tzinfo is None:
-        return value.strftime(clock)
-    return value.astimezone(UTC).strftime(clock) + " UTC"
+        return display.clock(value, seconds)
+    return display.clock(value.astimezone(UTC), seconds) + " UTC"

@@ -36,7 +36,6 @@ import bisect
 import itertools
 import json
 import logging
-import math
 import re
 import subprocess
 import sys
@@ -62,7 +61,7 @@ from broadsheet.exports.base import (
     in_zone,
     report_zone,
 )
-from broadsheet.kit import fonts
+from broadsheet.kit import display, fonts
 
 log = logging.getLogger(__name__)
 
@@ -388,10 +387,12 @@ def _column_texts(column: pa.ChunkedArray, zone: ZoneInfo) -> tuple[list[str], s
     if pa.types.is_integer(kind):
         return [_blank_or(v, lambda n: f"{n:,}") for v in values], NUMBER
     if pa.types.is_floating(kind):
-        decimals = _decimals(values, MAX_DECIMALS)
-        return [_blank_or(v, lambda x: _float(x, decimals)) for v in values], NUMBER
+        decimals = display.decimals(values, MAX_DECIMALS)
+        return [_blank_or(v, lambda x: display.float_text(x, decimals)) for v in values], NUMBER
     if pa.types.is_decimal(kind):
-        return [_blank_or(v, lambda d: _decimal(d, max(kind.scale, 0))) for v in values], NUMBER
+        return [
+            _blank_or(v, lambda d: display.decimal_text(d, max(kind.scale, 0))) for v in values
+        ], NUMBER
     if pa.types.is_timestamp(kind):
         seconds = any(v is not None and (v.second or v.microsecond) for v in values)
         return [_blank_or(v, lambda t: _timestamp(t, zone, seconds)) for v in values], FIXED
@@ -620,7 +621,7 @@ def _value(value: Any) -> str:
     if isinstance(value, str):
         return _clean(value)
     if isinstance(value, datetime):  # naive: a wall-clock time of no stated zone
-        return _clock(value, value.second != 0 or value.microsecond != 0)
+        return display.clock(value, value.second != 0 or value.microsecond != 0)
     if isinstance(value, date | time):
         return value.isoformat()
     if isinstance(value, bytes):
@@ -636,39 +637,10 @@ def _param(value: Any) -> str:
     return "" if value is None else _value(value)
 
 
-def _decimals(values: Sequence[Any], cap: int) -> int:
-    """The fewest decimals (up to ``cap``) that show every value of a float column as it is,
-    so a column reads 5.50, 19.99 and not 5.5, 19.99 — nor 0.30000000000000004."""
-    finite = [abs(v) for v in values if isinstance(v, float) and math.isfinite(v)]
-    for places in range(cap + 1):
-        if all(abs(round(v, places) - v) <= 1e-9 * max(1.0, v) for v in finite):
-            return places
-    return cap
-
-
-def _float(value: float, decimals: int) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "∞" if value > 0 else "-∞"
-    if value and (abs(value) >= 1e16 or abs(value) < 0.5 * 10.0**-decimals):
-        return f"{value:.4g}"  # too large for exact digits, or too small for the decimals
-    shown = f"{value + 0.0:,.{decimals}f}"
-    return shown[1:] if shown.startswith("-") and not shown.strip("-0.,") else shown
-
-
-def _decimal(value: Decimal, scale: int) -> str:
-    return f"{value:,.{scale}f}" if value.is_finite() else str(value)
-
-
 def _timestamp(value: datetime, zone: ZoneInfo, seconds: bool) -> str:
     local = in_zone(value, zone)
     name = local.tzname()  # none for a naive time
-    return f"{_clock(local, seconds)} {name}" if name else _clock(local, seconds)
-
-
-def _clock(value: datetime, seconds: bool) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return f"{display.clock(local, seconds)} {name}" if name else display.clock(local, seconds)
 
 
 def _summary_value(kind: str, value: Any, zone: ZoneInfo) -> str:
@@ -679,7 +651,7 @@ def _summary_value(kind: str, value: Any, zone: ZoneInfo) -> str:
             return f"{value:,}"
         if kind in ("integer", "number") and isinstance(value, int | float):
             number = float(value)
-            return _float(number, _decimals([number], SUMMARY_DECIMALS))
+            return display.float_text(number, display.decimals([number], SUMMARY_DECIMALS))
         if kind == "decimal":
             return f"{Decimal(str(value)):,f}"
         if kind == "timestamp" and isinstance(value, str):

@@ -16,7 +16,7 @@ value reads back the same wherever it is shown.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,8 +35,11 @@ def number_texts(values: pa.Array) -> pa.Array:
 
 
 def number_text(value: float) -> str:
-    """:func:`number_texts` of one value."""
-    return str(number_texts(pa.array([value], pa.float64()))[0].as_py())
+    """One double's shortest round-trip text, as :func:`number_texts` but laid out by Python
+    (``1E-05`` where Arrow writes ``0.00001``: the same digits, the same double). Through
+    Arrow one value cost about 20 µs, paid per cell of the Report and Chart data sheets."""
+    text = repr(float(value)).upper()
+    return text.removesuffix(".0") if "E" not in text else text
 
 
 def serials(values: pa.Array) -> pa.Array:
@@ -76,14 +79,27 @@ def day_fractions(values: pa.Array) -> pa.Array:
 
 def serial(value: date | datetime | time) -> float | str:
     """:func:`serials` (or :func:`day_fractions`) of one naive value: its serial number, or
-    its text from :func:`temporal_texts` when Excel's calendar has no day for it."""
+    its text from :func:`temporal_texts` when Excel's calendar has no day for it.
+
+    The same arithmetic as the vectorised functions, in Python: through Arrow one value cost
+    about 75 µs, which the Report and Chart data sheets paid per cell. A test holds the two
+    equal, bit for bit."""
     if isinstance(value, datetime):
-        array = pa.array([value], pa.timestamp("us"))
+        ticks = (value - _EPOCH) // _MICROSECOND  # exact integer microseconds
+        days = float(ticks) / UNITS_PER_DAY["us"]  # as Arrow: int64 to double, then divide
     elif isinstance(value, date):
-        array = pa.array([value], pa.date32())
+        days = float((value - _EPOCH.date()).days)
     else:
-        return float(day_fractions(pa.array([value], pa.time64("us")))[0].as_py())
-    number = serials(array)
-    if outside(number)[0].as_py():
-        return str(temporal_texts(array)[0].as_py())
-    return float(number[0].as_py())
+        ticks = ((value.hour * 60 + value.minute) * 60 + value.second) * 10**6
+        return float(ticks + value.microsecond) / UNITS_PER_DAY["us"]
+    number = days + EPOCH_SERIAL
+    if number < LEAP_BUG_SERIAL:
+        number -= 1.0
+    if number < FIRST_SERIAL or number >= END_SERIAL:
+        kind = pa.timestamp("us") if isinstance(value, datetime) else pa.date32()
+        return str(temporal_texts(pa.array([value], kind))[0].as_py())
+    return number
+
+
+_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)

@@ -14,11 +14,13 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 
 from broadsheet.datasources import query
 from broadsheet.datasources.arrow import BatchBuilder
@@ -46,10 +48,46 @@ class _Cursor:
         return taken
 
 
+class _FarCursor(_Cursor):
+    """One whose every fetch costs a round trip of ``delay`` seconds, as a far server's."""
+
+    def __init__(self, rows: list[tuple[Any, ...]], delay: float) -> None:
+        super().__init__(rows)
+        self.delay = delay
+
+    def fetchmany(self, size: int) -> list[tuple[Any, ...]]:
+        time.sleep(self.delay)
+        return super().fetchmany(size)
+
+
+def test_a_far_source_of_narrow_rows_is_fetched_in_few_round_trips() -> None:
+    rows: list[tuple[Any, ...]] = [(i, "abc") for i in range(200_000)]
+    cursor = _FarCursor(rows, 0.005)
+    builder = BatchBuilder(["i", "s"], [None, None])
+    got = query._batches(cursor, builder, query.Limits(60, 10**9), query.Progress())
+    assert sum(b.num_rows for b in got) == 200_000
+    assert max(cursor.asked) == query.MAX_SLOW_FETCH_ROWS
+    assert len(cursor.asked) < 100  # 782 fetches at 256 rows: 4 s of round trips at 5 ms
+
+
+def test_a_near_source_keeps_fetches_small_and_a_far_one_shrinks_them_for_wide_rows() -> None:
+    assert query.fetch_cap(256, slow=False, row_bytes=20) == 256
+    assert query.fetch_cap(256, slow=True, row_bytes=20) == 512
+    assert query.fetch_cap(query.MAX_SLOW_FETCH_ROWS, slow=True, row_bytes=20) == 4_096
+    assert query.fetch_cap(4_096, slow=True, row_bytes=200_000) == query.MAX_FETCH_ROWS
+
+
 def _batches(rows: list[tuple[Any, ...]]) -> tuple[list[pa.RecordBatch], list[int]]:
+    """Batches from a near cursor: no fetch counts as slow, however loaded the machine (a
+    slow fetch would let the cap grow, which the far-source test shows)."""
     cursor = _Cursor(rows)
     builder = BatchBuilder(["i", "s"], [None, None])
-    batches = list(query._batches(cursor, builder, query.Limits(60, 10**9), query.Progress()))
+    near = query.SLOW_FETCH_SECONDS
+    query.SLOW_FETCH_SECONDS = 3600.0
+    try:
+        batches = list(query._batches(cursor, builder, query.Limits(60, 10**9), query.Progress()))
+    finally:
+        query.SLOW_FETCH_SECONDS = near
     return batches, cursor.asked
 
 
@@ -74,7 +112,9 @@ def test_narrow_rows_grow_to_full_batches_and_their_types_come_from_5000_rows() 
     assert sum(b.num_rows for b in batches) == len(rows)
 
 
-def test_rows_that_widen_after_narrow_ones_never_come_in_a_huge_fetch() -> None:
+def test_rows_that_widen_after_narrow_ones_never_come_in_a_huge_fetch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # 6,000 empty strings, then 1,500 of 200 kB (one string object: the test stays small).
     # Before, the fetch after the first batch was 40,000 rows: 1,500 x 200 kB = 300 MB at
     # once here, and 7.4 GB on a longer result.
@@ -84,6 +124,7 @@ def test_rows_that_widen_after_narrow_ones_never_come_in_a_huge_fetch() -> None:
     cursor = _Cursor(rows)
     builder = BatchBuilder(["i", "s"], [None, None])
     limits, progress = query.Limits(60, 10**9), query.Progress()
+    monkeypatch.setattr(query, "SLOW_FETCH_SECONDS", 3600.0)  # a near source, however loaded
     counted = ids = full = 0
     for batch in query._batches(cursor, builder, limits, progress):  # one batch kept at a time
         # every batch, even the one where the rows widened, is about the target or less
@@ -120,6 +161,10 @@ def _reset_peak() -> bool:
 
 def child(url: str, rows: int, width: int, narrow: int = 0) -> dict[str, Any]:
     import pyarrow.parquet as pq
+
+    # The local server is a near source: on a loaded machine a fetch may still take over
+    # SLOW_FETCH_SECONDS, which would let the fetch cap grow as for a far one.
+    query.SLOW_FETCH_SECONDS = 3600.0
 
     from broadsheet import migrate, models
     from broadsheet.auth import service as auth

@@ -150,6 +150,10 @@ class _Pool:
             except Refused:
                 self._give_back(child)
                 raise
+            except BaseException:  # MemoryError, an interrupt: its pipe is mid-frame
+                child.close()
+                self._drop(child)
+                raise
             self._give_back(child)
             return body
         finally:
@@ -184,8 +188,8 @@ class _Pool:
 
     def close(self) -> None:
         with self.lock:
-            idle, self.idle = self.idle, []
-        for child in idle:
+            children, self.idle, self.busy = [*self.idle, *self.busy], [], set()
+        for child in children:
             child.close()
 
     def forget(self) -> None:

@@ -248,3 +248,21 @@ def test_server_exports_and_mail_survive_a_renderer_that_dies(
     assert "application/pdf" in kinds
     assert "image/png" not in kinds  # the chart is left out, the report still goes
     assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.usefixtures("fresh_pool")
+def test_a_draw_cut_short_by_anything_else_leaves_no_renderer_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert "<svg" in to_svg(SPEC, ROWS)
+    (child,) = renderers._pool.idle
+
+    def out_of_memory(*args: object) -> bytes:
+        raise MemoryError
+
+    monkeypatch.setattr(child, "_read", out_of_memory)
+    with pytest.raises(MemoryError):
+        to_svg(SPEC, ROWS)
+    assert child.process.poll() is not None  # killed, not left half-way through a frame
+    assert not renderers._pool.busy and not renderers._pool.idle
+    assert "<svg" in to_svg(SPEC, ROWS)

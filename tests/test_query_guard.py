@@ -9,6 +9,7 @@ import os
 import sqlite3
 import time
 import uuid
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -249,10 +250,11 @@ def test_attribute_notation_is_refused_at_run(
 @pytest.mark.parametrize(
     ("sql", "refused"),
     [
-        ("SELECT s.dblink_id FROM s", True),  # dblink* is a prefix pattern: any such name
-        ("SELECT s.lo_qty FROM s", True),  # lo_* likewise
-        ("SELECT (s).pg_ls_anything FROM s", True),
+        ("SELECT s.dblink_exec FROM s", True),  # the one-argument members of dblink*
+        ("SELECT (s).pg_ls_dir FROM s", True),
         ('SELECT (s)."LO_GET" FROM s', True),  # quoted, any case: like function names
+        ("SELECT t.lo, s.dblink_id FROM t JOIN s ON s.id = t.id", False),  # no such function
+        ("SELECT o.lo_limit, o.hi_limit, o.pg_ls_anything FROM orders o", False),
         ("SELECT cat.sch.s.pg_read_file FROM cat.sch.s", True),
         ("SELECT dblink_id, lo_qty FROM s", False),  # a bare name is never a call
         ("SELECT s.customer_dblink, s.pg_read_files_count FROM s", False),  # not the name
@@ -356,3 +358,28 @@ def test_the_save_check_stops_at_the_sources_timeout_on_mariadb(
     response = save(client, admin, "maria", "SELECT SLEEP(5) AS s")
     assert_refused(response, "took longer than 1 s to check")
     assert time.monotonic() - started < 4
+
+
+def test_every_refused_function_postgres_can_call_as_x_dot_f_is_matched_after_a_dot(
+    pg_with_dblink: str,
+) -> None:
+    """The server's own catalogue (dblink and postgres_fdw installed) against the guard:
+    each refused function callable with one argument is refused when written ``x.f``."""
+    engine = create_engine(dburl.normalize(pg_with_dblink))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgres_fdw"))
+            names = conn.scalars(
+                text(
+                    "SELECT DISTINCT proname FROM pg_proc"
+                    " WHERE pronargs >= 1 AND pronargs - pronargdefaults <= 1"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    refused = sqlguard.REFUSED_FUNCTIONS["postgresql"]
+    callable_so = [n for n in names if any(fnmatchcase(n, p) for p in refused)]
+    assert "dblink_exec" in callable_so and "lo_import" in callable_so  # the catalogue read
+    for name in callable_so:
+        with pytest.raises(sqlguard.UnsafeQuery, match="PostgreSQL calls a function written"):
+            sqlguard.check_read_only(f"SELECT t.{name} FROM t", "postgresql")

@@ -75,6 +75,21 @@ REFUSED_FUNCTIONS: dict[str, dict[str, str]] = {
     "sqlite": SQLITE_DENIED_FUNCTIONS,  # the authorizer's table: one list for both checks
 }
 REFUSED_FUNCTIONS["mariadb"] = REFUSED_FUNCTIONS["mysql"]
+# PostgreSQL reads ``x.f`` as ``f(x)`` only for a function it can call with one argument, so
+# after a dot the refused names are matched exactly: the listed names, and of the ``*``
+# families only their members that take one argument (``lo_qty`` or ``dblink_id`` is a column).
+ONE_ARGUMENT_MEMBERS = frozenset(
+    {
+        "dblink", "dblink_exec", "dblink_connect", "dblink_connect_u", "dblink_disconnect",
+        "dblink_close", "dblink_get_result", "dblink_is_busy", "dblink_cancel_query",
+        "dblink_error_message", "dblink_get_notify", "dblink_get_pkey",
+        "postgres_fdw_disconnect",
+        "pg_ls_dir", "pg_ls_tmpdir", "pg_ls_replslotdir",
+        "pg_file_unlink", "pg_file_sync", "pg_file_read",
+        "lo_import", "lo_get", "lo_unlink", "lo_creat", "lo_create", "lo_close", "lo_tell",
+        "lo_tell64",
+    }
+)  # fmt: skip
 # A function name as people write one. Anything else (PostgreSQL's U&"pg\005fread_file",
 # say) is refused rather than decoded: the parser reads escapes differently from the server.
 PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_$]*")
@@ -119,9 +134,10 @@ def check_functions(statement: exp.Expression, backend: str, sql: str) -> None:
     PostgreSQL also calls ``f(x)`` when it reads ``x.f`` and ``x`` has no column ``f``
     (attribute notation: ``('/etc/hostname'::text).pg_read_file``, ``t.pg_read_file`` where
     ``t`` is a function in FROM), which the parser sees as a column or a field, not a call.
-    So there the name after any dot is matched too. A bare name (``pg_read_file`` alone) is
-    only ever a column to PostgreSQL, so it is not: a real column whose name matches (an
-    ``lo_*`` one, say) is refused when qualified and can be selected unqualified."""
+    So there a name after a dot is matched too, exactly, against the functions that can be
+    called so (``ONE_ARGUMENT_MEMBERS`` and the listed names). A bare name (``pg_read_file``
+    alone) is only ever a column to PostgreSQL, so it is not: a real column of such a name is
+    refused when qualified and can be selected unqualified."""
     refused = REFUSED_FUNCTIONS.get(backend, {})
     for call in statement.find_all(exp.Func):
         name = _function_name(call)
@@ -132,8 +148,10 @@ def check_functions(statement: exp.Expression, backend: str, sql: str) -> None:
         return
     if _has_unicode_identifier(sql):
         raise UnsafeQuery('write names plainly, without escapes: U&"…" is not allowed')
+    exact = {name: why for name, why in refused.items() if "*" not in name}
     for field in _fields_after_a_dot(statement):
-        _check_name(field, refused, ATTRIBUTE_NOTATION.format(name=field))
+        if field in exact or field in ONE_ARGUMENT_MEMBERS:
+            _check_name(field, refused, ATTRIBUTE_NOTATION.format(name=field))
 
 
 # Why a name after a dot is refused: PostgreSQL's attribute notation, see check_functions.

@@ -10,6 +10,7 @@ trust.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from datetime import date, datetime, time
@@ -17,6 +18,7 @@ from decimal import Decimal
 from typing import Any, Literal, get_args
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 # Broadsheet's column type names, as results and exports show them.
 ColumnType = Literal[
@@ -197,17 +199,13 @@ class BatchBuilder:
         return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
     def _array(self, field: pa.Field, values: Sequence[Any]) -> pa.Array:
-        try:
-            return pa.array(values, type=field.type)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
-            pass
+        array = _converted(values, field.type)
+        if array is not None:
+            if pa.types.is_floating(field.type) and pc.any(pc.is_inf(array)).as_py():
+                _no_finite_overflow(field, values)
+            return array
         if pa.types.is_string(field.type):
             return pa.array([None if v is None else _text(v) for v in values], type=pa.string())
-        if pa.types.is_floating(field.type):
-            try:
-                return pa.array([None if v is None else float(v) for v in values], pa.float64())
-            except (TypeError, ValueError):
-                pass
         if pa.types.is_integer(field.type):
             low, high = _integer_range(field.type)
             outside = next(
@@ -229,6 +227,41 @@ class BatchBuilder:
             f"column '{field.name}' started as {type_name(field.type)} but later rows hold "
             f"{', '.join(found)}; CAST it to one type in the query"
         )
+
+
+def _converted(values: Sequence[Any], kind: pa.DataType) -> pa.Array | None:
+    """``values`` as an array of ``kind``; for a float column, numbers of any Python type (a
+    Decimal past a double's range becomes infinity, which the caller checks); else None."""
+    try:
+        return pa.array(values, type=kind)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        pass
+    if pa.types.is_floating(kind):
+        try:
+            return pa.array([None if v is None else float(v) for v in values], pa.float64())
+        except (TypeError, ValueError, OverflowError):
+            pass
+    return None
+
+
+def _no_finite_overflow(field: pa.Field, values: Sequence[Any]) -> None:
+    """A finite number a double cannot hold (an unconstrained NUMERIC of 400 digits) becomes
+    infinity in a float column: refused with a way out, never written as ``inf``."""
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, Decimal | int):
+            continue
+        if isinstance(value, Decimal) and not value.is_finite():
+            continue  # a NUMERIC 'Infinity' is infinity indeed
+        try:
+            fits = not math.isinf(float(value))
+        except OverflowError:  # an int past a double's range
+            fits = False
+        if not fits:
+            raise MixedTypes(
+                f"column '{field.name}' holds {Decimal(value):.3E}, which a double cannot "
+                "hold (it would be infinity); CAST it to NUMERIC(p, s) with a precision of "
+                "at most 38, or to text, in the query"
+            )
 
 
 def _text(value: Any) -> str:

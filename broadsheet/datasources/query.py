@@ -25,7 +25,6 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from datetime import time as dt_time
-from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
@@ -333,13 +332,14 @@ def _measurer(schema: pa.Schema) -> Callable[[list[Any]], int]:
     return measure
 
 
-_FIXED_WIDTH = (int, float, Decimal, date, dt_time, type(None))
+# Not Decimal: a NUMERIC may hold thousands of digits, so it is measured by its text.
+_FIXED_WIDTH = (int, float, date, dt_time, type(None))
 
 
 def _python_bytes(rows: list[Any]) -> int:
     """About what the rows will take in Arrow, before Arrow has measured anything: text and
-    bytes by their length, numbers and dates 8 each, anything else (JSON documents, arrays)
-    by the length of the text it becomes."""
+    bytes by their length, numbers (but decimals) and dates 8 each, anything else (decimals,
+    JSON documents, arrays) by the length of the text it becomes."""
     total = 0
     for row in rows:
         for value in row:

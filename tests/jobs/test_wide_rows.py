@@ -337,3 +337,10 @@ def test_rows_that_widen_after_narrow_ones_stay_within_a_bounded_memory() -> Non
 if __name__ == "__main__":
     narrow = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     print(json.dumps(child(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), narrow)))
+
+
+def test_long_decimals_are_measured_by_their_digits() -> None:
+    from decimal import Decimal
+
+    row = (1, Decimal("9" * 20_000))
+    assert query._python_bytes([row]) >= 20_000

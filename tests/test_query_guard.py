@@ -9,6 +9,7 @@ import os
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,22 @@ def test_dblink_exec_is_refused_at_run_and_creates_nothing(
 ) -> None:
     """A report saved before the rule (its query changed in the database behind the API's
     back) still cannot escape the read-only transaction when it runs."""
-    add_source(client, admin, "pg", pg_with_dblink)
+    run_behind_the_apis_back(
+        client, admin, pg_with_dblink, sessions, dblink_exec_sql, "dblink_exec()"
+    )
+
+
+def run_behind_the_apis_back(
+    client: TestClient,
+    admin: Caller,
+    url: str,
+    sessions: sessionmaker[Session],
+    make_sql: Callable[[str, str], str],
+    refused: str,
+) -> None:
+    """Save a harmless report, change its query in the database to ``make_sql(url, table)``
+    and run it: the job fails naming ``refused`` and the table is never created."""
+    add_source(client, admin, "pg", url)
     saved = save(client, admin, "pg", "SELECT 1 AS r")
     assert saved.status_code == 201, saved.text
     table = f"pwned_{uuid.uuid4().hex[:8]}"
@@ -129,12 +145,12 @@ def test_dblink_exec_is_refused_at_run_and_creates_nothing(
         session.execute(
             update(models.ReportDefinition)
             .where(models.ReportDefinition.id == uuid.UUID(saved.json()["id"]))
-            .values(query=dblink_exec_sql(pg_with_dblink, table))
+            .values(query=make_sql(url, table))
         )
     job = run(client, admin, saved.json()["id"], {})
     assert job["status"] == "failed", job
-    assert "dblink_exec() is not authorized" in job["error"], job
-    assert not table_exists(pg_with_dblink, table)
+    assert f"{refused} is not authorized" in job["error"], job
+    assert not table_exists(url, table)
 
 
 PG_FILE_QUERIES = [
@@ -231,20 +247,9 @@ def test_attribute_notation_is_refused_at_run(
                 list(query.stream(engine, sql, {}, query.Limits(10, 1000)))
     finally:
         engine.dispose()
-    add_source(client, admin, "pg", pg_with_dblink)
-    saved = save(client, admin, "pg", "SELECT 1 AS r")
-    assert saved.status_code == 201, saved.text
-    table = f"pwned_{uuid.uuid4().hex[:8]}"
-    with sessions.begin() as session:
-        session.execute(
-            update(models.ReportDefinition)
-            .where(models.ReportDefinition.id == uuid.UUID(saved.json()["id"]))
-            .values(query=attribute_dblink_sql(pg_with_dblink, table))
-        )
-    job = run(client, admin, saved.json()["id"], {})
-    assert job["status"] == "failed", job
-    assert "dblink_connect() is not authorized" in job["error"], job
-    assert not table_exists(pg_with_dblink, table)
+    run_behind_the_apis_back(
+        client, admin, pg_with_dblink, sessions, attribute_dblink_sql, "dblink_connect()"
+    )
 
 
 @pytest.mark.parametrize(

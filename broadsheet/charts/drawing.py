@@ -45,17 +45,31 @@ def read_exactly(stream: IO[bytes], size: int) -> bytes | None:
     return b"".join(chunks)
 
 
+# d3-format's en-US but for the minus sign: hyphen-minus, as the PDF's data table, the table
+# chart and every export print it, not U+2212, which text search and copy-paste miss.
+NUMBER_LOCALE = {
+    "decimal": ".",
+    "thousands": ",",
+    "grouping": [3],
+    "currency": ["$", ""],
+    "minus": "-",
+}
+
+
 def draw(request: dict[str, Any]) -> bytes:
     """One chart, drawn in this process: only ever call this inside the child."""
     import vl_convert
 
     spec, version = request["spec"], vegalite_version()
+    common: dict[str, Any] = {
+        "vl_version": version,
+        "allowed_base_urls": [],
+        "format_locale": NUMBER_LOCALE,
+    }
     if request["kind"] == "svg":
-        svg: str = vl_convert.vegalite_to_svg(spec, vl_version=version, allowed_base_urls=[])
+        svg: str = vl_convert.vegalite_to_svg(spec, **common)
         return svg.encode()
-    png: bytes = vl_convert.vegalite_to_png(
-        spec, vl_version=version, scale=float(request.get("scale", 2.0)), allowed_base_urls=[]
-    )
+    png: bytes = vl_convert.vegalite_to_png(spec, scale=float(request.get("scale", 2.0)), **common)
     return png
 
 

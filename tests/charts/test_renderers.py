@@ -266,3 +266,11 @@ def test_a_draw_cut_short_by_anything_else_leaves_no_renderer_behind(
     assert child.process.poll() is not None  # killed, not left half-way through a frame
     assert not renderers._pool.busy and not renderers._pool.idle
     assert "<svg" in to_svg(SPEC, ROWS)
+
+
+@pytest.mark.usefixtures("fresh_pool")
+def test_axis_numbers_print_minus_as_a_hyphen_like_the_tables() -> None:
+    rows = [{"name": "a", "total": -2500}, {"name": "b", "total": 1500}]
+    svg = to_svg(SPEC, rows)
+    assert "-2,500" in svg
+    assert "\u2212" not in svg

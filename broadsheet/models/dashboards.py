@@ -27,6 +27,10 @@ class Dashboard(Base):
     layout: Mapped[dict[str, Any] | None]
     widgets: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
     refresh_interval: Mapped[int | None]
+    # IANA zone the widgets' templated parameters are evaluated in (issue 14).
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # Shared filters: [{name, label, type, defaultValue, options, targets}].
+    parameters: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
     created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -1,0 +1,1 @@
+"""Dashboards: grids of widgets over reports, with shared filters (issue 14)."""

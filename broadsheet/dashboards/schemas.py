@@ -51,19 +51,20 @@ class FilterType(StrEnum):
 Aggregate = Literal["first", "sum", "avg", "min", "max", "count"]
 
 
+# Grid numbers are JSON integers: true is not 1, nor "3" 3.
 class Layout(ApiInput):
     type: Literal["grid"] = "grid"
     columns: Literal[12] = Field(12, description="The only grid offered: 12 columns.")
 
 
 class Position(ApiInput):
-    x: int = Field(ge=0, lt=GRID_COLUMNS, description="Column, 0 … 11.")
-    y: int = Field(ge=0, le=MAX_Y, description="Row, 0 … 1000.")
+    x: int = Field(strict=True, ge=0, lt=GRID_COLUMNS, description="Column, 0 … 11.")
+    y: int = Field(strict=True, ge=0, le=MAX_Y, description="Row, 0 … 1000.")
 
 
 class Size(ApiInput):
-    width: int = Field(ge=1, le=GRID_COLUMNS, description="Columns; x + width ≤ 12.")
-    height: int = Field(ge=1, le=MAX_Y, description="Rows.")
+    width: int = Field(strict=True, ge=1, le=GRID_COLUMNS, description="Columns; x + width ≤ 12.")
+    height: int = Field(strict=True, ge=1, le=MAX_Y, description="Rows.")
 
 
 class DashboardWidget(ApiInput):
@@ -115,6 +116,7 @@ class DashboardDefinitionWrite(ApiInput):
     widgets: list[DashboardWidget] = Field(max_length=MAX_WIDGETS)
     refresh_interval: int = Field(
         DEFAULT_REFRESH_SECONDS,
+        strict=True,
         ge=MIN_REFRESH_SECONDS,
         le=MAX_REFRESH_SECONDS,
         description="Seconds a widget's result stays fresh (≥ 30; default 300).",

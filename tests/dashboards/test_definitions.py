@@ -382,6 +382,9 @@ BAD: list[tuple[str, Any, list[str]]] = [
     ("widget type", _set("widgets.2.type", "map"), ["widgets[2].type"]),
     ("negative x", _set("widgets.2.position", {"x": -1, "y": 9}), ["widgets[2].position.x"]),
     ("y past 1000", _set("widgets.2.position", {"x": 0, "y": 1001}), ["widgets[2].position.y"]),
+    ("x true", _set("widgets.2.position", {"x": True, "y": 9}), ["widgets[2].position.x"]),
+    ("y text", _set("widgets.2.position", {"x": 0, "y": "9"}), ["widgets[2].position.y"]),
+    ("refresh text", _set("refreshInterval", "300"), ["refreshInterval"]),
     ("zero width", _set("widgets.2.size", {"width": 0, "height": 1}), ["widgets[2].size.width"]),
     ("zero height", _set("widgets.2.size", {"width": 1, "height": 0}), ["widgets[2].size.height"]),
     (

@@ -23,6 +23,7 @@ LISTS = [
     "/api/v1/schedules",
     "/api/v1/schedules/{scheduleId}/executions",
     "/api/v1/audit",
+    "/api/v1/dashboards",
 ]
 # (path, parameter, its largest value, other parameters the request needs)
 NUMERIC: list[tuple[str, str, int, dict[str, str]]] = [

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ColumnElement, Select, Text, exists, func, or_, select, type_coerce
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from broadsheet.kit.pagination import Page
+from broadsheet.kit.search import contains_text, has_tag
 from broadsheet.models import ReportDefinitionView
 from broadsheet.reports.schemas import ReportFilters
 
@@ -38,26 +38,7 @@ def _filtered(
     if filters.timeframe:
         query = query.where(view.timeframe == filters.timeframe.value)
     if filters.tag:
-        query = query.where(_has_tag(session, filters.tag))
+        query = query.where(has_tag(session, view.tags, filters.tag))
     if filters.q:
-        pattern = "%" + _escape_like(filters.q) + "%"
-        query = query.where(
-            or_(
-                view.name.ilike(pattern, escape="\\"),
-                view.description.ilike(pattern, escape="\\"),
-            )
-        )
+        query = query.where(contains_text(filters.q, view.name, view.description))
     return query
-
-
-def _has_tag(session: Session, tag: str) -> ColumnElement[bool]:
-    column = ReportDefinitionView.tags
-    if session.get_bind().dialect.name == "postgresql":
-        # TEXT[] containment, served by the GIN index.
-        return type_coerce(column, postgresql.ARRAY(Text())).contains([tag])
-    each = func.json_each(column).table_valued("value")
-    return exists(select(1).select_from(each).where(each.c.value == tag))
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

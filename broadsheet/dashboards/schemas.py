@@ -12,11 +12,10 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field
 
-from broadsheet.kit.schema import ApiInput, ApiModel
+from broadsheet.kit.schema import ApiInput, ApiModel, IanaZone, RoundTripInput, Tags
 from broadsheet.reports.schemas import IDENTIFIER
 
 WIDGET_ID = r"^[A-Za-z0-9_-]{1,64}$"
@@ -107,8 +106,10 @@ class DashboardFilter(ApiInput):
     targets: list[FilterTarget] = Field(default_factory=list, max_length=MAX_WIDGETS)
 
 
-class DashboardDefinitionWrite(ApiInput):
+class DashboardDefinitionWrite(RoundTripInput):
     """The body of POST and PUT. A PUT replaces the whole definition."""
+
+    READ_ONLY = frozenset({"id", "createdAt", "updatedAt", "createdBy", "createdByName"})
 
     name: str = Field(min_length=1, max_length=255)
     description: str | None = Field(None, max_length=10_000)
@@ -121,45 +122,14 @@ class DashboardDefinitionWrite(ApiInput):
         le=MAX_REFRESH_SECONDS,
         description="Seconds a widget's result stays fresh (≥ 30; default 300).",
     )
-    timezone: str = Field(
+    timezone: IanaZone = Field(
         "UTC", max_length=64, description="IANA zone templated parameters are evaluated in."
     )
     parameters: list[DashboardFilter] = Field(default_factory=list, max_length=MAX_FILTERS)
-    tags: list[str] = Field(default_factory=list, max_length=50)
+    tags: Tags = Field(default_factory=list, max_length=50)
     version: int | None = Field(
         None, ge=1, description="On PUT, the version you read: a newer stored version answers 409."
     )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_read_only(cls, data: Any) -> Any:
-        # Sending back what GET returned must work: read-only fields are accepted and ignored.
-        if isinstance(data, dict):
-            read_only = ("id", "createdAt", "updatedAt", "createdBy", "createdByName")
-            return {k: v for k, v in data.items() if k not in read_only}
-        return data
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, name: str) -> str:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {name!r}; use an IANA name such as Europe/Paris"
-            ) from None
-        return name
-
-    @field_validator("tags")
-    @classmethod
-    def _clean_tags(cls, tags: list[str]) -> list[str]:
-        cleaned: list[str] = []
-        for tag in (t.strip() for t in tags):
-            if not tag or len(tag) > 50:
-                raise ValueError("each tag must be 1 to 50 characters")
-            if tag not in cleaned:
-                cleaned.append(tag)
-        return cleaned
 
 
 # --- a widget's source and options, by type (checked in ``validation``) ----------------------

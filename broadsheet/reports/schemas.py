@@ -8,11 +8,10 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from broadsheet.kit.schema import ApiInput, ApiModel
+from broadsheet.kit.schema import ApiInput, ApiModel, IanaZone, RoundTripInput, Tags
 from broadsheet.reports.parameters import check_default
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
@@ -101,8 +100,10 @@ class Visualization(ApiInput):
     options: dict[str, Any] | None = None
 
 
-class ReportDefinitionWrite(ApiInput):
+class ReportDefinitionWrite(RoundTripInput):
     """The body of POST and PUT. A PUT replaces the whole definition."""
+
+    READ_ONLY = frozenset({"id", "createdAt", "updatedAt", "createdBy", "createdByName"})
 
     name: str = Field(min_length=1, max_length=255)
     description: str | None = Field(None, max_length=10_000)
@@ -118,8 +119,8 @@ class ReportDefinitionWrite(ApiInput):
     parameters: list[ReportParameter] = Field(default_factory=list, max_length=100)
     visualizations: list[Visualization] = Field(default_factory=list, max_length=50)
     layout: dict[str, Any] | None = None
-    tags: list[str] = Field(default_factory=list, max_length=50)
-    timezone: str = Field(
+    tags: Tags = Field(default_factory=list, max_length=50)
+    timezone: IanaZone = Field(
         "UTC",
         max_length=64,
         description="IANA zone for date expressions such as `now()` and for displayed times.",
@@ -139,26 +140,6 @@ class ReportDefinitionWrite(ApiInput):
         description="On PUT, the version you read: a newer stored version answers 409.",
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_read_only(cls, data: Any) -> Any:
-        # Sending back what GET returned must work: read-only fields are accepted and ignored.
-        if isinstance(data, dict):
-            read_only = ("id", "createdAt", "updatedAt", "createdBy", "createdByName")
-            return {k: v for k, v in data.items() if k not in read_only}
-        return data
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, name: str) -> str:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {name!r}; use an IANA name such as Europe/Paris"
-            ) from None
-        return name
-
     @field_validator("datasets")
     @classmethod
     def _dataset_names(cls, datasets: dict[str, str]) -> dict[str, str]:
@@ -168,17 +149,6 @@ class ReportDefinitionWrite(ApiInput):
             if not query.strip() or len(query) > 100_000:
                 raise ValueError(f"dataset {name!r} needs a query of at most 100,000 characters")
         return datasets
-
-    @field_validator("tags")
-    @classmethod
-    def _clean_tags(cls, tags: list[str]) -> list[str]:
-        cleaned: list[str] = []
-        for tag in (t.strip() for t in tags):
-            if not tag or len(tag) > 50:
-                raise ValueError("each tag must be 1 to 50 characters")
-            if tag not in cleaned:
-                cleaned.append(tag)
-        return cleaned
 
     @model_validator(mode="after")
     def _datasets_exist(self) -> ReportDefinitionWrite:

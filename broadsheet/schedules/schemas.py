@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 
 from broadsheet.deliveries.recipients import Recipient, RecipientType
 from broadsheet.exports.formats import ExportFormat
-from broadsheet.kit.schema import ApiInput, ApiModel
+from broadsheet.kit.schema import ApiInput, ApiModel, RoundTripInput
 
 # pending → running → completed | failed, or running → retrying → pending (see the model).
 ExecutionStatus = Literal["pending", "running", "retrying", "completed", "failed"]
@@ -37,8 +37,13 @@ class ScheduleConfig(ApiInput):
     timezone: str | None = Field(None, max_length=64)
 
 
-class ReportScheduleWrite(ApiInput):
+class ReportScheduleWrite(RoundTripInput):
     """The body of POST and PUT: ``schedule`` (cron) or ``scheduleConfig``, not both."""
+
+    READ_ONLY = frozenset(
+        {"id", "createdAt", "updatedAt", "createdBy", "lastRunAt", "nextRunAt", "nextRunLocal",
+         "preview", "lastRunStatus"}
+    )  # fmt: skip
 
     report_id: uuid.UUID
     name: str = Field(min_length=1, max_length=255)
@@ -57,24 +62,6 @@ class ReportScheduleWrite(ApiInput):
     holiday_calendar: str | None = Field(None, max_length=10, description='e.g. "US", "GB"')
     misfire_policy: MisfirePolicy = MisfirePolicy.run_once
     misfire_grace_seconds: int = Field(3600, ge=0, le=7 * 86400)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_read_only(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            read_only = {
-                "id",
-                "createdAt",
-                "updatedAt",
-                "createdBy",
-                "lastRunAt",
-                "nextRunAt",
-                "nextRunLocal",
-                "preview",
-                "lastRunStatus",
-            }
-            return {k: v for k, v in data.items() if k not in read_only}
-        return data
 
     @model_validator(mode="after")
     def _one_form(self) -> ReportScheduleWrite:

@@ -46,6 +46,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from importlib import resources
+from pathlib import Path
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
@@ -66,6 +67,8 @@ from broadsheet.kit import display, fonts
 log = logging.getLogger(__name__)
 
 TEMPLATE = "report.typ"
+# The documents this package sets; each imports common.typ, the pieces they share.
+TEMPLATES = frozenset({TEMPLATE, "dashboard.typ"})
 COMPILE_TIMEOUT_SECONDS = 300
 # Typst children one process runs at once: a 10,000-row table peaks near 1.2 GB in its child,
 # and four job threads exporting at once should not take five.
@@ -85,13 +88,13 @@ MAX_TABLE_CHARS = 10_000_000
 SHORT_TABLE_ROWS = 20  # a table of at most this many rows is never split across pages
 _CHILD = "from broadsheet.exports.pdf import main; main()"
 
-# A4 with report.typ's 15 mm side margins, in points.
+# A4 with common.typ's 15 mm side margins, in points.
 PORTRAIT_WIDTH_PT = 595.28 - 2 * 42.52
 LANDSCAPE_WIDTH_PT = 841.89 - 2 * 42.52
 PORTRAIT_MAX_COLUMNS = 8
 BODY_PT = 8.0  # the data table's font size, shrunk down to MIN_BODY_PT for very wide tables
 MIN_BODY_PT = 5.5
-CELL_PADDING_PT = 8.0  # report.typ's cell inset, both sides
+CELL_PADDING_PT = 8.0  # common.typ's cell inset, both sides
 TEXT_EM = 0.55  # average advance of Noto Sans text, in em
 FIGURE_EM = 0.6  # digits are 0.57 em; rounded up so numbers never wrap
 HEADER_CHARS = 14  # a longer header wraps rather than widen its column
@@ -127,7 +130,7 @@ class PdfExporter:
 
     def write(self, ctx: ExportContext, rows: RowSource, out: BinaryIO, progress: Progress) -> None:
         bounds = Bounds.of(ctx, len(rows.schema.names))
-        # Text is cut in Arrow well past MAX_CELL_CHARS (room for what _clean strips): a
+        # Text is cut in Arrow well past MAX_CELL_CHARS (room for what clean_text strips): a
         # thousand 200 kB cells are never held whole.
         head = rows.head(bounds.rows, text_chars=4 * MAX_CELL_CHARS)
         if head.num_rows > bounds.rows:  # a source may hand back whole batches
@@ -135,7 +138,7 @@ class PdfExporter:
         if head.num_columns > bounds.columns:
             head = head.select(range(bounds.columns))
         document, shown = _document(ctx, head, bounds)
-        out.write(_typeset_in_child(document, ctx.generated_at))
+        out.write(typeset_in_child(document, ctx.generated_at))
         progress(shown)
 
 
@@ -172,34 +175,64 @@ def _document(
     if bounds is None:
         bounds = Bounds(head.num_rows, head.num_columns, head.num_columns, by_cells=False)
     zone = report_zone(ctx.timezone)
-    generated = _generated(ctx.generated_at, zone)
-    header, columns, kinds, has_times = _table_cells(ctx, head, zone, bounds.total_columns)
-    shown, chars = _rows_within(columns, MAX_TABLE_CHARS)
+    generated = generated_text(ctx.generated_at, zone)
+    table = table_block(ctx.columns, head, bounds, zone)
+    first = table.layouts[0]
+    parameters = [
+        [template_text(clean_text(k)), template_text(parameter_text(v))]
+        for k, v in ctx.parameters.items()
+    ]
+    return {
+        "fonts": list(fonts.FALLBACK),
+        "title": template_text(clean_text(ctx.report_name)),
+        "title-plain": ctx.report_name,
+        "description": _optional_text(ctx.report.get("description")),
+        "facts": _facts(ctx, generated),
+        "parameters": parameters,
+        "summary": _summary(ctx, zone, table.bounds),
+        "charts": _charts(ctx.visualizations, first.page_width, first.page_height),
+        "table": {
+            "note": template_text(_note(ctx, table.shown, table.has_times, zone, table.bounds)),
+            "groups": table.groups,
+        },
+        "landscape": first.landscape,
+        "footer": template_text(clean_text(f"{ctx.report_name} · generated {generated}")),
+    }, table.shown
+
+
+@dataclass(frozen=True)
+class TableBlock:
+    """A result's rows as the template's table (``groups``: one, or groups of columns), and
+    what its note says of them."""
+
+    groups: list[dict[str, Any]]
+    layouts: list[Layout]  # of the groups; the first says the page's orientation
+    shown: int  # rows shown
+    chars: int  # characters of text in the rows shown
+    bounds: Bounds  # with ``text_chars`` set when ``text_budget`` cut the rows
+    has_times: bool
+
+
+def table_block(
+    columns_meta: Sequence[dict[str, str]],
+    head: pa.Table,
+    bounds: Bounds,
+    zone: ZoneInfo,
+    text_budget: int = MAX_TABLE_CHARS,
+) -> TableBlock:
+    """The table of ``head`` (the rows already read within ``bounds``): at most
+    ``text_budget`` characters of text, laid out on a page or as column groups."""
+    header, columns, kinds, has_times = _table_cells(columns_meta, head, zone, bounds.total_columns)
+    shown, chars = _rows_within(columns, text_budget)
     if columns and shown < head.num_rows:
         columns = [column[:shown] for column in columns]
         bounds = replace(bounds, rows=shown, text_chars=chars)
     else:
         shown = head.num_rows
     layout = _layout(header, columns, kinds)
-    groups = [layout] if layout.fits else _column_groups(header, columns, kinds)
-    return {
-        "fonts": list(fonts.FALLBACK),
-        "title": _text(_clean(ctx.report_name)),
-        "title-plain": ctx.report_name,
-        "description": _optional_text(ctx.report.get("description")),
-        "facts": _facts(ctx, generated),
-        "parameters": [[_text(_clean(k)), _text(_param(v))] for k, v in ctx.parameters.items()],
-        "summary": _summary(ctx, zone, bounds),
-        "charts": _charts(ctx.visualizations, groups[0].page_width, groups[0].page_height),
-        "table": {
-            "note": _text(_note(ctx, shown, has_times, zone, bounds)),
-            "groups": [
-                _group(g, header, columns, kinds, bounds.total_columns, shown) for g in groups
-            ],
-        },
-        "landscape": groups[0].landscape,
-        "footer": _text(_clean(f"{ctx.report_name} · generated {generated}")),
-    }, shown
+    layouts = [layout] if layout.fits else _column_groups(header, columns, kinds)
+    groups = [_group(g, header, columns, kinds, bounds.total_columns, shown) for g in layouts]
+    return TableBlock(groups, layouts, shown, chars, bounds, has_times)
 
 
 def _rows_within(columns: list[list[str]], budget: int) -> tuple[int, int]:
@@ -215,7 +248,7 @@ def _facts(ctx: ExportContext, generated: str) -> list[list[Text]]:
     facts: list[list[Text]] = [["Generated", generated], ["Rows", f"{ctx.row_count:,}"]]
     for label, key in (("Category", "category"), ("Report version", "version")):
         if ctx.report.get(key) not in (None, ""):
-            facts.append([label, _text(_clean(str(ctx.report[key])))])
+            facts.append([label, template_text(clean_text(str(ctx.report[key])))])
     return facts
 
 
@@ -230,7 +263,7 @@ def _group(
     """One table of the document: all the columns, or one group of them (``layout.columns``)."""
     chosen = layout.columns if layout.columns is not None else list(range(len(header)))
     cells = [cell for row in zip(*(columns[i] for i in chosen), strict=True) for cell in row]
-    texts = [_text(cell) for cell in cells]
+    texts = [template_text(cell) for cell in cells]
     heading = None
     if layout.columns is not None:
         own = [i for i in chosen if i not in layout.repeated]
@@ -238,8 +271,8 @@ def _group(
         if layout.repeated:
             heading += f", with column {header[0]} repeated"
     return {
-        "heading": None if heading is None else _text(_clean(heading)),
-        "header": [_text(header[i], HEADER_CHARS) for i in chosen],
+        "heading": None if heading is None else template_text(clean_text(heading)),
+        "header": [template_text(header[i], HEADER_CHARS) for i in chosen],
         "numeric": [kinds[i] == NUMBER for i in chosen],
         "widths": layout.widths,
         "font-size": layout.font_pt,
@@ -291,11 +324,11 @@ def _summary(ctx: ExportContext, zone: ZoneInfo, bounds: Bounds) -> dict[str, An
     cells: list[Text] = []
     for name in names:
         stats = ctx.summary[name]
-        cells.append(_text(_clean(name)))
+        cells.append(template_text(clean_text(name)))
         for key in keys:
             kind = "integer" if key in ("count", "nulls") else kinds.get(name, "string")
             kind = "number" if key == "mean" else kind
-            cells.append(_text(_summary_value(kind, stats.get(key), zone)))
+            cells.append(template_text(_summary_value(kind, stats.get(key), zone)))
     header = ["Column", "Count", "Nulls", "Min", "Max", "Sum", "Mean"]
     return {
         "header": header,
@@ -325,14 +358,19 @@ def _charts(
             except RenderError as exc:
                 error = str(exc)
             else:
-                width = _svg_width(svg, page_width, page_height * CHART_HEIGHT_SHARE)
+                width = chart_width(svg, page_width, page_height * CHART_HEIGHT_SHARE)
                 charts.append({"svg": svg, "width": width, "alt": title})
                 continue
-        charts.append({"title": _text(_clean(title)), "error": _text(_clean(str(error)))})
+        charts.append(
+            {
+                "title": template_text(clean_text(title)),
+                "error": template_text(clean_text(str(error))),
+            }
+        )
     return charts
 
 
-def _svg_width(svg: str, page_width: float, max_height: float) -> float:
+def chart_width(svg: str, page_width: float, max_height: float) -> float:
     """The width to set a chart at: its own, shrunk to fit the page's width and, keeping its
     proportions, ``max_height``."""
     opening = svg[:2000]
@@ -351,13 +389,13 @@ def _svg_width(svg: str, page_width: float, max_height: float) -> float:
 
 
 def _table_cells(
-    ctx: ExportContext, head: pa.Table, zone: ZoneInfo, total_columns: int
+    columns_meta: Sequence[dict[str, str]], head: pa.Table, zone: ZoneInfo, total_columns: int
 ) -> tuple[list[str], list[list[str]], list[str], bool]:
-    """Headers (from ``ctx.columns`` when they match the result's ``total_columns``, by
-    position: a query may return two columns of one name), each shown column's display strings
-    and kind, and whether any column holds times."""
-    names = [str(c.get("name", "")) for c in ctx.columns][: head.num_columns]
-    if len(ctx.columns) != total_columns or len(names) != head.num_columns:
+    """Headers (from ``columns_meta``, the result's stored columns, when they match the
+    result's ``total_columns``, by position: a query may return two columns of one name), each
+    shown column's display strings and kind, and whether any column holds times."""
+    names = [str(c.get("name", "")) for c in columns_meta][: head.num_columns]
+    if len(columns_meta) != total_columns or len(names) != head.num_columns:
         names = [str(n) for n in head.schema.names]
     columns: list[list[str]] = []
     kinds: list[str] = []
@@ -366,7 +404,7 @@ def _table_cells(
         columns.append(cells)
         kinds.append(kind)
     has_times = any(pa.types.is_timestamp(t) and t.tz for t in head.schema.types)
-    return [_clean(n) for n in names], columns, kinds, has_times
+    return [clean_text(n) for n in names], columns, kinds, has_times
 
 
 # A column's kind: NUMBER is right-aligned and never wraps, FIXED (dates, times, booleans)
@@ -397,7 +435,7 @@ def _column_texts(column: pa.ChunkedArray, zone: ZoneInfo) -> tuple[list[str], s
         seconds = any(v is not None and (v.second or v.microsecond) for v in values)
         return [_blank_or(v, lambda t: _timestamp(t, zone, seconds)) for v in values], FIXED
     fixed = pa.types.is_temporal(kind) or pa.types.is_boolean(kind)
-    return [_blank_or(v, _value) for v in values], FIXED if fixed else TEXT
+    return [_blank_or(v, value_text) for v in values], FIXED if fixed else TEXT
 
 
 def _blank_or(value: Any, shown: Callable[[Any], str]) -> str:
@@ -419,7 +457,7 @@ class Layout:
 
     @property
     def page_height(self) -> float:
-        """The text height: A4 less report.typ's 15 mm top and 18 mm bottom margins."""
+        """The text height: A4 less common.typ's 15 mm top and 18 mm bottom margins."""
         return (PORTRAIT_WIDTH_PT if self.landscape else LANDSCAPE_WIDTH_PT) + 2 * 42.52 - 93.54
 
 
@@ -527,7 +565,7 @@ def _natural_chars(header: str, cells: list[str], *, wraps: bool) -> int:
     return max(MIN_TEXT_CHARS, min(max(body, head), MAX_TEXT_CHARS))
 
 
-_HEADER_BREAKS = re.compile(r"\s+|(?<=_)")  # where a header may wrap (see _text)
+_HEADER_BREAKS = re.compile(r"\s+|(?<=_)")  # where a header may wrap (see template_text)
 
 
 def _line_width(text: str) -> int:
@@ -553,16 +591,15 @@ _UNBROKEN = re.compile("[!-~\u00a1-\u02ff\u0370-\u0482\u048a-\u058f]+")
 _ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\u0870-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
 
 
-def _clean(text: str) -> str:
+def clean_text(text: str, limit: int | None = MAX_CELL_CHARS) -> str:
     """Text as it should print: newlines as newlines (none leading or trailing), tabs and other
-    control characters as spaces, at most ``MAX_CELL_CHARS`` characters."""
-    if text.isascii() and text.isprintable():
-        return text if len(text) <= MAX_CELL_CHARS else text[:MAX_CELL_CHARS] + "…"
-    text = _CONTROLS.sub(" ", _NEWLINES.sub("\n", text)).strip("\n")
-    return text if len(text) <= MAX_CELL_CHARS else text[:MAX_CELL_CHARS] + "…"
+    control characters as spaces, at most ``limit`` characters (``None``: all)."""
+    if not (text.isascii() and text.isprintable()):
+        text = _CONTROLS.sub(" ", _NEWLINES.sub("\n", text)).strip("\n")
+    return text if limit is None or len(text) <= limit else text[:limit] + "…"
 
 
-def _text(text: str, longest: int = LONG_RUN) -> Text:
+def template_text(text: str, longest: int = LONG_RUN) -> Text:
     """A string for the template, or ``{"parts", "rtl"}`` when it needs more than a string:
 
     * a run of at least ``longest`` characters without a break opportunity (an identifier, a
@@ -572,7 +609,7 @@ def _text(text: str, longest: int = LONG_RUN) -> Text:
       copies and searches whole;
     * text in a right-to-left script gets that base direction (its first strong character
       decides, as HTML's ``dir="auto"``), so its punctuation lands on the right side;
-    * text with Arabic letters is set without the ``ccmp`` feature (see ``val`` in report.typ).
+    * text with Arabic letters is set without the ``ccmp`` feature (see ``val`` in common.typ).
     """
     if text.isascii() and len(text) < longest:
         return text
@@ -602,7 +639,7 @@ def _breakable_parts(text: str, longest: int) -> list[str]:
 
 
 def _optional_text(value: Any) -> Text | None:
-    return _text(_clean(str(value))) if value not in (None, "") else None
+    return template_text(clean_text(str(value))) if value not in (None, "") else None
 
 
 def _starts_right_to_left(text: str) -> bool:
@@ -615,11 +652,11 @@ def _starts_right_to_left(text: str) -> bool:
     return False
 
 
-def _value(value: Any) -> str:
+def value_text(value: Any) -> str:
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, str):
-        return _clean(value)
+        return clean_text(value)
     if isinstance(value, datetime):  # naive: a wall-clock time of no stated zone
         return display.clock(value, value.second != 0 or value.microsecond != 0)
     if isinstance(value, date | time):
@@ -627,14 +664,14 @@ def _value(value: Any) -> str:
     if isinstance(value, bytes):
         return f"{len(value):,} bytes"
     if isinstance(value, list | dict | tuple):
-        return _clean(json.dumps(value, ensure_ascii=False, default=str))
-    return _clean(str(value))
+        return clean_text(json.dumps(value, ensure_ascii=False, default=str))
+    return clean_text(str(value))
 
 
-def _param(value: Any) -> str:
+def parameter_text(value: Any) -> str:
     if isinstance(value, list | tuple):
-        return ", ".join(_param(v) for v in value)
-    return "" if value is None else _value(value)
+        return ", ".join(parameter_text(v) for v in value)
+    return "" if value is None else value_text(value)
 
 
 def _timestamp(value: datetime, zone: ZoneInfo, seconds: bool) -> str:
@@ -659,10 +696,10 @@ def _summary_value(kind: str, value: Any, zone: ZoneInfo) -> str:
             return _timestamp(stamp, zone, bool(stamp.second or stamp.microsecond))
     except (ValueError, InvalidOperation):
         pass
-    return _value(value)
+    return value_text(value)
 
 
-def _generated(moment: datetime, zone: ZoneInfo) -> str:
+def generated_text(moment: datetime, zone: ZoneInfo) -> str:
     local = in_zone(moment, zone)
     name = local.tzname() or ""
     where = name if name == zone.key else f"{name} ({zone.key})"
@@ -672,11 +709,16 @@ def _generated(moment: datetime, zone: ZoneInfo) -> str:
 # Typesetting -------------------------------------------------------------------------------
 
 
-def _typeset_in_child(document: dict[str, Any], generated_at: datetime) -> bytes:
-    """The PDF, set by Typst in a child process (see the module docstring for why)."""
+def typeset_in_child(
+    document: dict[str, Any], generated_at: datetime, template: str = TEMPLATE
+) -> bytes:
+    """The PDF, set by Typst from ``template`` (a file of this package) in a child process
+    (see the module docstring for why)."""
+    if template not in TEMPLATES:
+        raise ValueError(f"no template {template!r}")
     payload = json.dumps(document, ensure_ascii=False, allow_nan=False).encode()
     stamp = int(generated_at.timestamp())
-    command = [sys.executable, "-c", _CHILD, str(stamp)]
+    command = [sys.executable, "-c", _CHILD, str(stamp), template]
     try:
         with _typesetters:
             done = subprocess.run(  # noqa: S603 - our interpreter and code; data goes on stdin
@@ -695,17 +737,23 @@ def _typeset_in_child(document: dict[str, Any], generated_at: datetime) -> bytes
     return done.stdout
 
 
-def typeset(document_json: str, timestamp: int) -> bytes:
-    """Set ``report.typ`` with the given document in this process: fonts from the packages
-    only, no system fonts, no Typst packages, no file access beyond the template."""
+def typeset(document_json: str, timestamp: int, template: str = TEMPLATE) -> bytes:
+    """Set ``template`` with the given document in this process: fonts from the packages
+    only, no system fonts, no Typst packages, no file access beyond this package's folder
+    (the templates import ``common.typ`` from it)."""
     import typst  # type: ignore[import-untyped, unused-ignore]
 
-    template = resources.files("broadsheet.exports.pdf").joinpath(TEMPLATE).read_bytes()
+    if template not in TEMPLATES:
+        raise ValueError(f"no template {template!r}")
+    # The package's own folder (installed as files, as the fonts are): Typst reads the
+    # template and the common.typ it imports there, and nothing outside it.
+    folder = Path(str(resources.files("broadsheet.exports.pdf")))
     book = typst.Fonts(
         include_system_fonts=False, include_embedded_fonts=False, font_paths=fonts.font_paths()
     )
     pdf, warnings = typst.compile_with_warnings(
-        template,
+        folder / template,
+        root=folder,
         format="pdf",
         font_paths=book,
         ignore_system_fonts=True,
@@ -721,15 +769,15 @@ def typeset(document_json: str, timestamp: int) -> bytes:
 
 
 def main() -> None:
-    """The child process: the document JSON on stdin and the timestamp as argument; the PDF on
-    stdout, or Typst's error on stderr and exit status 1."""
+    """The child process: the document JSON on stdin, the timestamp and the template as
+    arguments; the PDF on stdout, or Typst's error on stderr and exit status 1."""
     import resource
 
     # A hostile or huge table must not take the machine's memory with it.
     resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY_BYTES, CHILD_MEMORY_BYTES))
     document_json = sys.stdin.buffer.read().decode()
     try:
-        pdf = typeset(document_json, int(sys.argv[1]))
+        pdf = typeset(document_json, int(sys.argv[1]), sys.argv[2])
     except Exception as exc:  # the parent reports the last line of stderr
         message = getattr(exc, "message", None) or str(exc)
         sys.stderr.write(f"{type(exc).__name__}: {message}\n")

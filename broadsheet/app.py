@@ -12,6 +12,7 @@ from broadsheet import __version__, problems, startup
 from broadsheet.audit.endpoints import router as audit_router
 from broadsheet.capacity import RequestSlots, size_request_threads
 from broadsheet.config import Settings
+from broadsheet.dashboards.embed_endpoints import router as embed_router
 from broadsheet.dashboards.endpoints import router as dashboards_router
 from broadsheet.datasources.endpoints import router as datasources_router
 from broadsheet.db import make_engine, make_sessionmaker
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
         results_router,
         reports_router,
         dashboards_router,
+        embed_router,
         datasources_router,
         schedules_router,
         executions_router,

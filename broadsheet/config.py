@@ -7,6 +7,7 @@ Defaults run the embedded shape with no configuration: SQLite metadata and files
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from enum import StrEnum
 from functools import cached_property
@@ -15,6 +16,12 @@ from urllib.parse import urlparse
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A CSP source that names an origin (scheme://host[:port], the host may start with *.), or
+# one of the keywords that make sense for frame-ancestors.
+EMBED_ORIGIN = re.compile(
+    r"^(?:'self'|'none'|https?://(?:\*\.)?[A-Za-z0-9.-]+(?::(?:\d{1,5}|\*))?/?)$"
+)
 
 
 class Executor(StrEnum):
@@ -91,6 +98,12 @@ class Settings(BaseSettings):
         10 * 1024 * 1024, ge=0, description="Larger artifacts go out as a signed link."
     )
     artifact_link_days: int = Field(7, ge=1, le=90, description="Signed artifact links expire.")
+    embed_allowed_origins: str = Field(
+        "",
+        description="Space-separated origins that may frame embedded dashboards "
+        "(Content-Security-Policy frame-ancestors), e.g. https://app.example.com; empty: "
+        "this service's own pages only.",
+    )
     admin_email: str = Field("", description="Told of failures when an owner has no email.")
     bootstrap_admin_key: str = ""
     bootstrap_admin_email: str = ""
@@ -143,6 +156,18 @@ class Settings(BaseSettings):
         ):
             raise ValueError("use file:///path or s3://bucket/prefix")
         return url
+
+    @field_validator("embed_allowed_origins")
+    @classmethod
+    def _origins_are_sources(cls, origins: str) -> str:
+        # Each becomes part of a response header: nothing may end the directive early.
+        for origin in origins.split():
+            if not EMBED_ORIGIN.match(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin; use scheme://host[:port] (a leading *. "
+                    "for subdomains), 'self' or 'none', separated by spaces"
+                )
+        return origins
 
     @model_validator(mode="after")
     def _heartbeat_fits(self) -> Settings:
@@ -225,6 +250,11 @@ class Settings(BaseSettings):
     def outbox_dir(self) -> Path:
         """Where email goes when no SMTP server is configured."""
         return (self.data_dir / "outbox").resolve()
+
+    @property
+    def embed_frame_ancestors(self) -> str:
+        """The CSP ``frame-ancestors`` sources of embedded dashboards."""
+        return " ".join(self.embed_allowed_origins.split()) or "'self'"
 
     @property
     def base_url(self) -> str:

@@ -9,6 +9,7 @@
     ├── Conflict               409  a name taken, a row still in use
     ├── Gone                   410  an expired link
     ├── PayloadTooLarge        413
+    ├── TooManyRequests        429  asked again too soon; carries ``retry_after``
     ├── ValidationFailed       422  carries ``errors``: [{field, message}]
     ├── StorageUnavailable     503  the artifact store did not answer
     └── Overloaded             503  no database connection in time; carries ``retry_after``
@@ -84,6 +85,17 @@ class ValidationFailed(BroadsheetError):
     @classmethod
     def field(cls, field: str, message: str) -> ValidationFailed:
         return cls(f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+class TooManyRequests(BroadsheetError):
+    """An action that may run once per window, asked for again inside it."""
+
+    status = 429
+    title = "Too Many Requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class StorageUnavailable(BroadsheetError):

@@ -14,7 +14,13 @@ from pydantic import BaseModel
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
-from broadsheet.errors import BadRequest, BroadsheetError, Overloaded, ValidationFailed
+from broadsheet.errors import (
+    BadRequest,
+    BroadsheetError,
+    Overloaded,
+    TooManyRequests,
+    ValidationFailed,
+)
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -38,7 +44,7 @@ class Problem(BaseModel):
 
 def respond(error: BroadsheetError, request: Request) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-    if isinstance(error, Overloaded):
+    if isinstance(error, Overloaded | TooManyRequests):
         headers = {"Retry-After": str(error.retry_after)}
     return JSONResponse(
         error.problem(instance=request.url.path),

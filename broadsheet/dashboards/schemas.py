@@ -220,6 +220,62 @@ class DashboardDefinition(ApiModel):
     widgets: list[WidgetOut]
 
 
+class WidgetStatus(StrEnum):
+    ready = "ready"  # data of a result younger than the widget's refresh interval
+    pending = "pending"  # no result yet; a job is queued or running
+    refreshing = "refreshing"  # the previous result's data while a new job runs
+    failed = "failed"  # `error` says why
+    unavailable = "unavailable"  # the widget's report was deleted or is not visible
+
+
+WIDGET_DATA_DESCRIPTION = (
+    "status (ready, pending, refreshing, failed, unavailable), error, resultId, generatedAt, "
+    "parameters (the values used), jobId (a job queued or running for it); by type — "
+    "visualization: spec, chartData, svgUrl; report: columns, rows (the first page), "
+    "totalRows, pageSize; metric: column, aggregate, value, previousValue, change, "
+    "changePercent (percent: 25 is +25 %); text: html (Markdown rendered and sanitised)."
+)
+
+
+class WidgetWithData(WidgetOut):
+    data: dict[str, Any] = Field(description=WIDGET_DATA_DESCRIPTION)
+
+
+class DashboardDocument(ApiModel):
+    """Seed 000's ``Dashboard``: the definition with every widget's data."""
+
+    id: uuid.UUID
+    name: str
+    description: str | None
+    created_at: datetime
+    updated_at: datetime
+    created_by: str
+    tags: list[str]
+    version: int
+    layout: dict[str, Any]
+    refresh_interval: int
+    timezone: str
+    parameters: list[FilterOut]
+    filters: dict[str, Any] = Field(description="The filter values used, by filter name.")
+    last_updated: datetime = Field(
+        description="The oldest generatedAt of the ready widgets; the response time if none."
+    )
+    widgets: list[WidgetWithData]
+
+
+class WidgetJob(ApiModel):
+    widget_id: str
+    job_id: uuid.UUID
+
+
+class DashboardRefresh(ApiModel):
+    """What a forced refresh queued: a job per widget that reads a report (widgets reading
+    the same report with the same values share one)."""
+
+    filters: dict[str, Any]
+    jobs: list[WidgetJob]
+
+
 class DashboardMetadata(ApiModel):
     """One row of the dashboard list (seed 000 ``DashboardMetadata`` plus the read model's
     counts)."""

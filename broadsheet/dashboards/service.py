@@ -1,15 +1,16 @@
 """Dashboard definition CRUD: validation against the tenant's reports, versioning, and the
-read-model projection, all in the caller's transaction.
+read-model projection, all in the caller's transaction; and the forced-refresh window.
 
-This is the definitions slice of issue 14. Reading one dashboard answers its definition and
-counts an access; the widgets' ``data`` (results, freshness, single flight), the PDF of a
-whole dashboard, embedding and scheduled dashboards build on this service in later slices.
+The widgets' data (results, freshness, single flight) is ``dashboards.data``.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
+from datetime import timedelta
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from broadsheet import models
@@ -22,9 +23,12 @@ from broadsheet.dashboards.schemas import (
     DashboardFilters,
     DashboardMetadata,
 )
-from broadsheet.errors import Conflict, NotFound
+from broadsheet.errors import Conflict, NotFound, TooManyRequests
 from broadsheet.kit.pagination import Page
 from broadsheet.kit.time import utc_now
+
+# A forced refresh runs every widget's report: at most one per dashboard in this window.
+REFRESH_WINDOW_SECONDS = 30
 
 
 class DashboardService:
@@ -48,6 +52,30 @@ class DashboardService:
         row = self.get(tenant_id, dashboard_id)
         projections.count_access(self.session, row.id)
         return row
+
+    def claim_refresh(self, row: models.Dashboard) -> None:
+        """Take this dashboard's refresh window, or 429 with the seconds left in it. A
+        refused call leaves the window as it was."""
+        now = utc_now()
+        table = models.Dashboard
+        taken = self.session.execute(
+            update(table)
+            .where(
+                table.id == row.id,
+                (table.refreshed_at.is_(None))
+                | (table.refreshed_at <= now - timedelta(seconds=REFRESH_WINDOW_SECONDS)),
+            )
+            .values(refreshed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount:  # type: ignore[attr-defined]
+            return
+        last = self.session.scalar(select(table.refreshed_at).where(table.id == row.id)) or now
+        left = REFRESH_WINDOW_SECONDS - (now - last).total_seconds()
+        raise TooManyRequests(
+            f"the dashboard was refreshed less than {REFRESH_WINDOW_SECONDS} s ago",
+            retry_after=max(1, math.ceil(left)),
+        )
 
     def create(self, caller: Principal, body: DashboardDefinitionWrite) -> models.Dashboard:
         now = utc_now()

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from broadsheet.kit.schema import ApiModel
-from broadsheet.models import JobStatus
+from broadsheet.models import JobStatus, JobTrigger
 
 
 class JobProgress(ApiModel):
@@ -30,5 +30,9 @@ class ReportGenerationJob(ApiModel):
     attempts: int
     priority: Literal["high", "low"] = Field(
         description="high: on demand; low: a schedule's (each has its own queue)."
+    )
+    trigger: JobTrigger = Field(
+        description="Who asked: api (a generate call), dashboard (a dashboard's widget) or "
+        "schedule."
     )
     progress: JobProgress

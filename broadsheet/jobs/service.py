@@ -19,7 +19,7 @@ from broadsheet.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from broadsheet.jobs.schemas import JobProgress, ReportGenerationJob
 from broadsheet.kit.pagination import Page
 from broadsheet.kit.time import utc_now
-from broadsheet.models import JobStatus, Role
+from broadsheet.models import JobStatus, JobTrigger, Role
 from broadsheet.reports import parameters
 from broadsheet.reports.service import ReportService
 
@@ -39,6 +39,7 @@ def job_fields(
     *,
     created_by: uuid.UUID,
     priority: str,
+    trigger: JobTrigger = JobTrigger.api,
 ) -> dict[str, Any]:
     """A queued job of ``report`` with normalised parameters: what submit and the
     scheduler's bulk tick both write."""
@@ -47,6 +48,7 @@ def job_fields(
         "report_id": report.id,
         "report_version": report.version,
         "priority": priority,
+        "trigger": trigger,
         "parameters": stored,
         "cache_key": cache_key(report.version, stored),
         "created_by": created_by,
@@ -73,6 +75,7 @@ class JobService:
         priority: str = "high",
         reference: datetime | None = None,
         claim: bool = False,
+        trigger: JobTrigger = JobTrigger.api,
     ) -> models.ReportJob:
         """Validate the parameters and queue a job — or complete it at once from the cache.
 
@@ -95,7 +98,9 @@ class JobService:
             raise ValidationFailed(str(exc), errors=errors) from None
         stored = parameters.normalized(values)
         job = models.ReportJob(
-            **job_fields(report, stored, created_by=caller.user_id, priority=priority)
+            **job_fields(
+                report, stored, created_by=caller.user_id, priority=priority, trigger=trigger
+            )
         )
         hit = self._cached(report, job.cache_key) if report.cache_ttl_seconds else None
         now = utc_now()
@@ -179,5 +184,6 @@ def to_schema(job: models.ReportJob) -> ReportGenerationJob:
         cached=job.cached,
         attempts=job.attempts,
         priority=job.priority,
+        trigger=job.trigger,
         progress=JobProgress(rows=job.rows_fetched),
     )

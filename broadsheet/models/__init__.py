@@ -4,7 +4,7 @@ from broadsheet.models.audit import AuditEvent
 from broadsheet.models.base import Base
 from broadsheet.models.dashboards import Dashboard
 from broadsheet.models.datasources import DataSource
-from broadsheet.models.jobs import JobStatus, ReportJob, ReportResult
+from broadsheet.models.jobs import JobStatus, JobTrigger, ReportJob, ReportResult
 from broadsheet.models.reports import ReportDefinition
 from broadsheet.models.schedules import (
     EmailUnsubscribe,
@@ -29,6 +29,7 @@ __all__ = [
     "DataSource",
     "EmailUnsubscribe",
     "JobStatus",
+    "JobTrigger",
     "RecentReportView",
     "ReportDefinition",
     "ReportDefinitionView",

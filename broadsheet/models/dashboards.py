@@ -36,3 +36,5 @@ class Dashboard(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
     tags: Mapped[list[str]] = mapped_column(TagsType, default=list)
     version: Mapped[int] = mapped_column(default=1)
+    # The last forced refresh (POST …/refresh), at most one per 30 s.
+    refreshed_at: Mapped[datetime | None]

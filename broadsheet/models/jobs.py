@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from broadsheet.kit.time import utc_now
@@ -22,6 +22,17 @@ class JobStatus(StrEnum):
     cancelled = "cancelled"
 
 
+class JobTrigger(StrEnum):
+    """Who asked for a job."""
+
+    api = "api"
+    dashboard = "dashboard"
+    schedule = "schedule"
+
+
+IN_FLIGHT = "trigger = 'dashboard' AND status IN ('queued', 'processing')"
+
+
 class ReportJob(Base):
     """One generation of a report (seed 000 ``report_jobs``)."""
 
@@ -31,6 +42,16 @@ class ReportJob(Base):
         Index("idx_report_jobs_status", "status"),
         Index("idx_report_jobs_created_at", "created_at"),
         Index("idx_report_jobs_cache", "report_id", "cache_key"),
+        # Single flight for dashboards: one queued or running dashboard job per report and
+        # cache key (the key holds the report version and parameters).
+        Index(
+            "uq_report_jobs_dashboard_flight",
+            "report_id",
+            "cache_key",
+            unique=True,
+            postgresql_where=text(IN_FLIGHT),
+            sqlite_where=text(IN_FLIGHT),
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -42,6 +63,7 @@ class ReportJob(Base):
     status: Mapped[str] = mapped_column(String(20), default=JobStatus.queued)
     # "high" for on-demand, "low" for scheduled runs (seed 004's two queues).
     priority: Mapped[str] = mapped_column(String(10), default="high")
+    trigger: Mapped[str] = mapped_column(String(20), default=JobTrigger.api, server_default="api")
     parameters: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     started_at: Mapped[datetime | None]

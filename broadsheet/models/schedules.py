@@ -23,14 +23,19 @@ class ReportSchedule(Base):
     __tablename__ = "report_schedules"
     __table_args__ = (
         Index("idx_report_schedules_report_id", "report_id"),
+        Index("idx_report_schedules_dashboard_id", "dashboard_id"),
         Index("idx_report_schedules_enabled", "enabled"),
         Index("idx_report_schedules_next_run_at", "next_run_at"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     tenant_id: Mapped[uuid.UUID] = tenant_fk()
-    report_id: Mapped[uuid.UUID] = mapped_column(
+    # A schedule sends a report's result or a dashboard's PDF: exactly one of these is set.
+    report_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("report_definitions.id", ondelete="CASCADE")
+    )
+    dashboard_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("dashboards.id", ondelete="CASCADE")
     )
     name: Mapped[str] = mapped_column(String(255))
     schedule: Mapped[str] = mapped_column(String(100))

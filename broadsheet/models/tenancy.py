@@ -37,6 +37,8 @@ class Tenant(Base):
     allowed_email_domains: Mapped[list[str] | None] = mapped_column(JSONType)
     # Signs webhooks whose recipient has no secret of its own; encrypted at rest.
     webhook_secret: Mapped[str | None] = mapped_column(Text)
+    # Signs dashboard embed tokens (HS256); encrypted at rest. Rotating it revokes them all.
+    embed_secret: Mapped[str | None] = mapped_column(Text)
 
 
 class User(Base):

@@ -100,7 +100,10 @@ class ScheduledReportView(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     tenant_id: Mapped[uuid.UUID] = tenant_fk()
-    report_id: Mapped[uuid.UUID]
+    # A schedule sends a report or a dashboard: one of these is set, and report_name is the
+    # name of whichever it is.
+    report_id: Mapped[uuid.UUID | None]
+    dashboard_id: Mapped[uuid.UUID | None]
     report_name: Mapped[str] = mapped_column(String(255))
     schedule_name: Mapped[str] = mapped_column(String(255))
     schedule: Mapped[str] = mapped_column(String(100))

@@ -1,0 +1,166 @@
+"""A dashboard's shared filter values: read from a query string (``?p.region=south``) or
+given as JSON (an embed token's locked values, a schedule's), checked against the filters'
+types, and completed with the defaults.
+
+Values are kept as JSON values of the filter's type — text for ``string``, ``enum`` and
+``date`` (ISO ``YYYY-MM-DD``, or a template such as ``{{today().minusDays(7)}}`` that
+:func:`in_use` evaluates) — so they can be echoed, signed into a token and stored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from broadsheet.dashboards.schemas import FilterType
+from broadsheet.errors import Forbidden, ValidationFailed
+from broadsheet.reports import expressions, parameters
+
+QUERY_PREFIX = "p."
+TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+
+def from_query(query: Mapping[str, str]) -> dict[str, str]:
+    """The ``p.<name>`` entries of a query string, by filter name."""
+    return {k.removeprefix(QUERY_PREFIX): v for k, v in query.items() if k.startswith(QUERY_PREFIX)}
+
+
+def parse(
+    definitions: list[dict[str, Any]],
+    raw: Mapping[str, str],
+    *,
+    locked: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Typed values of query-string text, or 422 naming each bad ``p.<name>``; 403 when one
+    sets a filter the caller may not change (``locked``, an embed token's)."""
+    by_name = {str(f["name"]): f for f in definitions}
+    fixed = [name for name in raw if locked and name in locked]
+    if fixed:
+        raise Forbidden(f"the filter {fixed[0]!r} is fixed by this embed link")
+    values: dict[str, Any] = {}
+    errors: list[dict[str, str]] = []
+    for name, text in raw.items():
+        flt = by_name.get(name)
+        if flt is None:
+            known = ", ".join(by_name) or "none"
+            errors.append(_error(QUERY_PREFIX, name, f"no such filter; the dashboard has: {known}"))
+            continue
+        try:
+            values[name] = _from_text(flt, text)
+        except ValueError as exc:
+            errors.append(_error(QUERY_PREFIX, name, str(exc)))
+    _raise(errors)
+    return values
+
+
+def check(definitions: list[dict[str, Any]], given: Mapping[str, Any], prefix: str) -> None:
+    """422 naming ``<prefix><name>`` for each JSON value that is not one of its filter's."""
+    by_name = {str(f["name"]): f for f in definitions}
+    errors: list[dict[str, str]] = []
+    for name, value in given.items():
+        flt = by_name.get(name)
+        if flt is None:
+            known = ", ".join(by_name) or "none"
+            errors.append(_error(prefix, name, f"no such filter; the dashboard has: {known}"))
+            continue
+        problem = problem_of(flt, value)
+        if problem:
+            errors.append(_error(prefix, name, problem))
+    _raise(errors)
+
+
+def in_use(
+    definitions: list[dict[str, Any]], given: Mapping[str, Any], now: datetime, zone: ZoneInfo
+) -> dict[str, Any]:
+    """Every filter's value for this read: the given one, else the default (None when the
+    filter has none), templates evaluated at ``now`` in the dashboard's zone."""
+    values: dict[str, Any] = {}
+    errors: list[dict[str, str]] = []
+    for flt in definitions:
+        name = str(flt["name"])
+        value = given.get(name, flt.get("defaultValue"))
+        if isinstance(value, str) and "{{" in value:
+            try:
+                rendered = expressions.render(value, now, zone)
+            except expressions.ExpressionError as exc:
+                errors.append(_error(QUERY_PREFIX, name, str(exc)))
+                continue
+            value = rendered.isoformat() if isinstance(rendered, date) else rendered
+        values[name] = value
+    _raise(errors)
+    return values
+
+
+def problem_of(flt: Mapping[str, Any], value: Any) -> str | None:
+    """Why ``value`` cannot be this filter's, or None."""
+    kind = FilterType(flt["type"])
+    if value is None:
+        return None
+    if kind is FilterType.boolean:
+        return None if isinstance(value, bool) else "must be true or false"
+    if kind in (FilterType.number, FilterType.integer):
+        return _number_problem(kind, value)
+    if not isinstance(value, str):
+        return "must be text"
+    if len(value) > parameters.MAX_STRING or "\x00" in value:
+        return f"must be at most {parameters.MAX_STRING} characters, without NUL"
+    if kind is FilterType.enum:
+        offered = [str(o["value"]) for o in flt.get("options") or []]
+        return None if value in offered else f"must be one of: {', '.join(offered)}"
+    if kind is FilterType.date and "{{" not in value:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            return "must be a date, YYYY-MM-DD"
+    return None
+
+
+def _number_problem(kind: FilterType, value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "must be a number"
+    if kind is FilterType.integer and not isinstance(value, int):
+        return "must be a whole number"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be a finite number"
+    if isinstance(value, int) and not parameters.INT_MIN <= value <= parameters.INT_MAX:
+        return "is out of range (a 64-bit integer at most)"
+    return None
+
+
+def _from_text(flt: Mapping[str, Any], text: str) -> Any:
+    kind = FilterType(flt["type"])
+    value: Any = text
+    if kind is FilterType.boolean:
+        lowered = text.strip().lower()
+        if lowered not in TRUE + FALSE:
+            raise ValueError("must be true or false")
+        value = lowered in TRUE
+    elif kind is FilterType.integer:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+    elif kind is FilterType.number:
+        try:
+            value = float(text.strip())
+        except ValueError:
+            raise ValueError("must be a number") from None
+        if value.is_integer() and abs(value) < 2**53:
+            value = int(value)
+    problem = problem_of(flt, value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _error(prefix: str, name: str, message: str) -> dict[str, str]:
+    return {"field": f"{prefix}{name}", "message": message}
+
+
+def _raise(errors: list[dict[str, str]]) -> None:
+    if errors:
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:20])
+        raise ValidationFailed(detail, errors=errors)

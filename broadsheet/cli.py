@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -119,6 +120,12 @@ def serve(
     """Serve the API (migrating and adding the demo first, unless configured not to)."""
     import uvicorn
 
+    # As settings, not only as uvicorn's arguments: links the server makes (artifact links,
+    # embed URLs) name the address it serves on, in this process and in each one it starts.
+    if host:
+        os.environ["BROADSHEET_HOST"] = host
+    if port:
+        os.environ["BROADSHEET_PORT"] = str(port)
     settings = Settings()
     _database_answers(settings)
     _log_info()
@@ -126,8 +133,8 @@ def serve(
         uvicorn.run(
             "broadsheet.app:create_app",
             factory=True,
-            host=host or settings.host,
-            port=port or settings.port,
+            host=settings.host,
+            port=settings.port,
             reload=True,
         )
         return
@@ -135,7 +142,7 @@ def serve(
     if processes == 1:
         from broadsheet.app import create_app
 
-        uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
         return
     # Start-up work (migrations, bootstrap key, demo) once, here, before the processes that
     # serve start: each then starts with nothing left to create, and none races another.
@@ -144,8 +151,8 @@ def serve(
         "broadsheet.cli:serving_app",
         factory=True,
         workers=processes,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=settings.host,
+        port=settings.port,
     )
 
 

@@ -56,11 +56,13 @@ def test_serve_answers_from_several_processes_and_stops_them_all(tmp_path: Path)
         "BROADSHEET_DATABASE_URL": "",
         "BROADSHEET_BOOTSTRAP_ADMIN_KEY": KEY,
         "BROADSHEET_SERVE_PROCESSES": "2",
-        "BROADSHEET_PORT": str(port),
     }
     log = (tmp_path / "serve.log").open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "broadsheet", "serve"], env=env, stdout=log, stderr=log
+        [sys.executable, "-m", "broadsheet", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=log,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -85,6 +87,11 @@ def test_serve_answers_from_several_processes_and_stops_them_all(tmp_path: Path)
                 with httpx.Client(base_url=base, headers=headers, timeout=10) as fresh:
                     assert fresh.get("/api/v1/reports").status_code == 200
             listed = client.get("/api/v1/reports", params={"limit": 100}).json()
+            # Links the server makes name the port it was told to serve on, in every process.
+            board = client.post("/api/v1/dashboards", json={"name": "B", "widgets": []}).json()
+            for _ in range(4):
+                embed = client.post(f"/api/v1/dashboards/{board['id']}/embed", json={}).json()
+                assert embed["url"].startswith(f"{base}/embed/dashboards/"), embed
         # Start-up work ran once, before the processes started: the demo is there once.
         names = [r["name"] for r in listed]
         assert len(names) == len(set(names)) == 5, names

@@ -1,7 +1,8 @@
 """What an execution's recipients get: its artifact, links, summary and first chart.
 
 Built once per execution and sent to each recipient with their own delivery id (and, for
-email, their own unsubscribe link).
+email, their own unsubscribe link). A dashboard's execution sends the PDF made for it (see
+``schedules.dashboard_runs``) with its filter values and a link to the dashboard set to them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
@@ -36,18 +38,21 @@ class ArtifactMissing(Exception):
 
 @dataclass(frozen=True)
 class Stored:
-    """An execution's artifact as it is stored, and what it is the export of."""
+    """An execution's artifact as it is stored, and what it is the export of: a result, or
+    (``result`` None) the schedule's dashboard."""
 
     artifact: Artifact
     schedule: models.ReportSchedule
-    result: models.ReportResult
-    report_name: str
+    result: models.ReportResult | None
+    report_name: str  # the report's name, or the dashboard's
     disposition: str  # Content-Disposition for a download (RFC 6266, non-ASCII names too)
 
 
 def stored(session: Session, storage: Storage, execution: models.ReportExecution) -> Stored:
     """The execution's artifact, or ArtifactMissing: for delivery and for its signed link."""
     schedule = session.get(models.ReportSchedule, execution.schedule_id)
+    if schedule is not None and schedule.dashboard_id is not None:
+        return _dashboard_pdf(session, storage, execution, schedule)
     result = session.get(models.ReportResult, execution.result_id) if execution.result_id else None
     if schedule is None or result is None or not execution.file_url:
         raise ArtifactMissing("the execution has no result or artifact")
@@ -72,6 +77,38 @@ def stored(session: Session, storage: Storage, execution: models.ReportExecution
     return Stored(artifact, schedule, result, report_name, disposition)
 
 
+def _dashboard_pdf(
+    session: Session,
+    storage: Storage,
+    execution: models.ReportExecution,
+    schedule: models.ReportSchedule,
+) -> Stored:
+    """The PDF made for a dashboard's execution, named ``<dashboard-slug>_<YYYY-MM-DD>.pdf``
+    by the fire's day in the schedule's zone (as a report's artifact is named by its time)."""
+    if not execution.file_url:
+        raise ArtifactMissing("the execution has no PDF")
+    try:
+        path = storage.local_path(execution.file_url)
+    except FileNotFoundError:
+        raise ArtifactMissing("the dashboard's PDF was deleted, as old results are") from None
+    dashboard = session.get(models.Dashboard, schedule.dashboard_id)
+    name = dashboard.name if dashboard else "Dashboard"
+    exporter = EXPORTERS["pdf"]
+    at, zone = execution.scheduled_for, schedule.timezone
+    named = {"stamp": filenames.DAY, "fallback": "dashboard"}
+    plain, _ = filenames.stem(name, at, zone, **named)
+    size = execution.file_size if execution.file_size is not None else path.stat().st_size
+    artifact = Artifact(
+        path=path,
+        filename=f"{plain}.{exporter.extension}",
+        media_type=exporter.media_type,
+        format=exporter.name,
+        size=size,
+    )
+    disposition = filenames.content_disposition(name, at, zone, exporter.extension, **named)
+    return Stored(artifact, schedule, None, name, disposition)
+
+
 def build(
     session: Session,
     settings: Settings,
@@ -93,6 +130,8 @@ def build(
     extra: dict[str, Any] = {"tenant": tenant.slug}
     if tenant.webhook_secret:  # made by plan() when a webhook recipient needs it
         extra["webhook_secret"] = webhook_secret(tenant, settings)
+    if result is None:
+        return _dashboard_parcel(settings, found, execution, tenant.id, token, extra)
     return Parcel(
         delivery_id=uuid.UUID(int=0),  # set per recipient
         tenant_id=tenant.id,
@@ -114,6 +153,49 @@ def build(
         chart_png=_first_chart(session, storage, result),
         extra=extra,
     )
+
+
+def _dashboard_parcel(
+    settings: Settings,
+    found: Stored,
+    execution: models.ReportExecution,
+    tenant_id: uuid.UUID,
+    token: str,
+    extra: dict[str, Any],
+) -> Parcel:
+    schedule = found.schedule
+    assert schedule.dashboard_id is not None
+    values = dict(execution.parameters or {})
+    # The dashboard's page in the API, with the filters set as they were for this PDF.
+    query = urlencode({f"p.{name}": _query_value(value) for name, value in values.items()})
+    url = f"{settings.base_url}/api/v1/dashboards/{schedule.dashboard_id}"
+    return Parcel(
+        delivery_id=uuid.UUID(int=0),  # set per recipient
+        tenant_id=tenant_id,
+        execution_id=execution.id,
+        schedule_id=schedule.id,
+        report_id=None,
+        result_id=None,
+        dashboard_id=schedule.dashboard_id,
+        report_name=found.report_name,
+        schedule_name=schedule.name,
+        scheduled_for=execution.scheduled_for,
+        timezone=schedule.timezone,
+        parameters=values,
+        summary=[],
+        row_count=None,
+        artifact=found.artifact,
+        attach=found.artifact.size <= settings.attachment_max_bytes,
+        artifact_url=f"{settings.base_url}/api/v1/artifacts/{token}",
+        result_url=f"{url}?{query}" if query else url,
+        extra=extra,
+    )
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def for_recipient(parcel: Parcel, settings: Settings, delivery: models.ReportDelivery) -> Parcel:

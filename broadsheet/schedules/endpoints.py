@@ -3,14 +3,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import BackgroundTasks, Depends, Path, Query, Request, Response, status
+from fastapi.responses import FileResponse
 from sqlalchemy import select
 
 from broadsheet import models
 from broadsheet.auth.dependencies import CurrentUser, Editor
 from broadsheet.auth.principal import Principal
-from broadsheet.dependencies import RuntimeDep, SessionDep, SettingsDep
+from broadsheet.deliveries import parcels
+from broadsheet.dependencies import ExecutorDep, RuntimeDep, SessionDep, SettingsDep
 from broadsheet.errors import NotFound, ValidationFailed
-from broadsheet.jobs.endpoints import ExecutorDep
 from broadsheet.kit.ids import parse_id
 from broadsheet.kit.pagination import Page, page_params
 from broadsheet.kit.time import utc_now
@@ -190,3 +191,29 @@ def get_execution(
     if row is None or row.tenant_id != caller.tenant_id:
         raise NotFound(f"no execution {execution_id}")
     return views.execution(session, row, reveal=_reveal(caller))
+
+
+@executions_router.get(
+    "/{executionId}/artifact",
+    summary="Download what an execution made (a dashboard's PDF, a report's export)",
+    response_class=FileResponse,
+    responses={404: {"description": "No such execution, or its artifact is gone"}},
+)
+def download_artifact(
+    execution_id: Annotated[str, Path(alias="executionId")],
+    caller: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> FileResponse:
+    row = session.get(models.ReportExecution, parse_id(execution_id, "execution"))
+    if row is None or row.tenant_id != caller.tenant_id:
+        raise NotFound(f"no execution {execution_id}")
+    try:
+        found = parcels.stored(session, runtime.storage, row)
+    except parcels.ArtifactMissing as missing:
+        raise NotFound(f"this execution's artifact is not available: {missing}") from None
+    return FileResponse(
+        found.artifact.path,
+        media_type=found.artifact.media_type,
+        headers={"Content-Disposition": found.disposition},
+    )

@@ -7,6 +7,9 @@ and job, so two schedulers advancing at once change it once.
        │                                   └─ export failed ──▶ failed
        └─job failed/cancelled──▶ retrying (next_attempt_at = base * 2^n + jitter) ──▶ running
                               └─ after the last retry ──▶ failed
+
+A dashboard's execution has no job: its PDF is made by :mod:`.dashboard_runs`, whose failed
+attempts come back here as ``retrying`` to be started again like a report's.
 """
 
 from __future__ import annotations

@@ -16,12 +16,13 @@ def project_schedule(
     session: Session, row: models.ReportSchedule, last_status: str | None = None
 ) -> None:
     view = session.get(models.ScheduledReportView, row.id)
-    report = session.get(models.ReportDefinition, row.report_id)
+    name = sent_name(session, row) or ""  # before a new view is added: a lookup autoflushes
     if view is None:
         view = models.ScheduledReportView(id=row.id, tenant_id=row.tenant_id)
         session.add(view)
     view.report_id = row.report_id
-    view.report_name = report.name if report else ""
+    view.dashboard_id = row.dashboard_id
+    view.report_name = name
     view.schedule_name = row.name
     view.schedule = row.schedule
     view.timezone = row.timezone
@@ -33,6 +34,16 @@ def project_schedule(
     view.recipient_count = len(row.recipients or [])
     view.export_format = row.export_format
     session.flush()
+
+
+def sent_name(session: Session, row: models.ReportSchedule) -> str | None:
+    """The name of what the schedule sends: its report's, or its dashboard's (None: gone)."""
+    sent: models.ReportDefinition | models.Dashboard | None
+    if row.dashboard_id is not None:
+        sent = session.get(models.Dashboard, row.dashboard_id)
+    else:
+        sent = session.get(models.ReportDefinition, row.report_id)
+    return sent.name if sent is not None else None
 
 
 def project_fires(

@@ -38,22 +38,29 @@ class ScheduleConfig(ApiInput):
 
 
 class ReportScheduleWrite(RoundTripInput):
-    """The body of POST and PUT: ``schedule`` (cron) or ``scheduleConfig``, not both."""
+    """The body of POST and PUT: ``schedule`` (cron) or ``scheduleConfig``, not both; and
+    ``reportId`` or ``dashboardId``, not both (checked by the service, to name the field)."""
 
     READ_ONLY = frozenset(
         {"id", "createdAt", "updatedAt", "createdBy", "lastRunAt", "nextRunAt", "nextRunLocal",
          "preview", "lastRunStatus"}
     )  # fmt: skip
 
-    report_id: uuid.UUID
+    report_id: uuid.UUID | None = Field(None, description="The report to run and send.")
+    dashboard_id: uuid.UUID | None = Field(
+        None,
+        description="Instead of a report: the dashboard whose PDF to send (exportFormat pdf); "
+        "`parameters` are then its filter values by filter name.",
+    )
     name: str = Field(min_length=1, max_length=255)
     schedule: str | None = Field(None, max_length=100, description="Cron expression.")
     schedule_config: ScheduleConfig | None = None
     timezone: str | None = Field(None, max_length=64, description="IANA zone; default UTC.")
     parameters: dict[str, Any] = Field(
         default_factory=dict,
-        description="Values by name; strings may hold templates like "
-        "{{now().startOfMonth().minusMonths(1)}}, evaluated at each fire's instant.",
+        description="Values by name (a report's parameters, or a dashboard's filters); "
+        "strings may hold templates like {{now().startOfMonth().minusMonths(1)}}, evaluated "
+        "at each fire's instant in the schedule's time zone.",
     )
     enabled: bool = True
     recipients: list[Recipient] = Field(default_factory=list, max_length=200)
@@ -87,7 +94,8 @@ class ScheduleRecipient(ApiModel):
 
 class ReportSchedule(ApiModel):
     id: uuid.UUID
-    report_id: uuid.UUID
+    report_id: uuid.UUID | None = Field(description="None for a dashboard's schedule.")
+    dashboard_id: uuid.UUID | None = Field(description="None for a report's schedule.")
     name: str
     schedule: str
     timezone: str
@@ -136,7 +144,8 @@ class Execution(ApiModel):
     parameters: dict[str, Any] | None = Field(
         description="The values this fire runs with, resolved once when it was recorded "
         "(templates evaluated at scheduledFor in the schedule's time zone); every retry and "
-        "recipient uses them. None when the fire could not resolve them."
+        "recipient uses them. A dashboard's: every filter's value, the defaults included. "
+        "None when the fire could not resolve them."
     )
     attempts: int
     started_at: datetime | None

@@ -1,14 +1,16 @@
 """Schedule CRUD, preview, pause/resume and run-now.
 
-A schedule is checked whole when it is saved: its report exists in the tenant, its cron
-expression, time zone and holiday calendar are valid, and its parameters — templates
-rendered at the next fire's instant — resolve against the report's declarations. What is saved
-can run.
+A schedule sends a report (``reportId``) or a dashboard's PDF (``dashboardId``). It is checked
+whole when it is saved: its report or dashboard exists in the tenant, its cron expression,
+time zone and holiday calendar are valid, and its parameters — templates rendered at the next
+fire's instant — resolve against the report's declarations, or are values of the dashboard's
+filters. What is saved can run.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,10 +29,15 @@ from broadsheet.reports import expressions, parameters
 from broadsheet.reports.service import ReportService
 from broadsheet.schedules import cron, projections
 from broadsheet.schedules.cadence import to_cron
+from broadsheet.schedules.filter_values import fire_filters
 from broadsheet.schedules.schemas import Fire, ReportScheduleWrite
 
 PREVIEW_FIRES = 5
 MAX_PREVIEW = 1000
+DASHBOARD_FORMAT = "pdf"  # a dashboard is sent as the one PDF of all its widgets
+
+# What a fire at an instant, in a zone, runs with (raises parameters.ParameterErrors).
+Resolver = Callable[[datetime, ZoneInfo], dict[str, Any]]
 
 
 def fire_parameters(
@@ -143,8 +150,7 @@ class ScheduleService:
     def preview(
         self, row: models.ReportSchedule, count: int = PREVIEW_FIRES, after: datetime | None = None
     ) -> list[Fire]:
-        report = self.session.get(models.ReportDefinition, row.report_id)
-        return fires(cadence_of(row), after or utc_now(), count, report, row.parameters or {})
+        return fires(cadence_of(row), after or utc_now(), count, resolver(self.session, row))
 
     def _apply(
         self,
@@ -153,10 +159,12 @@ class ScheduleService:
         body: ReportScheduleWrite,
         now: datetime,
     ) -> None:
-        try:
-            report = self.reports.get(tenant_id, body.report_id)
-        except NotFound:
-            raise ValidationFailed.field("reportId", f"no report {body.report_id}") from None
+        target = self._target(tenant_id, body)
+        if isinstance(target, models.Dashboard) and body.export_format != DASHBOARD_FORMAT:
+            raise ValidationFailed.field(
+                "exportFormat", f"a dashboard is sent as its PDF: exportFormat must be pdf, "
+                f"not {body.export_format}"
+            )  # fmt: skip
         expression, zone, config = _cadence_fields(body)
         try:
             cadence = cron.Cadence.parse(
@@ -168,8 +176,11 @@ class ScheduleService:
         except cron.CronError as exc:
             raise ValidationFailed.field(exc.field, str(exc)) from None
         upcoming = cron.next_fire(cadence, now) or now
-        _check_parameters(report, body, upcoming, ZoneInfo(zone))
-        row.report_id = report.id
+        _check_parameters(target, body, upcoming, ZoneInfo(zone))
+        if isinstance(target, models.Dashboard):
+            row.report_id, row.dashboard_id = None, target.id
+        else:
+            row.report_id, row.dashboard_id = target.id, None
         row.name = body.name
         row.schedule = expression
         row.timezone = zone
@@ -187,6 +198,30 @@ class ScheduleService:
         row.misfire_grace_seconds = body.misfire_grace_seconds
         row.updated_at = now
         row.next_run_at = cron.next_fire(cadence, now) if body.enabled else None
+
+    def _target(
+        self, tenant_id: uuid.UUID, body: ReportScheduleWrite
+    ) -> models.ReportDefinition | models.Dashboard:
+        """The report or the dashboard the schedule sends: exactly one, of the tenant."""
+        if body.report_id is None and body.dashboard_id is None:
+            raise ValidationFailed.field(
+                "reportId", "give reportId (a report to send) or dashboardId (a dashboard's PDF)"
+            )
+        if body.report_id is not None and body.dashboard_id is not None:
+            raise ValidationFailed.field(
+                "dashboardId", "a schedule sends a report or a dashboard: give reportId or "
+                "dashboardId, not both"
+            )  # fmt: skip
+        if body.dashboard_id is not None:
+            dashboard = self.session.get(models.Dashboard, body.dashboard_id)
+            if dashboard is None or dashboard.tenant_id != tenant_id:
+                raise ValidationFailed.field("dashboardId", f"no dashboard {body.dashboard_id}")
+            return dashboard
+        assert body.report_id is not None
+        try:
+            return self.reports.get(tenant_id, body.report_id)
+        except NotFound:
+            raise ValidationFailed.field("reportId", f"no report {body.report_id}") from None
 
     def _check_recipients(self, tenant_id: uuid.UUID, body: ReportScheduleWrite) -> None:
         tenant = self.session.get(models.Tenant, tenant_id)
@@ -243,7 +278,10 @@ def _cadence_fields(body: ReportScheduleWrite) -> tuple[str, str, dict[str, Any]
 
 
 def _check_parameters(
-    report: models.ReportDefinition, body: ReportScheduleWrite, at: datetime, tz: ZoneInfo
+    target: models.ReportDefinition | models.Dashboard,
+    body: ReportScheduleWrite,
+    at: datetime,
+    tz: ZoneInfo,
 ) -> None:
     sets = [("parameters", body.parameters)] + [
         (f"recipients[{i}].parameters", {**body.parameters, **(r.parameters or {})})
@@ -252,27 +290,52 @@ def _check_parameters(
     ]
     for field, values in sets:
         try:
-            fire_parameters(report, values, at, tz)
+            _resolve(target, values, at, tz)
         except parameters.ParameterErrors as exc:
-            errors = [{"field": f"{field}.{p.name}", "message": p.message} for p in exc.problems]
+            errors = [
+                # A dashboard's default that does not work is the dashboard's to fix.
+                {"field": f"{field}.{p.name}" if p.name in values else "dashboardId",
+                 "message": p.message}
+                for p in exc.problems
+            ]  # fmt: skip
             raise ValidationFailed(str(exc), errors=errors) from None
 
 
+def _resolve(
+    target: models.ReportDefinition | models.Dashboard,
+    values: dict[str, Any],
+    instant: datetime,
+    zone: ZoneInfo,
+) -> dict[str, Any]:
+    if isinstance(target, models.Dashboard):
+        return fire_filters(target, values, instant, zone)
+    return fire_parameters(target, values, instant, zone)
+
+
+def resolver(session: Session, row: models.ReportSchedule) -> Resolver | None:
+    """How ``row``'s fires resolve its parameters (None: its report or dashboard is gone)."""
+    target: models.ReportDefinition | models.Dashboard | None
+    if row.dashboard_id is not None:
+        target = session.get(models.Dashboard, row.dashboard_id)
+    else:
+        target = session.get(models.ReportDefinition, row.report_id)
+    if target is None:
+        return None
+    found, values = target, row.parameters or {}
+    return lambda instant, zone: _resolve(found, values, instant, zone)
+
+
 def fires(
-    cadence: cron.Cadence,
-    after: datetime,
-    count: int,
-    report: models.ReportDefinition | None = None,
-    values: dict[str, Any] | None = None,
+    cadence: cron.Cadence, after: datetime, count: int, resolve: Resolver | None = None
 ) -> list[Fire]:
     """The next fires, local and UTC; the first few with the parameters they would run with."""
     zone = ZoneInfo(cadence.timezone)
     out = []
     for index, instant in enumerate(cron.next_fires(cadence, after, count)):
         params = None
-        if report is not None and values is not None and index < PREVIEW_FIRES:
+        if resolve is not None and index < PREVIEW_FIRES:
             try:
-                params = fire_parameters(report, values, instant, zone)
+                params = resolve(instant, zone)
             except parameters.ParameterErrors as exc:
                 params = {"error": str(exc)}
         out.append(Fire(utc=instant, local=instant.astimezone(zone).isoformat(), parameters=params))

@@ -7,6 +7,10 @@ PostgreSQL, rows locked by another ticker are skipped), and an execution is uniq
 
 After downtime only the latest missed fire can run (``misfirePolicy`` ``run_once``, within
 ``misfireGraceSeconds``) or none (``skip``): never a storm of catch-up runs.
+
+A report's fire queues the report's job. A dashboard's fire queues none of its own: its
+execution is recorded ``running`` with its filter values, due for its PDF, which
+:mod:`.dashboard_runs` makes (the widgets' jobs are queued then).
 """
 
 from __future__ import annotations
@@ -32,10 +36,11 @@ from broadsheet.errors import BroadsheetError, Conflict, NotFound
 from broadsheet.jobs.service import NO_QUERY, JobService, has_query, job_fields
 from broadsheet.kit import bulk
 from broadsheet.kit.time import utc_now
-from broadsheet.models import Role
+from broadsheet.models import JobTrigger, Role
 from broadsheet.reports import parameters
 from broadsheet.runtime import Runtime
 from broadsheet.schedules import cron, projections
+from broadsheet.schedules.filter_values import fire_filters
 from broadsheet.schedules.service import fire_parameters
 
 log = logging.getLogger(__name__)
@@ -47,6 +52,7 @@ PAGE = 16
 
 Dispatch = tuple[uuid.UUID, str]  # (job id, priority) to hand to the executor after commit
 REPORT_DELETED = "the report was deleted"
+DASHBOARD_DELETED = "the dashboard was deleted"
 
 
 def tick(runtime: Runtime, now: datetime | None = None) -> list[Dispatch]:
@@ -122,6 +128,7 @@ _DUE_COLUMNS = (
     Schedule.id,
     Schedule.tenant_id,
     Schedule.report_id,
+    Schedule.dashboard_id,
     Schedule.schedule,
     Schedule.timezone,
     Schedule.business_days_only,
@@ -256,19 +263,18 @@ def _start_all(session: Session, fires: list[_Plan]) -> dict[uuid.UUID, Started]
     if not fires:
         return {}
     now = utc_now()  # when things happen (a fire's ``latest`` is when it was due)
-    reports = {
-        r.id: r
-        for r in session.scalars(
-            select(models.ReportDefinition).where(
-                models.ReportDefinition.id.in_({f.row.report_id for f in fires})
-            )
-        )
-    }
+    wanted = {f.row.report_id for f in fires if f.row.report_id is not None}
+    query = select(models.ReportDefinition).where(models.ReportDefinition.id.in_(wanted))
+    reports = {r.id: r for r in session.scalars(query)} if wanted else {}
     prepare = _JobPreparer(reports)
+    boards = _FilterPreparer(session, {f.row.dashboard_id for f in fires} - {None})
     jobs: dict[uuid.UUID, dict[str, Any]] = {}
     executions: list[dict[str, Any]] = []
     for fire in fires:
         row = fire.row
+        if row.dashboard_id is not None:
+            executions.append(_dashboard_execution(row, fire.latest, boards(row, fire.latest), now))
+            continue
         job, error = prepare(row, fire.latest)
         if job is not None:
             job["id"] = uuid.uuid4()
@@ -283,6 +289,7 @@ def _start_all(session: Session, fires: list[_Plan]) -> dict[uuid.UUID, Started]
                 "parameters": job["parameters"] if job else None,
                 "error_message": None if job else f"not started: {error}",
                 "completed_at": None if job else now,
+                "next_attempt_at": None,
             }
         )
     # Jobs first: executions refer to them.
@@ -322,7 +329,26 @@ def _start_all(session: Session, fires: list[_Plan]) -> dict[uuid.UUID, Started]
     return started
 
 
-# A fire's job fields, or None and why it cannot start.
+def _dashboard_execution(
+    row: DueRow, instant: datetime, values: Prepared, now: datetime
+) -> dict[str, Any]:
+    """A dashboard's fire: running with its filter values, its PDF due at once; or failed,
+    saying why it cannot start."""
+    resolved, error = values
+    return {
+        "tenant_id": row.tenant_id,
+        "schedule_id": row.id,
+        "scheduled_for": instant,
+        "status": "running" if resolved is not None else "failed",
+        "job_id": None,
+        "parameters": resolved,
+        "error_message": None if resolved is not None else f"not started: {error}",
+        "completed_at": None if resolved is not None else now,
+        "next_attempt_at": now if resolved is not None else None,
+    }
+
+
+# A fire's job fields (or a dashboard's filter values), or None and why it cannot start.
 Prepared = tuple[dict[str, Any] | None, str | None]
 
 
@@ -360,8 +386,39 @@ class _JobPreparer:
         except parameters.ParameterErrors as exc:
             return None, str(exc)
         # Shared by fires of many schedules: each sets its own creator (the schedule's).
-        fields = job_fields(report, values, created_by=report.created_by, priority="low")
+        fields = job_fields(
+            report,
+            values,
+            created_by=report.created_by,
+            priority="low",
+            trigger=JobTrigger.schedule,
+        )
         return fields, None
+
+
+class _FilterPreparer:
+    """A dashboard fire's filter values, rendered at its instant and checked, or why it
+    cannot start; worked out once per (dashboard, values, instant, zone) in a tick."""
+
+    def __init__(self, session: Session, ids: set[uuid.UUID | None]) -> None:
+        query = select(models.Dashboard).where(models.Dashboard.id.in_(ids))
+        self.dashboards = {d.id: d for d in session.scalars(query)} if ids else {}
+        self.known: dict[tuple[Any, ...], Prepared] = {}
+
+    def __call__(self, row: DueRow, instant: datetime) -> Prepared:
+        key = (row.dashboard_id, row.parameters, instant, row.timezone)
+        if key not in self.known:
+            dashboard = self.dashboards.get(row.dashboard_id)
+            if dashboard is None:
+                self.known[key] = None, DASHBOARD_DELETED
+            else:
+                templates = json.loads(row.parameters) if row.parameters else {}
+                try:
+                    values = fire_filters(dashboard, templates, instant, ZoneInfo(row.timezone))
+                    self.known[key] = values, None
+                except parameters.ParameterErrors as exc:
+                    self.known[key] = None, str(exc)
+        return self.known[key]
 
 
 def _window(cadence: cron.Cadence, due: datetime, now: datetime) -> Walk:
@@ -387,8 +444,8 @@ def _window(cadence: cron.Cadence, due: datetime, now: datetime) -> Walk:
 def run_now(
     session: Session, runtime: Runtime, row: Schedule
 ) -> tuple[models.ReportExecution, Dispatch | None]:
-    """An execution outside the cadence (on-demand priority), and the job to dispatch. Its
-    parameters are the fire's at the instant of the request."""
+    """An execution outside the cadence (on-demand priority), and the job to dispatch (none
+    for a dashboard's). Its parameters are the fire's at the instant of the request."""
     execution = Execution(
         tenant_id=row.tenant_id,
         schedule_id=row.id,
@@ -413,24 +470,28 @@ def submit_attempt(
     execution: Execution,
     priority: str = "low",
 ) -> Dispatch | None:
-    """Queue a generation for the execution with its fire's parameters.
+    """Queue a generation for the execution with its fire's parameters (for a dashboard's:
+    make its PDF due, see :mod:`.dashboard_runs`).
 
     They are worked out once, at the first attempt (the ticker does it for scheduled fires),
     stored on the execution, and reused unchanged by every retry: a retry a day later makes
     the report the first attempt would have made.
     """
     now = utc_now()
+    if row.dashboard_id is not None:
+        _start_dashboard(session, row, execution, now)
+        return None
     try:
+        report = session.get(models.ReportDefinition, row.report_id) if row.report_id else None
+        if report is None:
+            raise NotFound(REPORT_DELETED)
         if execution.parameters is None:
-            report = session.get(models.ReportDefinition, row.report_id)
-            if report is None:
-                raise NotFound(REPORT_DELETED)
             execution.parameters = fire_parameters(
                 report, row.parameters or {}, execution.scheduled_for, ZoneInfo(row.timezone)
             )
         job = JobService(session, runtime.settings).submit(
-            owner(session, row), row.report_id, execution.parameters, priority=priority,
-            reference=execution.scheduled_for,
+            owner(session, row), report.id, execution.parameters, priority=priority,
+            reference=execution.scheduled_for, trigger=JobTrigger.schedule,
         )  # fmt: skip
     except NotFound:
         _not_started(session, row, execution, REPORT_DELETED, now)
@@ -444,6 +505,28 @@ def submit_attempt(
     execution.next_attempt_at = None
     projections.project_schedule(session, row, last_status="running")
     return (job.id, job.priority) if job.status == "queued" else None
+
+
+def _start_dashboard(session: Session, row: Schedule, execution: Execution, now: datetime) -> None:
+    """A dashboard's execution runs no job of its own: with its filter values (worked out at
+    the first attempt, like a report's parameters) it is running, its PDF due now."""
+    if execution.parameters is None:
+        dashboard = session.get(models.Dashboard, row.dashboard_id)
+        if dashboard is None:
+            _not_started(session, row, execution, DASHBOARD_DELETED, now)
+            return
+        try:
+            execution.parameters = fire_filters(
+                dashboard, row.parameters or {}, execution.scheduled_for, ZoneInfo(row.timezone)
+            )
+        except parameters.ParameterErrors as exc:
+            _not_started(session, row, execution, str(exc), now)
+            return
+    execution.status = "running"
+    execution.job_id = None
+    execution.started_at = execution.started_at or now
+    execution.next_attempt_at = now
+    projections.project_schedule(session, row, last_status="running")
 
 
 def _not_started(

@@ -21,6 +21,7 @@ def schedule(
     return ReportSchedule(
         id=row.id,
         report_id=row.report_id,
+        dashboard_id=row.dashboard_id,
         name=row.name,
         schedule=row.schedule,
         timezone=row.timezone,
@@ -51,18 +52,23 @@ def execution(session: Session, row: models.ReportExecution, *, reveal: bool) ->
         .order_by(models.ReportDelivery.created_at)
     ).all()
     schedule_row = session.get(models.ReportSchedule, row.schedule_id)
+    dashboard = schedule_row is not None and schedule_row.dashboard_id is not None
     artifact = None
-    if row.file_url and row.result_id and schedule_row is not None:
+    if row.file_url and schedule_row is not None and (row.result_id or dashboard):
         fmt = schedule_row.export_format
         artifact = {
             "format": fmt,
             "size": row.file_size,
-            "href": f"/api/v1/reports/results/{row.result_id}/export?format={fmt}",
+            # A dashboard's PDF is the one made for this execution; a report's export is
+            # the result's, in the schedule's format.
+            "href": f"/api/v1/executions/{row.id}/artifact"
+            if dashboard
+            else f"/api/v1/reports/results/{row.result_id}/export?format={fmt}",
         }
-    # Each attempt that ended is recorded; one still running is counted too. (A retry that
-    # waits has not been made yet.)
+    # Each attempt that ended is recorded; one still running is counted too (a report's job,
+    # or a dashboard's PDF due or being made). A retry that waits has not been made yet.
     ended = len((row.details or {}).get("attempts", []))
-    attempts = ended + (1 if row.status == "running" and row.job_id else 0)
+    attempts = ended + (1 if row.status == "running" and (row.job_id or dashboard) else 0)
     return Execution(
         id=row.id,
         schedule_id=row.schedule_id,

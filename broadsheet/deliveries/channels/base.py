@@ -26,7 +26,8 @@ class DeliveryFailed(Exception):
 
 @dataclass(frozen=True)
 class Artifact:
-    """The export of the execution's result, in the schedule's format."""
+    """The export of the execution's result, in the schedule's format (a dashboard's: the
+    PDF made for the execution)."""
 
     path: Path  # a local file holding it (storage.local_path)
     filename: str  # safe to show and to use as an attachment or object name
@@ -37,28 +38,35 @@ class Artifact:
 
 @dataclass(frozen=True)
 class Parcel:
-    """One execution's report, as every recipient of it gets it."""
+    """One execution's report — or dashboard, when ``dashboard_id`` is set — as every
+    recipient of it gets it."""
 
     delivery_id: uuid.UUID  # unique per (execution, recipient): idempotency keys, Message-IDs
     tenant_id: uuid.UUID
     execution_id: uuid.UUID
     schedule_id: uuid.UUID
-    report_id: uuid.UUID
-    result_id: uuid.UUID
-    report_name: str
+    report_id: uuid.UUID | None  # None for a dashboard
+    result_id: uuid.UUID | None  # None for a dashboard: its PDF is of many results
+    report_name: str  # the report's name, or the dashboard's
     schedule_name: str
     scheduled_for: datetime  # the fire's instant, UTC
     timezone: str  # the schedule's IANA zone, to show times in
-    parameters: dict[str, Any]  # the values the report ran with
+    parameters: dict[str, Any]  # the values the report ran with (a dashboard's: its filters')
     summary: list[tuple[str, str]]  # (label, formatted value) pairs, may be empty
-    row_count: int
+    row_count: int | None  # None for a dashboard
     artifact: Artifact
     attach: bool  # False: the artifact is too large, send artifact_url instead
     artifact_url: str  # signed, expiring download link
-    result_url: str  # the result in the web UI / API
+    result_url: str  # the result (or the dashboard, with its filter values) in the API
     chart_png: bytes | None = None  # the report's first chart, for bodies that show images
     unsubscribe_url: str | None = None  # email: this recipient's one-click unsubscribe link
     extra: dict[str, Any] = field(default_factory=dict)
+    dashboard_id: uuid.UUID | None = None  # set when the parcel is a dashboard's PDF
+
+    @property
+    def kind(self) -> str:
+        """What is sent, for the words of a message: "report" or "dashboard"."""
+        return "dashboard" if self.dashboard_id is not None else "report"
 
 
 class Channel(Protocol):

@@ -1,7 +1,8 @@
 """The email channel: a report as a branded HTML email with a plain-text alternative, over SMTP.
 
 A message holds the report's summary, its first chart inline, the parameters it ran with and a
-link to the result, with the export attached (or, when too large, a signed link to it). Bodies
+link to the result, with the export attached (or, when too large, a signed link to it); a
+dashboard's names the dashboard, its filter values and a link to it, with its PDF attached. Bodies
 come from ``templates/email.html.j2`` and ``templates/email.txt.j2``. With no SMTP server
 configured, messages are written as ``.eml`` files to the outbox folder instead, so a fresh
 install shows what it would have sent.
@@ -112,6 +113,7 @@ class EmailChannel:
         """Text, then HTML as its alternative, with the chart related to the HTML."""
         chart_cid = f"chart.{parcel.delivery_id}@broadsheet" if parcel.chart_png else None
         context = {
+            "kind": parcel.kind,
             "report_name": _one_line(parcel.report_name),
             "schedule_name": _one_line(parcel.schedule_name),
             "scheduled_at": when,

@@ -132,7 +132,7 @@ class S3Channel:
         metadata = {
             "execution-id": str(parcel.execution_id),
             "schedule-id": str(parcel.schedule_id),
-            "report-id": str(parcel.report_id),
+            f"{parcel.kind}-id": str(parcel.dashboard_id or parcel.report_id),
             "scheduled-for": _utc(parcel.scheduled_for).isoformat(),
         }
         with parcel.artifact.path.open("rb") as body:

@@ -143,7 +143,7 @@ def _comment(parcel: Parcel) -> str:
     lines = [f"*{_escape(parcel.report_name)}*",
              f"{_escape(parcel.schedule_name)} · {_local_time(parcel)}"]  # fmt: skip
     lines += [f"*{_escape(label)}*: {_escape(value)}" for label, value in parcel.summary]
-    lines.append(f"<{parcel.result_url}|Open result>")
+    lines.append(_open_link(parcel))
     return "\n".join(lines)
 
 
@@ -175,11 +175,15 @@ def _blocks(parcel: Parcel, *, link: bool) -> list[dict[str, Any]]:
         {"type": "section", "fields": summary[start : start + _FIELDS_PER_SECTION]}
         for start in range(0, len(summary), _FIELDS_PER_SECTION)
     ]
-    links = [f"<{parcel.result_url}|Open result>"]
+    links = [_open_link(parcel)]
     if link:
         links.insert(0, f"<{parcel.artifact_url}|Download {_escape(parcel.artifact.filename)}>")
     blocks.append(_section(" · ".join(links)))
     return blocks
+
+
+def _open_link(parcel: Parcel) -> str:
+    return f"<{parcel.result_url}|Open {'dashboard' if parcel.kind == 'dashboard' else 'result'}>"
 
 
 def _section(text: str) -> dict[str, Any]:

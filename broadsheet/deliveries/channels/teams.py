@@ -44,7 +44,9 @@ def _message(parcel: Parcel) -> dict[str, Any]:
         "body": _card_body(parcel),
         "actions": [
             _open_url(f"Download {_format_label(parcel.artifact.format)}", parcel.artifact_url),
-            _open_url("Open result", parcel.result_url),
+            _open_url(
+                "Open dashboard" if parcel.kind == "dashboard" else "Open result", parcel.result_url
+            ),
         ],
     }
     attachment = {

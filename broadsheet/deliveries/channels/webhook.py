@@ -1,4 +1,6 @@
-"""The webhook channel: a signed JSON POST saying a report was delivered, with a link to it.
+"""The webhook channel: a signed JSON POST saying a report was delivered, with a link to it
+(``report.delivered``; a dashboard's PDF: ``dashboard.delivered``, with ``dashboard`` in place
+of ``report`` and ``result``).
 
 Requests are signed as the Standard Webhooks spec says, so receivers can use its libraries:
 
@@ -34,6 +36,7 @@ from broadsheet.kit.jsonvalues import jsonable
 from broadsheet.kit.webhook_secrets import signing_key
 
 EVENT_TYPE = "report.delivered"
+DASHBOARD_EVENT_TYPE = "dashboard.delivered"
 
 
 class WebhookChannel:
@@ -80,8 +83,24 @@ def _secret(parcel: Parcel, recipient: Recipient) -> str:
 def _payload(parcel: Parcel) -> dict[str, Any]:
     # Datetimes are converted to UTC here; orjson writes them as ISO 8601 with a Z.
     artifact = parcel.artifact
+    about: dict[str, Any] = {
+        "report": {"id": str(parcel.report_id), "name": parcel.report_name},
+        "result": {
+            "id": str(parcel.result_id),
+            "rowCount": parcel.row_count,
+            "url": parcel.result_url,
+        },
+    }
+    if parcel.dashboard_id is not None:
+        about = {
+            "dashboard": {
+                "id": str(parcel.dashboard_id),
+                "name": parcel.report_name,
+                "url": parcel.result_url,
+            }
+        }
     return {
-        "type": EVENT_TYPE,
+        "type": DASHBOARD_EVENT_TYPE if parcel.dashboard_id is not None else EVENT_TYPE,
         "deliveryId": str(parcel.delivery_id),
         "execution": {
             "id": str(parcel.execution_id),
@@ -92,12 +111,7 @@ def _payload(parcel: Parcel) -> dict[str, Any]:
             "name": parcel.schedule_name,
             "timezone": parcel.timezone,
         },
-        "report": {"id": str(parcel.report_id), "name": parcel.report_name},
-        "result": {
-            "id": str(parcel.result_id),
-            "rowCount": parcel.row_count,
-            "url": parcel.result_url,
-        },
+        **about,
         "artifact": {
             "url": parcel.artifact_url,
             "filename": artifact.filename,

@@ -174,3 +174,17 @@ def test_timeframe_is_optional_and_checked(client: TestClient, tenancy: Tenancy)
     )
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "timeframe"
+
+
+def test_deleting_a_report_takes_its_schedules_out_of_the_list(
+    client: TestClient, tenancy: Tenancy
+) -> None:
+    tenancy.demo("acme")
+    admin = tenancy.key("acme")
+    schedules = client.get("/api/v1/schedules", headers=admin.headers).json()
+    doomed = {s["reportId"] for s in schedules}.pop()
+    assert client.delete(f"/api/v1/reports/{doomed}", headers=admin.headers).status_code == 204
+    after = client.get("/api/v1/schedules", headers=admin.headers)
+    assert [s for s in after.json() if s["reportId"] == doomed] == []
+    assert int(after.headers["X-Total-Count"]) == len(after.json())
+    assert len(after.json()) == len([s for s in schedules if s["reportId"] != doomed])

@@ -50,6 +50,7 @@ from broadsheet.dashboards.schemas import (
     WidgetStatus,
     WidgetType,
 )
+from broadsheet.dashboards.service import definition_fields
 from broadsheet.db import done_with_database
 from broadsheet.jobs.executors import Executor
 from broadsheet.jobs.service import job_fields
@@ -144,12 +145,18 @@ class DashboardData:
         requested_by: uuid.UUID | None = None,
         trigger: JobTrigger = JobTrigger.dashboard,
         chart_url: ChartUrl | None = None,
+        reference: datetime | None = None,
     ) -> DashboardDocument:
         """The dashboard with its widgets' data, waiting up to ``wait`` seconds for the jobs
         it needs. It commits the session (the jobs it queued with the session's other
         writes) and dispatches the jobs before it waits."""
         reading = self.prepare(
-            row, raw_filters, locked=locked, requested_by=requested_by, trigger=trigger
+            row,
+            raw_filters,
+            locked=locked,
+            requested_by=requested_by,
+            trigger=trigger,
+            reference=reference,
         )
         self.hand_over(reading)
         deadline = time.monotonic() + wait
@@ -170,20 +177,24 @@ class DashboardData:
         requested_by: uuid.UUID | None = None,
         trigger: JobTrigger = JobTrigger.dashboard,
         force: bool = False,
+        reference: datetime | None = None,
     ) -> Reading:
         """Plan a read of ``row`` and queue the jobs it needs (``force``: one per feed,
-        fresh or not) in the session's transaction. Raises 422 naming ``p.<name>`` for a bad
-        filter value, 403 for one ``locked`` fixes."""
+        fresh or not) in the session's transaction. Templates are evaluated at
+        ``reference`` (a schedule's fire instant, so a retry makes the same PDF), else now.
+        Raises 422 naming ``p.<name>`` for a bad filter value, 403 for one ``locked``
+        fixes."""
         now = utc_now()
+        instant = reference or now
         zone = ZoneInfo(row.timezone)
         definitions = row.parameters or []
         given = {**filters.parse(definitions, raw_filters, locked=locked), **(locked or {})}
-        values = filters.in_use(definitions, given, now, zone)
+        values = filters.in_use(definitions, given, instant, zone)
         reading = Reading(row, values, [], [])
         reports = self._reports(row)
         feeds: dict[tuple[uuid.UUID, str], Feed] = {}
         for widget in row.widgets or []:
-            slot = self._slot(row, widget, values, reports, now, zone)
+            slot = self._slot(row, widget, values, reports, instant, zone)
             if slot.feed is not None:
                 key = (slot.feed.report.id, slot.feed.key)
                 feed = feeds.setdefault(key, slot.feed)
@@ -242,8 +253,7 @@ class DashboardData:
             self._load(feed)
         url = chart_url or self._api_chart_url
         widgets = [
-            {**slot.widget, "options": slot.widget.get("options") or {}}
-            | {"data": self._data(slot, now, url)}
+            {"options": {}, **slot.widget, "data": self._data(slot, now, url)}
             for slot in reading.slots
         ]
         ready = [
@@ -254,19 +264,8 @@ class DashboardData:
         row = reading.dashboard
         done_with_database(self.session)
         return DashboardDocument.model_validate(
-            {
-                "id": row.id,
-                "name": row.name,
-                "description": row.description,
-                "createdAt": row.created_at,
-                "updatedAt": row.updated_at,
-                "createdBy": str(row.created_by),
-                "tags": row.tags or [],
-                "version": row.version,
-                "layout": row.layout or {"type": "grid", "columns": 12},
-                "refreshInterval": row.refresh_interval or DEFAULT_REFRESH_SECONDS,
-                "timezone": row.timezone,
-                "parameters": row.parameters or [],
+            definition_fields(row)
+            | {
                 "filters": reading.filters,
                 "lastUpdated": min(ready) if ready else now,
                 "widgets": widgets,
@@ -357,10 +356,17 @@ class DashboardData:
     def _queue(
         self, feed: Feed, requested_by: uuid.UUID, trigger: JobTrigger
     ) -> models.ReportJob | None:
-        """A new job for the feed, or the one another reader queued a moment ago."""
+        """A new job for the feed, or the one another reader queued a moment ago. Someone is
+        looking at a dashboard: its jobs go on the on-demand queue, a schedule's on the
+        scheduled one."""
+        priority = "low" if trigger is JobTrigger.schedule else "high"
         job = models.ReportJob(
             **job_fields(
-                feed.report, feed.values, created_by=requested_by, priority="high", trigger=trigger
+                feed.report,
+                feed.values,
+                created_by=requested_by,
+                priority=priority,
+                trigger=trigger,
             )
         )
         try:

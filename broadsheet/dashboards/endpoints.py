@@ -14,6 +14,7 @@ import anyio.to_thread
 from fastapi import Depends, Path, Query, Request, Response, status
 
 from broadsheet.auth.dependencies import CurrentUser, Editor
+from broadsheet.auth.principal import Principal
 from broadsheet.dashboards import filters, pdf
 from broadsheet.dashboards.data import DashboardData, Reading
 from broadsheet.dashboards.schemas import (
@@ -82,17 +83,27 @@ async def get_dashboard(
     wait: Wait = 0,
 ) -> DashboardDocument:
     data = DashboardData(session, runtime, executor)
+    reading = await _settled_read(request, dashboard_id, caller, data, wait)
+    return await anyio.to_thread.run_sync(data.assemble, reading)
+
+
+async def _settled_read(
+    request: Request, dashboard_id: str, caller: Principal, data: DashboardData, wait: float
+) -> Reading:
+    """Count one access, queue the jobs stale widgets need and wait up to ``wait`` seconds
+    for them, on the event loop: a waiting viewer holds no request thread."""
     raw = filters.from_query(request.query_params)
 
     def plan() -> Reading:
-        row = DashboardService(session).read(caller.tenant_id, parse_id(dashboard_id, "dashboard"))
+        service = DashboardService(data.session)
+        row = service.read(caller.tenant_id, parse_id(dashboard_id, "dashboard"))
         reading = data.prepare(row, raw, requested_by=caller.user_id)
         data.hand_over(reading)
         return reading
 
     reading = await anyio.to_thread.run_sync(plan)
     await data.settle(reading, wait)
-    return await anyio.to_thread.run_sync(data.assemble, reading)
+    return reading
 
 
 @router.post(
@@ -175,21 +186,13 @@ async def export_dashboard(
         given = f"'{format}' is not a format" if format else "a format is required"
         raise ValidationFailed.field("format", f"{given}; a dashboard exports as: pdf")
     data = DashboardData(session, runtime, executor)
-    raw = filters.from_query(request.query_params)
+    reading = await _settled_read(request, dashboard_id, caller, data, pdf.WAIT_SECONDS)
 
-    def plan() -> Reading:
-        row = DashboardService(session).read(caller.tenant_id, parse_id(dashboard_id, "dashboard"))
-        reading = data.prepare(row, raw, requested_by=caller.user_id)
-        data.hand_over(reading)
-        return reading
-
-    def render(reading: Reading) -> pdf.DashboardPdf:
+    def render() -> pdf.DashboardPdf:
         document = data.assemble(reading)
         return pdf.render_document(session, runtime, caller.tenant_id, document)
 
-    reading = await anyio.to_thread.run_sync(plan)
-    await data.settle(reading, pdf.WAIT_SECONDS)
-    made = await anyio.to_thread.run_sync(render, reading)
+    made = await anyio.to_thread.run_sync(render)
     return Response(
         made.content,
         media_type=pdf.MEDIA_TYPE,

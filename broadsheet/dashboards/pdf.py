@@ -140,6 +140,7 @@ def dashboard_pdf(
     locked: Mapping[str, Any] | None = None,
     requested_by: uuid.UUID | None = None,
     trigger: JobTrigger = JobTrigger.dashboard,
+    reference: datetime | None = None,
 ) -> tuple[bytes, str]:
     """The dashboard's PDF and its file name, its widgets' jobs waited for up to 60 s."""
     made = export_pdf(
@@ -151,6 +152,7 @@ def dashboard_pdf(
         locked=locked,
         requested_by=requested_by,
         trigger=trigger,
+        reference=reference,
     )
     return made.content, made.filename
 
@@ -165,6 +167,7 @@ def export_pdf(
     locked: Mapping[str, Any] | None = None,
     requested_by: uuid.UUID | None = None,
     trigger: JobTrigger = JobTrigger.dashboard,
+    reference: datetime | None = None,
 ) -> DashboardPdf:
     """:func:`dashboard_pdf` with the ``Content-Disposition`` an API answer needs."""
     # Imported here: the data service reaches the schedules, whose deliveries attach this PDF.
@@ -177,6 +180,7 @@ def export_pdf(
         wait=WAIT_SECONDS,
         requested_by=requested_by,
         trigger=trigger,
+        reference=reference,
     )
     return render_document(session, runtime, row.tenant_id, document)
 

@@ -241,26 +241,14 @@ class WidgetWithData(WidgetOut):
     data: dict[str, Any] = Field(description=WIDGET_DATA_DESCRIPTION)
 
 
-class DashboardDocument(ApiModel):
+class DashboardDocument(DashboardDefinition):
     """Seed 000's ``Dashboard``: the definition with every widget's data."""
 
-    id: uuid.UUID
-    name: str
-    description: str | None
-    created_at: datetime
-    updated_at: datetime
-    created_by: str
-    tags: list[str]
-    version: int
-    layout: dict[str, Any]
-    refresh_interval: int
-    timezone: str
-    parameters: list[FilterOut]
     filters: dict[str, Any] = Field(description="The filter values used, by filter name.")
     last_updated: datetime = Field(
         description="The oldest generatedAt of the ready widgets; the response time if none."
     )
-    widgets: list[WidgetWithData]
+    widgets: list[WidgetWithData]  # type: ignore[assignment]  # each widget with its data
 
 
 class WidgetJob(ApiModel):

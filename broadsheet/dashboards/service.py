@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ from broadsheet.dashboards.schemas import (
 from broadsheet.errors import Conflict, NotFound, TooManyRequests
 from broadsheet.kit.pagination import Page
 from broadsheet.kit.time import utc_now
+from broadsheet.schedules import projections as schedule_projections
 
 # A forced refresh runs every widget's report: at most one per dashboard in this window.
 REFRESH_WINDOW_SECONDS = 30
@@ -114,6 +116,7 @@ class DashboardService:
         row = self.get(tenant_id, dashboard_id)
         self.session.delete(row)
         projections.remove_dashboard(self.session, row.id)
+        schedule_projections.remove_schedules_of(self.session, dashboard_id=row.id)
         self.session.flush()
 
     def _check(self, tenant_id: uuid.UUID, body: DashboardDefinitionWrite) -> validation.Checked:
@@ -138,23 +141,26 @@ class DashboardService:
 
 
 def definition(row: models.Dashboard) -> DashboardDefinition:
-    return DashboardDefinition.model_validate(
-        {
-            "id": row.id,
-            "name": row.name,
-            "description": row.description,
-            "createdAt": row.created_at,
-            "updatedAt": row.updated_at,
-            "createdBy": str(row.created_by),
-            "tags": row.tags or [],
-            "version": row.version,
-            "layout": row.layout or {"type": "grid", "columns": 12},
-            "refreshInterval": row.refresh_interval or DEFAULT_REFRESH_SECONDS,
-            "timezone": row.timezone,
-            "parameters": row.parameters or [],
-            "widgets": [{"options": {}, **w} for w in row.widgets or []],
-        }
-    )
+    return DashboardDefinition.model_validate(definition_fields(row))
+
+
+def definition_fields(row: models.Dashboard) -> dict[str, Any]:
+    """A stored definition as its wire fields: what a definition and a document share."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "description": row.description,
+        "createdAt": row.created_at,
+        "updatedAt": row.updated_at,
+        "createdBy": str(row.created_by),
+        "tags": row.tags or [],
+        "version": row.version,
+        "layout": row.layout or {"type": "grid", "columns": 12},
+        "refreshInterval": row.refresh_interval or DEFAULT_REFRESH_SECONDS,
+        "timezone": row.timezone,
+        "parameters": row.parameters or [],
+        "widgets": [{"options": {}, **w} for w in row.widgets or []],
+    }
 
 
 def metadata(view: models.DashboardView) -> DashboardMetadata:

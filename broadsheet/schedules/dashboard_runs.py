@@ -193,7 +193,7 @@ def _make(runtime: Runtime, executor: Executor | None, claim: Claim) -> bytes | 
             # Commits this session (the widgets' jobs), hands the jobs over and waits for them.
             content, _ = dashboard_pdf(
                 session, runtime, executor, dashboard, {}, locked=locked, requested_by=owner,
-                trigger=JobTrigger.schedule,
+                trigger=JobTrigger.schedule, reference=execution.scheduled_for,
             )  # fmt: skip
         except Exception as exc:  # a renderer, a storage read, a bug: tried again, and said
             log.warning("the PDF of execution %s failed", claim.execution_id, exc_info=True)

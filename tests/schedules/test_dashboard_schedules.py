@@ -288,12 +288,12 @@ def test_filter_templates_resolve_at_the_scheduled_instant(
         ).all()
         owner = session.scalar(select(models.User.id).where(models.User.email == OWNER))
     # One job per execution for the scorecard, with each fire's start date, made for the
-    # schedule's owner and marked as a schedule's.
+    # schedule's owner, marked as a schedule's and queued with the scheduled runs.
     assert sorted(j.parameters["startDate"] for j in jobs if j.parameters) == [
         "2024-04-06",
         "2024-04-28",
     ]
-    assert {(j.trigger, j.created_by) for j in jobs} == {("schedule", owner)}
+    assert {(j.trigger, j.priority, j.created_by) for j in jobs} == {("schedule", "low", owner)}
     done = execution_row(sessions, execution.id)
     assert done.status == "completed" and done.file_url and done.file_size
     assert "2024-04-28" in pdf_text(runtime.storage.local_path(done.file_url).read_bytes())
@@ -489,6 +489,11 @@ def test_a_deleted_dashboard_takes_its_schedule_and_nothing_in_flight_breaks(
     with sessions() as session:
         assert session.scalars(select(models.ReportExecution)).all() == []
         assert session.scalars(select(models.ReportDelivery)).all() == []
+        # The read model lets them go too: lists never show a schedule that is gone.
+        view = models.ScheduledReportView
+        assert session.scalars(select(view).where(view.dashboard_id.is_not(None))).all() == []
+    listed = client.get(SCHEDULES, headers=admin.headers).json()
+    assert [s for s in listed if s["dashboardId"] is not None] == []
     # Every step of the scheduler finds nothing to do, and nothing fails.
     assert ticker.tick(runtime) == []
     assert executions.advance(runtime) == []

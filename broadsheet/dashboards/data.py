@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from broadsheet import models
 from broadsheet.dashboards import filters, markdown
@@ -250,7 +250,8 @@ class DashboardData:
         """The document of the read, from what is stored now."""
         now = utc_now()
         for feed in reading.feeds:
-            self._load(feed)
+            if feed.in_flight:  # only a feed whose job was running can have changed
+                self._load(feed)
         url = chart_url or self._api_chart_url
         widgets = [
             {"options": {}, **slot.widget, "data": self._data(slot, now, url)}
@@ -341,6 +342,8 @@ class DashboardData:
         )
         latest = self.session.scalars(
             select(result)
+            # Charts' data is large and wanted only for a chart widget's current result.
+            .options(defer(result.visualizations))
             .join(job, job.id == result.job_id)
             .where(
                 job.report_id == feed.report.id,

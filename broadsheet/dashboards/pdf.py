@@ -130,33 +130,6 @@ class DashboardPdf:
     content_disposition: str  # with the name in its own script too, as exports have it
 
 
-def dashboard_pdf(
-    session: Session,
-    runtime: Runtime,
-    executor: Executor | None,
-    row: models.Dashboard,
-    raw_filters: Mapping[str, str],
-    *,
-    locked: Mapping[str, Any] | None = None,
-    requested_by: uuid.UUID | None = None,
-    trigger: JobTrigger = JobTrigger.dashboard,
-    reference: datetime | None = None,
-) -> tuple[bytes, str]:
-    """The dashboard's PDF and its file name, its widgets' jobs waited for up to 60 s."""
-    made = export_pdf(
-        session,
-        runtime,
-        executor,
-        row,
-        raw_filters,
-        locked=locked,
-        requested_by=requested_by,
-        trigger=trigger,
-        reference=reference,
-    )
-    return made.content, made.filename
-
-
 def export_pdf(
     session: Session,
     runtime: Runtime,
@@ -169,7 +142,9 @@ def export_pdf(
     trigger: JobTrigger = JobTrigger.dashboard,
     reference: datetime | None = None,
 ) -> DashboardPdf:
-    """:func:`dashboard_pdf` with the ``Content-Disposition`` an API answer needs."""
+    """The dashboard's PDF, its file name and the ``Content-Disposition`` an answer needs,
+    its widgets' jobs waited for up to 60 s (the session is committed: see
+    ``DashboardData.document``)."""
     # Imported here: the data service reaches the schedules, whose deliveries attach this PDF.
     from broadsheet.dashboards.data import DashboardData
 
@@ -512,7 +487,6 @@ __all__ = [
     "DashboardPdf",
     "TableRows",
     "content_disposition",
-    "dashboard_pdf",
     "export_pdf",
     "filename",
     "render",

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -63,18 +64,7 @@ def stored(session: Session, storage: Storage, execution: models.ReportExecution
     except FileNotFoundError:
         raise ArtifactMissing("the artifact was deleted with its expired result") from None
     report_name = report.name if report else "Report"
-    at, zone = execution.scheduled_for, schedule.timezone
-    plain, _ = filenames.stem(report_name, at, zone)
-    size = execution.file_size if execution.file_size is not None else path.stat().st_size
-    artifact = Artifact(
-        path=path,
-        filename=f"{plain}.{exporter.extension}",
-        media_type=exporter.media_type,
-        format=exporter.name,
-        size=size,
-    )
-    disposition = filenames.content_disposition(report_name, at, zone, exporter.extension)
-    return Stored(artifact, schedule, result, report_name, disposition)
+    return _named(path, execution, schedule, result, report_name, exporter.name)
 
 
 def _dashboard_pdf(
@@ -93,10 +83,25 @@ def _dashboard_pdf(
         raise ArtifactMissing("the dashboard's PDF was deleted, as old results are") from None
     dashboard = session.get(models.Dashboard, schedule.dashboard_id)
     name = dashboard.name if dashboard else "Dashboard"
-    exporter = EXPORTERS["pdf"]
+    return _named(
+        path, execution, schedule, None, name, "pdf", stamp=filenames.DAY, fallback="dashboard"
+    )
+
+
+def _named(
+    path: Path,
+    execution: models.ReportExecution,
+    schedule: models.ReportSchedule,
+    result: models.ReportResult | None,
+    name: str,
+    format_name: str,
+    **naming: str,
+) -> Stored:
+    """The stored file as an artifact named after ``name`` and the fire's time in the
+    schedule's zone (``naming``: the stamp and fallback of ``exports.filenames``)."""
+    exporter = EXPORTERS[format_name]
     at, zone = execution.scheduled_for, schedule.timezone
-    named = {"stamp": filenames.DAY, "fallback": "dashboard"}
-    plain, _ = filenames.stem(name, at, zone, **named)
+    plain, _ = filenames.stem(name, at, zone, **naming)
     size = execution.file_size if execution.file_size is not None else path.stat().st_size
     artifact = Artifact(
         path=path,
@@ -105,8 +110,8 @@ def _dashboard_pdf(
         format=exporter.name,
         size=size,
     )
-    disposition = filenames.content_disposition(name, at, zone, exporter.extension, **named)
-    return Stored(artifact, schedule, None, name, disposition)
+    disposition = filenames.content_disposition(name, at, zone, exporter.extension, **naming)
+    return Stored(artifact, schedule, result, name, disposition)
 
 
 def build(

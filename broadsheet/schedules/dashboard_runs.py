@@ -37,7 +37,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from broadsheet import models
-from broadsheet.dashboards.pdf import dashboard_pdf
+from broadsheet.dashboards.pdf import export_pdf
 from broadsheet.db import session_scope
 from broadsheet.deliveries import service as deliveries
 from broadsheet.jobs.executors import Executor
@@ -191,10 +191,10 @@ def _make(runtime: Runtime, executor: Executor | None, claim: Claim) -> bytes | 
         locked, owner = dict(execution.parameters or {}), schedule.created_by
         try:
             # Commits this session (the widgets' jobs), hands the jobs over and waits for them.
-            content, _ = dashboard_pdf(
+            content = export_pdf(
                 session, runtime, executor, dashboard, {}, locked=locked, requested_by=owner,
                 trigger=JobTrigger.schedule, reference=execution.scheduled_for,
-            )  # fmt: skip
+            ).content  # fmt: skip
         except Exception as exc:  # a renderer, a storage read, a bug: tried again, and said
             log.warning("the PDF of execution %s failed", claim.execution_id, exc_info=True)
             session.rollback()  # whatever the failed build left half-written

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from broadsheet.capacity import request_session
 from broadsheet.config import Settings
-from broadsheet.jobs.executors import Executor
 from broadsheet.runtime import Runtime
 
 # Dependencies that need no I/O are ``async``: a sync one would queue for a request thread,
@@ -33,13 +32,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         yield s
 
 
-async def get_executor(request: Request) -> Executor:
-    executor: Executor = request.app.state.executor
-    return executor
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-ExecutorDep = Annotated[Executor, Depends(get_executor)]
 # scope="function": the commit happens before the response is sent, so a 201 means written.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -61,7 +61,6 @@ from broadsheet.reports import parameters
 from broadsheet.reports.schemas import MAIN_DATASET
 from broadsheet.results import parquet
 from broadsheet.runtime import Runtime
-from broadsheet.schedules.service import fire_parameters
 
 IN_FLIGHT = (JobStatus.queued, JobStatus.processing)
 POLL_SECONDS = 0.2
@@ -321,7 +320,7 @@ class DashboardData:
                 if target["widgetId"] == widget["id"]:
                     wanted[str(target["parameter"])] = value
         try:
-            resolved = fire_parameters(report, wanted, now, zone)
+            resolved = parameters.resolve_templated(report, wanted, now, zone)
         except parameters.ParameterErrors as exc:
             slot.error = f"report {report.name!r}: {exc}"
             return slot

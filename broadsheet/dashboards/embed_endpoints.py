@@ -32,8 +32,9 @@ from broadsheet.dashboards.embed import EmbedGrant, EmbedLink, EmbedRequest, Emb
 from broadsheet.dashboards.endpoints import Wait  # the same bounds as the API's read
 from broadsheet.dashboards.schemas import DashboardDocument
 from broadsheet.dashboards.service import DashboardService
-from broadsheet.dependencies import ExecutorDep, RuntimeDep, SessionDep, SettingsDep
+from broadsheet.dependencies import RuntimeDep, SessionDep, SettingsDep
 from broadsheet.errors import BroadsheetError, NotFound, ValidationFailed
+from broadsheet.jobs.endpoints import ExecutorDep
 from broadsheet.kit.ids import parse_id
 from broadsheet.models import JobTrigger
 from broadsheet.results.service import ResultService

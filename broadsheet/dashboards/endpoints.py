@@ -27,8 +27,9 @@ from broadsheet.dashboards.schemas import (
     WidgetJob,
 )
 from broadsheet.dashboards.service import DashboardService, definition
-from broadsheet.dependencies import ExecutorDep, RuntimeDep, SessionDep
+from broadsheet.dependencies import RuntimeDep, SessionDep
 from broadsheet.errors import ValidationFailed
+from broadsheet.jobs.endpoints import ExecutorDep
 from broadsheet.kit.ids import parse_id
 from broadsheet.kit.pagination import Page, page_params
 from broadsheet.routing import api_router

@@ -27,7 +27,6 @@ from broadsheet.dashboards.schemas import (
 from broadsheet.errors import Conflict, NotFound, TooManyRequests
 from broadsheet.kit.pagination import Page
 from broadsheet.kit.time import utc_now
-from broadsheet.schedules import projections as schedule_projections
 
 # A forced refresh runs every widget's report: at most one per dashboard in this window.
 REFRESH_WINDOW_SECONDS = 30
@@ -116,7 +115,6 @@ class DashboardService:
         row = self.get(tenant_id, dashboard_id)
         self.session.delete(row)
         projections.remove_dashboard(self.session, row.id)
-        schedule_projections.remove_schedules_of(self.session, dashboard_id=row.id)
         self.session.flush()
 
     def _check(self, tenant_id: uuid.UUID, body: DashboardDefinitionWrite) -> validation.Checked:

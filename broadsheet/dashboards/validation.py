@@ -13,7 +13,7 @@ Every problem found is reported at once, each naming its field by index in the b
   report, and a parameter of that report of a compatible type.
 - parameter values: each report widget's values — its own, with its filters' defaults in
   place of the parameters they target — resolve against the report's declarations the way a
-  schedule's do (``schedules.service.fire_parameters``: templates evaluated now, in the
+  schedule's do (``reports.parameters.resolve_templated``: templates evaluated now, in the
   dashboard's time zone). So a required parameter without a default that neither the widget
   nor a filter supplies is refused here, not when the dashboard is first read.
 """
@@ -44,7 +44,6 @@ from broadsheet.dashboards.schemas import (
 from broadsheet.errors import ValidationFailed
 from broadsheet.problems import field_name
 from broadsheet.reports import parameters
-from broadsheet.schedules.service import fire_parameters
 
 ReportLookup = Callable[[uuid.UUID], models.ReportDefinition | None]
 
@@ -301,7 +300,7 @@ def _check_values(
                     values[target.parameter] = flt.default_value
                     from_filter[target.parameter] = k
         try:
-            fire_parameters(report, values, now, zone)
+            parameters.resolve_templated(report, values, now, zone)
         except parameters.ParameterErrors as exc:
             for problem in exc.problems:
                 if problem.name in from_filter:

@@ -5,7 +5,8 @@ from typing import Annotated, Any
 from fastapi import BackgroundTasks, Body, Depends, Path, Request, Response, status
 
 from broadsheet.auth.dependencies import CurrentUser
-from broadsheet.dependencies import ExecutorDep, SessionDep, SettingsDep
+from broadsheet.dependencies import SessionDep, SettingsDep
+from broadsheet.jobs.executors import Executor
 from broadsheet.jobs.schemas import ReportGenerationJob
 from broadsheet.jobs.service import JobService, to_schema
 from broadsheet.kit.ids import parse_id
@@ -13,6 +14,14 @@ from broadsheet.kit.pagination import Page, page_params
 from broadsheet.models import JobStatus
 from broadsheet.routing import api_router
 
+
+async def get_executor(request: Request) -> Executor:
+    executor: Executor = request.app.state.executor
+    return executor
+
+
+# The app's executor, for endpoints that queue jobs (generate, dashboards, run-now).
+ExecutorDep = Annotated[Executor, Depends(get_executor)]
 ReportId = Annotated[str, Path(alias="reportId", description="A report id.")]
 JobId = Annotated[str, Path(alias="jobId", description="A job id.")]
 

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from broadsheet.models.base import Base, TagsType, tenant_fk
@@ -98,7 +98,11 @@ class ScheduledReportView(Base):
         Index("idx_scheduled_reports_view_enabled", "enabled"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    # Goes with its schedule, also when the database deletes the schedule with its report or
+    # dashboard (no code runs then to update the read model).
+    id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("report_schedules.id", ondelete="CASCADE"), primary_key=True
+    )
     tenant_id: Mapped[uuid.UUID] = tenant_fk()
     # A schedule sends a report or a dashboard: one of these is set, and report_name is the
     # name of whichever it is.

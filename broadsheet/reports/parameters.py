@@ -15,10 +15,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from broadsheet.reports import expressions
+
+if TYPE_CHECKING:
+    from broadsheet.models import ReportDefinition
 
 MAX_STRING = 10_000
 MAX_LISTED_OPTIONS = 20
@@ -319,3 +322,39 @@ def _check_date_default(default: str) -> None:
     raise ValueError(
         f"defaultValue {default!r} is not a date (YYYY-MM-DD) or an expression such as today()"
     )
+
+
+def resolve_templated(
+    report: ReportDefinition,
+    values: dict[str, Any],
+    instant: datetime,
+    zone: ZoneInfo,
+) -> dict[str, Any]:
+    """The values a run at ``instant`` uses, normalised as a job stores them, from values
+    that may be templates (``{{today().minusDays(7)}}``).
+
+    The one way a schedule's fire (its preview, the ticker, run-now, a first attempt) and a
+    dashboard's widget work out their parameters. The given values, templates included, are
+    evaluated in ``zone`` (the schedule's, the dashboard's); a parameter they leave out takes
+    the report's default, evaluated in the report's own zone. Raises :class:`ParameterErrors`
+    naming each parameter that does not work, templates that cannot be evaluated included.
+    """
+    rendered: dict[str, Any] = {}
+    problems: list[ParameterProblem] = []
+    for name, value in values.items():
+        try:
+            rendered[name] = (
+                expressions.render(value, instant, zone) if isinstance(value, str) else value
+            )
+        except expressions.ExpressionError as exc:
+            problems.append(ParameterProblem(name, str(exc)))
+    if problems:
+        raise ParameterErrors(problems)
+    resolved = resolve(
+        report.parameters or [],
+        rendered,
+        reference=instant,
+        tz=zone,
+        defaults_tz=ZoneInfo(report.timezone),
+    )
+    return normalized(resolved)

@@ -25,7 +25,6 @@ from broadsheet.reports.schemas import (
     ReportMetadata,
     Timeframe,
 )
-from broadsheet.schedules import projections as schedule_projections
 
 
 class ReportService:
@@ -87,7 +86,6 @@ class ReportService:
         row = self.get(tenant_id, report_id)
         self.session.delete(row)
         projections.remove_report(self.session, row.id)
-        schedule_projections.remove_schedules_of(self.session, report_id=row.id)
         self.session.flush()
 
     def _validate(self, tenant_id: uuid.UUID, body: ReportDefinitionWrite) -> None:

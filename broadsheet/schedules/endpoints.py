@@ -10,8 +10,9 @@ from broadsheet import models
 from broadsheet.auth.dependencies import CurrentUser, Editor
 from broadsheet.auth.principal import Principal
 from broadsheet.deliveries import parcels
-from broadsheet.dependencies import ExecutorDep, RuntimeDep, SessionDep, SettingsDep
+from broadsheet.dependencies import RuntimeDep, SessionDep, SettingsDep
 from broadsheet.errors import NotFound, ValidationFailed
+from broadsheet.jobs.endpoints import ExecutorDep
 from broadsheet.kit.ids import parse_id
 from broadsheet.kit.pagination import Page, page_params
 from broadsheet.kit.time import utc_now

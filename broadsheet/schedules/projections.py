@@ -75,15 +75,3 @@ def remove_schedule(session: Session, schedule_id: uuid.UUID) -> None:
     session.execute(
         delete(models.ScheduledReportView).where(models.ScheduledReportView.id == schedule_id)
     )
-
-
-def remove_schedules_of(
-    session: Session, *, report_id: uuid.UUID | None = None, dashboard_id: uuid.UUID | None = None
-) -> None:
-    """The read rows of the schedules a deleted report or dashboard took with it (the
-    database cascades to the schedules, not to their read model)."""
-    view = models.ScheduledReportView
-    if report_id is not None:
-        session.execute(delete(view).where(view.report_id == report_id))
-    if dashboard_id is not None:
-        session.execute(delete(view).where(view.dashboard_id == dashboard_id))

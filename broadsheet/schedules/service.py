@@ -25,7 +25,7 @@ from broadsheet.deliveries import recipients
 from broadsheet.errors import NotFound, ValidationFailed
 from broadsheet.kit.pagination import Page
 from broadsheet.kit.time import utc_now
-from broadsheet.reports import expressions, parameters
+from broadsheet.reports import parameters
 from broadsheet.reports.service import ReportService
 from broadsheet.schedules import cron, projections
 from broadsheet.schedules.cadence import to_cron
@@ -38,42 +38,6 @@ DASHBOARD_FORMAT = "pdf"  # a dashboard is sent as the one PDF of all its widget
 
 # What a fire at an instant, in a zone, runs with (raises parameters.ParameterErrors).
 Resolver = Callable[[datetime, ZoneInfo], dict[str, Any]]
-
-
-def fire_parameters(
-    report: models.ReportDefinition,
-    values: dict[str, Any],
-    instant: datetime,
-    zone: ZoneInfo,
-) -> dict[str, Any]:
-    """The values a fire at ``instant`` runs with, normalised as a job stores them.
-
-    The one way a fire's parameters are worked out — by the preview, the ticker, run-now and
-    a first attempt alike; retries reuse what the execution stored. The schedule's values,
-    templates included, are evaluated in the schedule's zone; a parameter the schedule leaves
-    out takes the report's default, evaluated in the report's own zone. Raises
-    :class:`parameters.ParameterErrors` naming each parameter that does not work, templates
-    that cannot be evaluated included.
-    """
-    rendered: dict[str, Any] = {}
-    problems: list[parameters.ParameterProblem] = []
-    for name, value in values.items():
-        try:
-            rendered[name] = (
-                expressions.render(value, instant, zone) if isinstance(value, str) else value
-            )
-        except expressions.ExpressionError as exc:
-            problems.append(parameters.ParameterProblem(name, str(exc)))
-    if problems:
-        raise parameters.ParameterErrors(problems)
-    resolved = parameters.resolve(
-        report.parameters or [],
-        rendered,
-        reference=instant,
-        tz=zone,
-        defaults_tz=ZoneInfo(report.timezone),
-    )
-    return parameters.normalized(resolved)
 
 
 def cadence_of(row: models.ReportSchedule) -> cron.Cadence:
@@ -309,7 +273,7 @@ def _resolve(
 ) -> dict[str, Any]:
     if isinstance(target, models.Dashboard):
         return fire_filters(target, values, instant, zone)
-    return fire_parameters(target, values, instant, zone)
+    return parameters.resolve_templated(target, values, instant, zone)
 
 
 def resolver(session: Session, row: models.ReportSchedule) -> Resolver | None:

@@ -41,7 +41,6 @@ from broadsheet.reports import parameters
 from broadsheet.runtime import Runtime
 from broadsheet.schedules import cron, projections
 from broadsheet.schedules.filter_values import fire_filters
-from broadsheet.schedules.service import fire_parameters
 
 log = logging.getLogger(__name__)
 Schedule = models.ReportSchedule
@@ -382,7 +381,7 @@ class _JobPreparer:
         if not has_query(report):
             return None, NO_QUERY
         try:
-            values = fire_parameters(report, templates, instant, ZoneInfo(zone))
+            values = parameters.resolve_templated(report, templates, instant, ZoneInfo(zone))
         except parameters.ParameterErrors as exc:
             return None, str(exc)
         # Shared by fires of many schedules: each sets its own creator (the schedule's).
@@ -486,7 +485,7 @@ def submit_attempt(
         if report is None:
             raise NotFound(REPORT_DELETED)
         if execution.parameters is None:
-            execution.parameters = fire_parameters(
+            execution.parameters = parameters.resolve_templated(
                 report, row.parameters or {}, execution.scheduled_for, ZoneInfo(row.timezone)
             )
         job = JobService(session, runtime.settings).submit(

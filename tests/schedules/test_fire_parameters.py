@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from broadsheet import models
 from broadsheet.config import Settings
 from broadsheet.db import session_scope
+from broadsheet.reports.parameters import resolve_templated
 from broadsheet.runtime import Runtime
 from broadsheet.schedules import executions, ticker
-from broadsheet.schedules.service import ScheduleService, fire_parameters
+from broadsheet.schedules.service import ScheduleService
 from tests.factories import Caller, Tenancy
 from tests.jobs.helpers import report_id
 
@@ -218,7 +219,7 @@ def test_run_now_resolves_at_the_request_in_the_schedules_zone(
         assert row is not None
         report = session.get(models.ReportDefinition, row.report_id)
         assert report is not None
-        assert fire_parameters(report, row.parameters or {}, instant, ZoneInfo(zone)) == want
+        assert resolve_templated(report, row.parameters or {}, instant, ZoneInfo(zone)) == want
 
 
 def test_a_retry_a_day_later_runs_with_the_first_attempts_values(

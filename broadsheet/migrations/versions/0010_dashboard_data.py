@@ -8,7 +8,9 @@ schedule may send a dashboard.
 - ``dashboards.refreshed_at``: the last forced refresh (one per 30 s).
 - ``tenants.embed_secret``: the key embed tokens are signed with, encrypted at rest.
 - ``report_schedules.dashboard_id``: a schedule names a report or a dashboard; its read model
-  ``scheduled_reports_view`` carries either id.
+  ``scheduled_reports_view`` carries either id, and its rows now go with their schedule (the
+  database deletes schedules with their report or dashboard, where no code updates the read
+  model).
 
 Revision ID: 0010
 Revises: 0009
@@ -64,9 +66,20 @@ def upgrade() -> None:
         )
         batch.alter_column("report_id", existing_type=sa.Uuid(), nullable=True)
         batch.create_index("idx_report_schedules_dashboard_id", ["dashboard_id"])
+    # The rows of schedules already deleted with their report, which the list still showed.
+    op.execute(
+        "DELETE FROM scheduled_reports_view WHERE id NOT IN (SELECT id FROM report_schedules)"
+    )
     with op.batch_alter_table("scheduled_reports_view") as batch:
         batch.add_column(sa.Column("dashboard_id", sa.Uuid(), nullable=True))
         batch.alter_column("report_id", existing_type=sa.Uuid(), nullable=True)
+        batch.create_foreign_key(
+            "fk_scheduled_reports_view_id_report_schedules",
+            "report_schedules",
+            ["id"],
+            ["id"],
+            ondelete="CASCADE",
+        )
 
 
 def downgrade() -> None:
@@ -74,6 +87,7 @@ def downgrade() -> None:
     op.execute("DELETE FROM scheduled_reports_view WHERE report_id IS NULL")
     op.execute("DELETE FROM report_schedules WHERE report_id IS NULL")
     with op.batch_alter_table("scheduled_reports_view") as batch:
+        batch.drop_constraint("fk_scheduled_reports_view_id_report_schedules", type_="foreignkey")
         batch.alter_column("report_id", existing_type=sa.Uuid(), nullable=False)
         batch.drop_column("dashboard_id")
     with op.batch_alter_table("report_schedules") as batch:

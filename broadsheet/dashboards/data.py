@@ -120,6 +120,7 @@ class Reading:
     slots: list[Slot]
     feeds: list[Feed]
     queued: list[models.ReportJob] = field(default_factory=list)
+    waited: bool = False  # for its jobs: what is stored may have changed since it was planned
 
     @property
     def waiting_on(self) -> list[uuid.UUID]:
@@ -159,6 +160,7 @@ class DashboardData:
         )
         self.hand_over(reading)
         deadline = time.monotonic() + wait
+        reading.waited = wait > 0 and bool(reading.waiting_on)
         while reading.waiting_on and time.monotonic() < deadline:
             if self.settled(reading.waiting_on):
                 break
@@ -229,6 +231,7 @@ class DashboardData:
         """Wait up to ``wait`` seconds, on the event loop, for the jobs the read waits on;
         each check takes a request thread only for its query."""
         ids = reading.waiting_on
+        reading.waited = wait > 0 and bool(ids)
         deadline = anyio.current_time() + wait
         while ids and anyio.current_time() < deadline:
             if await anyio.to_thread.run_sync(self.settled, ids):
@@ -246,10 +249,11 @@ class DashboardData:
         return busy is None
 
     def assemble(self, reading: Reading, chart_url: ChartUrl | None = None) -> DashboardDocument:
-        """The document of the read, from what is stored now."""
+        """The document of the read: as it was planned, or after a wait, with what its jobs
+        made (a read that did not wait answers what it found, its new jobs pending)."""
         now = utc_now()
         for feed in reading.feeds:
-            if feed.in_flight:  # only a feed whose job was running can have changed
+            if reading.waited and feed.in_flight:  # only a running job's feed can have changed
                 self._load(feed)
         url = chart_url or self._api_chart_url
         widgets = [

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from broadsheet.config import Settings
-from broadsheet.models import DataSource
+from broadsheet.models import DataSource, Role
 from tests.conftest import service_missing
 from tests.factories import Caller, Tenancy, report_body
 
@@ -227,3 +227,73 @@ def test_duckdb_decimals_stay_exact(client: TestClient, admin: Caller, settings:
         headers=admin.headers,
     )
     assert "12345678901234567.89" in exported.text and "12345678901234567.88" in exported.text
+
+
+def test_editors_read_a_sources_tables_and_columns(
+    client: TestClient, admin: Caller, tenancy: Tenancy
+) -> None:
+    tenancy.demo("acme")
+    editor = tenancy.key("acme", Role.editor, name="ed")
+    demo = next(s for s in client.get(SOURCES, headers=admin.headers).json())
+    answer = client.get(f"{SOURCES}/{demo['id']}/schema", headers=editor.headers)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["truncated"] is False
+    tables = {t["name"]: t for t in body["tables"]}
+    assert {"portfolio_performance", "prices", "trades"} <= set(tables)
+    performance = tables["portfolio_performance"]
+    assert performance["schema"] is None
+    assert [c["name"] for c in performance["columns"]] == [
+        "date",
+        "strategy",
+        "return",
+        "benchmark_return",
+    ]
+    assert performance["columns"][0]["type"] == "DATE"
+
+    viewer = tenancy.key("acme", Role.viewer, name="vi")
+    assert client.get(f"{SOURCES}/{demo['id']}/schema", headers=viewer.headers).status_code == 403
+    other = tenancy.key("globex", Role.admin, name="gi")
+    assert client.get(f"{SOURCES}/{demo['id']}/schema", headers=other.headers).status_code == 404
+
+
+def test_a_postgres_sources_schemas_are_listed_and_odd_names_are_data(
+    client: TestClient, admin: Caller
+) -> None:
+    url = pg_url()
+    schema = f"bs_schema_{uuid.uuid4().hex[:8]}"
+    odd = 'odd "name"; DROP TABLE x; --'
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        quoted = odd.replace('"', '""')
+        conn.execute(text(f'CREATE TABLE "{schema}".orders (id bigint, "{quoted}" text)'))
+    try:
+        source = create(client, admin, url=url).json()
+        body = client.get(f"{SOURCES}/{source['id']}/schema", headers=admin.headers).json()
+        ours = [t for t in body["tables"] if t["schema"] == schema]
+        assert ours == [
+            {
+                "schema": schema,
+                "name": "orders",
+                "columns": [{"name": "id", "type": "BIGINT"}, {"name": odd, "type": "TEXT"}],
+            }
+        ]
+        assert not [
+            t for t in body["tables"] if t["schema"] in ("pg_catalog", "information_schema")
+        ]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def test_an_unreadable_source_is_a_422_not_a_500(
+    client: TestClient, admin: Caller, settings: Settings
+) -> None:
+    path = settings.source_dirs_for("acme")[0] / f"{uuid.uuid4()}.db"
+    source = create(client, admin, name="ghost", url=f"sqlite:///{path}").json()
+    answer = client.get(f"{SOURCES}/{source['id']}/schema", headers=admin.headers)
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["field"] == "dataSource"
+    assert "unable to open" in answer.json()["errors"][0]["message"]

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError
 
@@ -369,6 +369,77 @@ def probe(url: URL) -> Probe:
         return Probe(False, error=_describe(exc, url))
     finally:
         engine.dispose()
+
+
+@dataclass(frozen=True)
+class Table:
+    schema: str | None
+    name: str
+    columns: list[tuple[str, str]]  # (name, the database's type name)
+
+
+# Enough for completion in an editor; a warehouse with more is listed in part (``truncated``).
+MAX_TABLES = 1_000
+MAX_COLUMNS = 500
+
+
+def tables(url: URL) -> tuple[list[Table], bool]:
+    """The tables and views a report's query may read, with their columns, and whether the
+    list was cut at :data:`MAX_TABLES`. System schemas are left out. Raises
+    :class:`SchemaUnreadable` with the driver's words (never the URL's password)."""
+    engine = make_source_engine(url)
+    try:
+        with engine.connect() as conn:
+            inspector = inspect(conn)
+            found: list[Table] = []
+            for schema in _user_schemas(inspector, url.get_backend_name()):
+                names = inspector.get_table_names(schema=schema)
+                names += inspector.get_view_names(schema=schema)
+                for name in sorted(set(names)):
+                    if len(found) == MAX_TABLES:
+                        return found, True
+                    columns = inspector.get_columns(name, schema=schema)[:MAX_COLUMNS]
+                    typed = [(str(c["name"]), _type_name(c["type"])) for c in columns]
+                    found.append(Table(schema, name, typed))
+            return found, False
+    except Exception as exc:  # a driver's failure is said as such, never a 500
+        raise SchemaUnreadable(_describe(exc, url)) from None
+    finally:
+        engine.dispose()
+
+
+class SchemaUnreadable(Exception):
+    """The source's tables could not be listed; the message is the driver's."""
+
+
+SYSTEM_SCHEMAS = {
+    "information_schema",
+    "pg_catalog",
+    "pg_toast",
+    "mysql",
+    "performance_schema",
+    "sys",
+}
+
+
+def _user_schemas(inspector: Any, backend: str) -> list[str | None]:
+    """The default schema first (its tables unqualified), then the others users made. On
+    MySQL a schema is a database: only the source's own is listed."""
+    if backend in ("mysql", "mariadb", "sqlite"):
+        return [None]
+    try:
+        others = [s for s in inspector.get_schema_names() if s not in SYSTEM_SCHEMAS]
+    except NotImplementedError:
+        return [None]
+    default = inspector.default_schema_name
+    return [None, *sorted(s for s in others if s != default and not s.startswith("pg_"))]
+
+
+def _type_name(kind: Any) -> str:
+    try:
+        return str(kind)
+    except Exception:  # a type SQLAlchemy reflects but cannot print (compiler-specific)
+        return type(kind).__name__
 
 
 def _describe(exc: Exception, url: URL) -> str:

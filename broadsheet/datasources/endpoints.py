@@ -4,8 +4,13 @@ from typing import Annotated
 
 from fastapi import Path, Response, status
 
-from broadsheet.auth.dependencies import Admin
-from broadsheet.datasources.schemas import ConnectionTest, DataSource, DataSourceWrite
+from broadsheet.auth.dependencies import Admin, Editor
+from broadsheet.datasources.schemas import (
+    ConnectionTest,
+    DataSource,
+    DataSourceWrite,
+    SourceSchema,
+)
 from broadsheet.datasources.service import DataSourceService
 from broadsheet.dependencies import SessionDep, SettingsDep
 from broadsheet.kit.ids import parse_id
@@ -68,5 +73,18 @@ def test_source(
     source_id: SourceId, caller: Admin, session: SessionDep, settings: SettingsDep
 ) -> ConnectionTest:
     return DataSourceService(session, settings).test(
+        caller.tenant_id, parse_id(source_id, "data source")
+    )
+
+
+@router.get(
+    "/{sourceId}/schema",
+    response_model=SourceSchema,
+    summary="The source's tables and columns (editors: for writing queries)",
+)
+def source_schema(
+    source_id: SourceId, caller: Editor, session: SessionDep, settings: SettingsDep
+) -> SourceSchema:
+    return DataSourceService(session, settings).describe(
         caller.tenant_id, parse_id(source_id, "data source")
     )

@@ -44,3 +44,23 @@ class ConnectionTest(ApiModel):
     latency_ms: int | None = None
     server_version: str | None = None
     error: str | None = None
+
+
+class SourceColumn(ApiModel):
+    name: str
+    type: str = Field(description="The database's own type name.")
+
+
+class SourceTable(ApiModel):
+    schema_name: str | None = Field(
+        alias="schema", description="None for the source's default schema."
+    )
+    name: str
+    columns: list[SourceColumn]
+
+
+class SourceSchema(ApiModel):
+    """The tables and views a query may read, for an editor's completion."""
+
+    tables: list[SourceTable]
+    truncated: bool = Field(description="More tables exist than were listed (1,000 at most).")

@@ -13,7 +13,14 @@ from broadsheet import models
 from broadsheet.auth.principal import Principal
 from broadsheet.config import Settings
 from broadsheet.datasources import connector
-from broadsheet.datasources.schemas import ConnectionTest, DataSource, DataSourceWrite
+from broadsheet.datasources.schemas import (
+    ConnectionTest,
+    DataSource,
+    DataSourceWrite,
+    SourceColumn,
+    SourceSchema,
+    SourceTable,
+)
 from broadsheet.db import done_with_database
 from broadsheet.errors import Conflict, NotFound, ValidationFailed
 from broadsheet.kit import dburl
@@ -103,6 +110,32 @@ class DataSourceService:
             latency_ms=result.latency_ms,
             server_version=result.server_version,
             error=result.error,
+        )
+
+    def describe(self, tenant_id: uuid.UUID, source_id: uuid.UUID) -> SourceSchema:
+        """The source's tables and columns (422 with the driver's words when unreadable)."""
+        row = self.get(tenant_id, source_id)
+        try:
+            url = self.parsed_url(row)
+        except connector.UnsupportedSource as exc:
+            raise ValidationFailed.field("url", str(exc)) from None
+        done_with_database(self.session)  # the source may be slow to answer
+        try:
+            found, truncated = connector.tables(url)
+        except connector.SchemaUnreadable as exc:
+            raise ValidationFailed.field(
+                "dataSource", f"its tables cannot be read: {exc}"
+            ) from None
+        return SourceSchema(
+            tables=[
+                SourceTable(
+                    schema=t.schema,
+                    name=t.name,
+                    columns=[SourceColumn(name=n, type=k) for n, k in t.columns],
+                )
+                for t in found
+            ],
+            truncated=truncated,
         )
 
     def parsed_url(self, row: models.DataSource) -> URL:

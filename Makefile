@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest lock clean
+.PHONY: run test lint typecheck pytest lock clean assets
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ lock: | $(BIN)/python
 	$(BIN)/pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml -o requirements.lock --python-version 3.11 -q
 	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements-dev.lock --python-version 3.11 -q
+
+# The web UI's front-end files, from assets/package-lock.json (needs Node.js and npm). The
+# outputs in broadsheet/web/static/vendor/ are committed: run this after changing assets/.
+assets:
+	cd assets && npm ci --ignore-scripts --no-audit --no-fund && npm run build
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

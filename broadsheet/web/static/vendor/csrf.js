@@ -1,0 +1,1 @@
+(()=>{var e=window.htmx;e&&(e.config.includeIndicatorStyles=!1,e.config.allowEval=!1);document.addEventListener("htmx:configRequest",t=>{let n=document.querySelector('meta[name="csrf-token"]');!n||new URL(t.detail.path,document.baseURI).origin!==window.location.origin||(t.detail.headers["X-CSRF-Token"]=n.content)});})();

@@ -1,0 +1,152 @@
+"""Fixtures for the web UI's browser tests: Debian's Chromium driven by Playwright, the real
+application served on a free port, a fresh page per test, and axe-core's WCAG checks.
+
+- ``browser``: Chromium at ``/usr/bin/chromium`` (``.ci/run`` installs it). Missing, the
+  tests skip, or fail under ``BROADSHEET_REQUIRE_SERVICES=1``.
+- ``live_server``: ``create_app(settings)`` under uvicorn in a thread, on the test's metadata
+  database (so SQLite and PostgreSQL, like the API tests); seed data with ``tenancy``. Yields
+  the base URL, e.g. ``http://127.0.0.1:41234``.
+- ``page``: a page in a browser context of its own; ``page_log`` is what that page reported
+  that a test may want to be absent: console errors, uncaught exceptions and
+  Content-Security-Policy violations (``page_log.assert_clean()``).
+- ``axe``: ``axe(page)`` fails the test with a readable list when axe-core finds any WCAG 2.0,
+  2.1 or 2.2 level A or AA violation on the page as it is now.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
+from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
+from sqlalchemy.orm import Session, sessionmaker
+
+from broadsheet.app import create_app
+from broadsheet.config import Settings
+from tests.conftest import service_missing
+
+CHROMIUM = Path("/usr/bin/chromium")
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+# Each page reports its Content-Security-Policy violations to the test (init scripts run
+# before the page's own and are not subject to its policy).
+_REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__bsReportViolation(
+    `${event.effectiveDirective} refused ${event.blockedURI || "inline"}` +
+      (event.sourceFile ? ` at ${event.sourceFile}:${event.lineNumber}` : "")
+  );
+});
+"""
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        service_missing(f"Chromium at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        try:
+            launched = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        except Error as exc:
+            service_missing(f"Chromium at {CHROMIUM} ({exc.message.splitlines()[0]})")
+        yield launched
+        launched.close()
+
+
+@dataclass
+class PageLog:
+    """What one page (and the pages it navigated to) reported."""
+
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    csp_violations: list[str] = field(default_factory=list)
+
+    def assert_clean(self) -> None:
+        problems = [
+            *(f"console error: {m}" for m in self.console_errors),
+            *(f"uncaught: {m}" for m in self.page_errors),
+            *(f"CSP violation: {m}" for m in self.csp_violations),
+        ]
+        assert not problems, "the page reported:\n" + "\n".join(problems)
+
+
+@dataclass
+class _Browsing:
+    page: Page
+    log: PageLog
+
+
+@pytest.fixture
+def _browsing(browser: Browser) -> Iterator[_Browsing]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    log = PageLog()
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            where = message.location.get("url") or "the page"
+            log.console_errors.append(f"{message.text} ({where})")
+
+    def on_violation(_source: Any, description: str) -> None:
+        log.csp_violations.append(description)
+
+    context.expose_binding("__bsReportViolation", on_violation)
+    context.add_init_script(_REPORT_VIOLATIONS)
+    page = context.new_page()
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: log.page_errors.append(str(error)))
+    yield _Browsing(page, log)
+    context.close()
+
+
+@pytest.fixture
+def page(_browsing: _Browsing) -> Page:
+    return _browsing.page
+
+
+@pytest.fixture
+def page_log(_browsing: _Browsing) -> PageLog:
+    return _browsing.log
+
+
+@pytest.fixture
+def live_server(settings: Settings, sessions: sessionmaker[Session]) -> Iterator[str]:
+    """The application on a real socket, its links naming the port it really serves on."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    host, port = sock.getsockname()
+    app = create_app(settings.model_copy(update={"host": host, "port": port}), prepare=False)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "the server did not start"
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
+
+
+def assert_accessible(page: Page, within: str | None = None) -> None:
+    """No WCAG 2.x level A or AA violation that axe-core finds on the page (or in the part
+    the ``within`` selector picks), else a failure naming each rule, element and fix."""
+    options = {"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]}
+    results = Axe().run(page, context=within, options=options)
+    if results.violations_count:
+        pytest.fail(f"axe-core on {page.url}:\n{results.generate_report()}", pytrace=False)
+
+
+@pytest.fixture
+def axe() -> Callable[..., None]:
+    return assert_accessible

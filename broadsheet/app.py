@@ -31,6 +31,8 @@ from broadsheet.schedules.endpoints import executions_router
 from broadsheet.schedules.endpoints import router as schedules_router
 from broadsheet.schedules.scheduler import Scheduler
 from broadsheet.tenants.endpoints import router as tenant_router
+from broadsheet.web import errors as web_errors
+from broadsheet.web.router import router as web_router
 
 DESCRIPTION = """\
 Reports over your own databases, generated on demand or on a schedule, exported and delivered.
@@ -87,7 +89,7 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
     app.state.runtime = runtime
     app.state.db_slots = RequestSlots(settings.db_pool_size, settings.db_pool_timeout_seconds)
     app.state.executor = executor
-    problems.install(app)
+    problems.install(app, pages=web_errors.page)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     # Literal paths (/reports/jobs/…, /reports/results/…) before /reports/{reportId}.
     routers = (
@@ -104,6 +106,7 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
         delivery_links_router,
         tenant_router,
         audit_router,
+        web_router,
     )
     for router in routers:
         app.include_router(router)

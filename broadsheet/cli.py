@@ -98,6 +98,8 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+users_app = typer.Typer(help="Create users who sign in to the web UI.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 
 
 @app.callback(invoke_without_command=True)
@@ -387,6 +389,50 @@ def keys_create(
         issued = service.issue_key(session, tenant=tenant, role=role, name=name, email=email)
     console.print(f"tenant {issued.tenant}, role {issued.role}, user {issued.user_id}", style="dim")
     print(issued.key)
+
+
+@users_app.command("create")
+def users_create(
+    tenant: Annotated[str, typer.Option(help="Tenant slug; created if new.")],
+    email: Annotated[str, typer.Option(help="What the user signs in with.")],
+    role: Annotated[Role, typer.Option(help="What the user may do.")],
+    name: Annotated[
+        str | None, typer.Option(help="The name pages show; default the email's local part.")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin's first line.")
+    ] = False,
+) -> None:
+    """Let a person sign in to the web UI (an existing user with the email gets the password
+    and role, and is signed out everywhere)."""
+    from broadsheet.auth import passwords, service
+    from broadsheet.deliveries.recipients import EMAIL, MAX_EMAIL
+
+    if not (len(email) <= MAX_EMAIL and EMAIL.fullmatch(email)):
+        raise _fail(f"--email: {email!r} is not an email address")
+    if name is not None and not name.strip():
+        raise _fail("--name: give the user a name, or leave it out")
+    password = _read_password() if password_stdin else _prompt_password()
+    trouble = passwords.problem(password)
+    if trouble:
+        raise _fail(f"password: {trouble}")
+    settings = Settings()
+    with standalone_session(settings.resolved_database_url) as session:
+        user = service.set_sign_in(
+            session, tenant=tenant, email=email, role=role, password=password, name=name
+        )
+    done = "created" if user.created else "updated (password and role; signed out everywhere)"
+    console.print(f"{user.email} in tenant {user.tenant}, role {user.role}: {done}")
+
+
+def _read_password() -> str:
+    line = typer.get_text_stream("stdin").readline()
+    return line.removesuffix("\n").removesuffix("\r")
+
+
+def _prompt_password() -> str:
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
 
 
 @keys_app.command("list")

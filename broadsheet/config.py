@@ -17,6 +17,8 @@ from urllib.parse import urlparse
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from broadsheet.auth import passwords
+
 # A CSP source that names an origin (scheme://host[:port], the host may start with *.), or
 # one of the keywords that make sense for frame-ancestors.
 EMBED_ORIGIN = re.compile(
@@ -107,6 +109,15 @@ class Settings(BaseSettings):
     admin_email: str = Field("", description="Told of failures when an owner has no email.")
     bootstrap_admin_key: str = ""
     bootstrap_admin_email: str = ""
+    bootstrap_admin_password: str = Field(
+        "", description="With bootstrap_admin_email: that admin signs in to the web UI with it."
+    )
+    session_idle_minutes: int = Field(
+        60, ge=1, le=7 * 24 * 60, description="A web session unused this long ends."
+    )
+    session_max_hours: int = Field(
+        12, ge=1, le=30 * 24, description="A web session ends this long after sign-in."
+    )
     default_tenant: str = Field(
         "demo",
         pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
@@ -178,6 +189,19 @@ class Settings(BaseSettings):
                 "BROADSHEET_HEARTBEAT_SECONDS must be at most a third of "
                 "BROADSHEET_JOB_STALE_AFTER_SECONDS"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _bootstrap_password_usable(self) -> Settings:
+        # Refused at start, in one line, rather than leaving an admin who cannot sign in.
+        if self.bootstrap_admin_password:
+            if not self.bootstrap_admin_email:
+                raise ValueError(
+                    "BROADSHEET_BOOTSTRAP_ADMIN_PASSWORD needs BROADSHEET_BOOTSTRAP_ADMIN_EMAIL"
+                )
+            trouble = passwords.problem(self.bootstrap_admin_password)
+            if trouble:
+                raise ValueError(f"BROADSHEET_BOOTSTRAP_ADMIN_PASSWORD: {trouble}")
         return self
 
     @model_validator(mode="after")

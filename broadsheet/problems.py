@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
@@ -88,32 +88,50 @@ def _message(error: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
-def install(app: FastAPI) -> None:
+# Renders an error as a page for the requests it claims (the web UI's), else returns None.
+ErrorPage = Callable[[Request, BroadsheetError], Awaitable[Response | None]]
+
+
+def install(app: FastAPI, *, pages: ErrorPage | None = None) -> None:
+    """Every error becomes problem+json — or, for a request ``pages`` claims, its page."""
+
+    async def answer(request: Request, error: BroadsheetError) -> Response:
+        if pages is not None:
+            page = await pages(request, error)
+            if page is not None:
+                return page
+        return respond(error, request)
+
     @app.exception_handler(BroadsheetError)
-    async def _ours(request: Request, exc: BroadsheetError) -> JSONResponse:
-        return respond(exc, request)
+    async def _ours(request: Request, exc: BroadsheetError) -> Response:
+        return await answer(request, exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return respond(from_validation(exc), request)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        return await answer(request, from_validation(exc))
 
     @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> Response:
         error = BroadsheetError(str(exc.detail))
         error.status = exc.status_code
         error.title = _title(exc.status_code)
-        return respond(error, request)
+        return await answer(request, error)
 
     @app.exception_handler(PoolTimeout)
-    async def _pool_timeout(request: Request, exc: PoolTimeout) -> JSONResponse:
+    async def _pool_timeout(request: Request, exc: PoolTimeout) -> Response:
         # Every connection stayed busy for the pool's whole timeout: overloaded, not broken.
         log.warning("no database connection in time on %s %s", request.method, request.url.path)
-        return respond(Overloaded("the server is busy; retry shortly"), request)
+        return await answer(request, Overloaded("the server is busy; retry shortly"))
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return respond(BroadsheetError("an unexpected error occurred; it has been logged"), request)
+        error = BroadsheetError("an unexpected error occurred; it has been logged")
+        try:
+            return await answer(request, error)
+        except Exception:  # the error page itself failed: the plain answer still goes out
+            log.exception("the error page failed on %s %s", request.method, request.url.path)
+            return respond(error, request)
 
 
 def _title(status: int) -> str:

@@ -1,4 +1,5 @@
-"""Tenants, users and API keys. Keys are shown once; only their SHA-256 is stored."""
+"""Tenants, users, API keys and passwords. Keys are shown once; only their SHA-256 is stored.
+Passwords are kept as argon2id hashes (``broadsheet.auth.passwords``)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,17 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from broadsheet.auth import passwords
 from broadsheet.auth.principal import Principal
 from broadsheet.config import Settings
 from broadsheet.errors import NotFound, ValidationFailed
 from broadsheet.kit.crypto import Cipher, hash_api_key, new_api_key
 from broadsheet.kit.time import utc_now
 from broadsheet.kit.webhook_secrets import new_secret
-from broadsheet.models import ApiKey, Role, Tenant, User
+from broadsheet.models import ApiKey, Role, Tenant, User, WebSession
 
 TENANT_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -64,6 +66,71 @@ def ensure_user(
         user.role = role
     session.flush()
     return user
+
+
+@dataclass(frozen=True)
+class SignInUser:
+    """A user made or changed by :func:`set_sign_in`."""
+
+    user_id: uuid.UUID
+    tenant: str
+    email: str
+    role: Role
+    created: bool
+
+
+def set_sign_in(
+    session: Session,
+    *,
+    tenant: str,
+    email: str,
+    role: Role,
+    password: str,
+    name: str | None = None,
+) -> SignInUser:
+    """Let ``email`` sign in to ``tenant`` (made if missing) with ``password`` and ``role``.
+
+    An existing user with the email (one made with an API key, say) keeps its keys and gets
+    the password and role; its open web sessions end. ``email`` is taken as checked.
+    """
+    trouble = passwords.problem(password)
+    if trouble:
+        raise ValidationFailed.field("password", trouble)
+    tenant_row = ensure_tenant(session, tenant)
+    email = email.strip().lower()
+    existing = session.scalar(
+        select(User.id).where(User.tenant_id == tenant_row.id, User.email == email)
+    )
+    user = ensure_user(
+        session, tenant_row, name=name or email.partition("@")[0], role=role, email=email
+    )
+    if name:
+        user.name = name
+    user.password_hash = passwords.hash_password(password)
+    session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    session.flush()
+    return SignInUser(user.id, tenant_row.slug, email, role, created=existing is None)
+
+
+def ensure_bootstrap_sign_in(session: Session, *, tenant: str, email: str, password: str) -> bool:
+    """Give the configured admin its password unless it has one (a password changed since is
+    kept); True when it was set."""
+    tenant_row = ensure_tenant(session, tenant)
+    current = session.scalar(
+        select(User.password_hash).where(
+            User.tenant_id == tenant_row.id, User.email == email.strip().lower()
+        )
+    )
+    if current:
+        return False
+    set_sign_in(session, tenant=tenant, email=email, role=Role.admin, password=password)
+    return True
+
+
+def anyone_can_sign_in(session: Session) -> bool:
+    return (
+        session.scalar(select(User.id).where(User.password_hash.is_not(None)).limit(1)) is not None
+    )
 
 
 def issue_key(

@@ -12,6 +12,7 @@ from broadsheet.models.schedules import (
     ReportExecution,
     ReportSchedule,
 )
+from broadsheet.models.sign_in import SignInThrottle, WebSession
 from broadsheet.models.tenancy import ApiKey, Role, Tenant, User
 from broadsheet.models.views import (
     DashboardView,
@@ -40,6 +41,8 @@ __all__ = [
     "ReportSchedule",
     "Role",
     "ScheduledReportView",
+    "SignInThrottle",
     "Tenant",
     "User",
+    "WebSession",
 ]

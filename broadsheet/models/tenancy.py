@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from broadsheet.kit.time import utc_now
@@ -43,7 +43,8 @@ class Tenant(Base):
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("tenant_id", "email"),)
+    # Sign-in looks a person up by email alone: the same email may be a user in several tenants.
+    __table_args__ = (UniqueConstraint("tenant_id", "email"), Index("idx_users_email", "email"))
 
     id: Mapped[uuid.UUID] = uuid_pk()
     tenant_id: Mapped[uuid.UUID] = tenant_fk()
@@ -51,6 +52,8 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     role: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # argon2id (PHC string); None: the user cannot sign in to the web UI (API keys only).
+    password_hash: Mapped[str | None] = mapped_column(Text)
 
     tenant: Mapped[Tenant] = relationship(lazy="joined")
 

@@ -1,0 +1,16 @@
+"""Every page of the web UI and its static files; ``broadsheet.app`` includes this router.
+
+A page module makes its router with ``broadsheet.web.routing.page_router()`` and is
+included here.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from broadsheet.web import sign_in, static_files
+
+router = APIRouter()
+router.include_router(sign_in.router)
+router.include_router(sign_in.form_router)
+router.mount(static_files.PREFIX, static_files.files(), name="static")

@@ -1,0 +1,158 @@
+"""Helpers for page tests: users who can sign in, signing in through the real form, and the
+CSRF token a page handed out (read from the page, as a browser would have it).
+
+    user = add_user(sessions, tenant="acme", role=Role.editor)
+    sign_in(client, user.email)                  # the client now carries the session cookie
+    token = csrf_token(client.get("/reports").text)
+    client.post("/reports/new", data={"csrf_token": token, ...})
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.cookies import SimpleCookie
+from typing import Any
+
+import httpx2 as httpx
+from fastapi import Request, Response
+from fastapi.responses import PlainTextResponse
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from broadsheet.app import create_app
+from broadsheet.auth import service as auth
+from broadsheet.auth.principal import Principal
+from broadsheet.auth.service import SignInUser
+from broadsheet.config import Settings
+from broadsheet.db import session_scope
+from broadsheet.errors import NotFound, ValidationFailed
+from broadsheet.models import Role
+from broadsheet.web.dependencies import WebAdmin, WebEditor, WebUser
+from broadsheet.web.forms import Form
+from broadsheet.web.rendering import render
+from broadsheet.web.routing import page_router
+
+PASSWORD = "correct horse battery staple"
+_TOKEN = re.compile(r'<meta name="csrf-token" content="([0-9a-f]+)">')
+_FIELD = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+
+
+def add_user(
+    sessions: sessionmaker[Session],
+    *,
+    tenant: str = "acme",
+    email: str | None = None,
+    role: Role = Role.admin,
+    password: str = PASSWORD,
+    name: str | None = None,
+) -> SignInUser:
+    """A user who signs in with ``email`` (default ``<role>@<tenant>.test``) and ``password``."""
+    with session_scope(sessions) as session:
+        return auth.set_sign_in(
+            session,
+            tenant=tenant,
+            email=email or f"{role}@{tenant}.test",
+            role=role,
+            password=password,
+            name=name,
+        )
+
+
+def csrf_token(html: str) -> str:
+    """The token a page carries (its meta tag, else its first form's hidden field)."""
+    found = _TOKEN.search(html) or _FIELD.search(html)
+    assert found, "the page carries no CSRF token"
+    return found.group(1)
+
+
+def sign_in(
+    client: TestClient,
+    email: str,
+    password: str = PASSWORD,
+    *,
+    tenant: str | None = None,
+    next_path: str | None = None,
+) -> httpx.Response:
+    """Fill in and send the sign-in form as a browser would; the POST's answer (a 303 when
+    it worked), its redirect not followed."""
+    form_page = client.get("/login", params={"next": next_path} if next_path else None)
+    data = {"csrf_token": csrf_token(form_page.text), "email": email, "password": password}
+    if tenant:
+        data["tenant"] = tenant
+    if next_path:
+        data["next"] = next_path
+    return client.post("/login", data=data, follow_redirects=False)
+
+
+def set_cookies(response: httpx.Response) -> dict[str, SimpleCookie]:
+    """Each Set-Cookie of ``response`` by cookie name, with its attributes."""
+    found = {}
+    for header in response.headers.get_list("set-cookie"):
+        cookie: SimpleCookie = SimpleCookie()
+        cookie.load(header)
+        for name in cookie:
+            found[name] = cookie
+    return found
+
+
+# --- probe pages: the page machinery without any real page behind it -----------------------
+
+probes = page_router()
+
+
+@probes.get("/probe")
+def _probe(request: Request, caller: WebUser) -> Response:
+    """A signed-in page (its navigation, Sign out form and CSRF token)."""
+    return render(request, "error.html.j2", _shown(caller, 200))
+
+
+@probes.get("/probe/editor")
+def _probe_editor(request: Request, caller: WebEditor) -> Response:
+    return render(request, "error.html.j2", _shown(caller, 200))
+
+
+@probes.get("/probe/admin")
+def _probe_admin(request: Request, caller: WebAdmin) -> Response:
+    return render(request, "error.html.j2", _shown(caller, 200))
+
+
+@probes.post("/probe/form")
+def _probe_form(caller: WebUser, form: Form) -> Response:
+    return PlainTextResponse(f"posted {form.get('value')} as {caller.email}")
+
+
+@probes.get("/probe/missing")
+def _probe_missing(caller: WebUser) -> Response:
+    raise NotFound("no report 42")
+
+
+@probes.get("/probe/invalid")
+def _probe_invalid(caller: WebUser) -> Response:
+    raise ValidationFailed.field("name", "<b>bold</b> is not allowed")
+
+
+@probes.get("/probe/broken")
+def _probe_broken(caller: WebUser) -> Response:
+    raise RuntimeError("a bug")
+
+
+def _shown(caller: Principal, status: int) -> dict[str, object]:
+    return {
+        "status": status,
+        "heading": f"Probe for {caller.name}",
+        "message": f"tenant {caller.tenant_slug}, role {caller.role}",
+        "errors": [],
+    }
+
+
+@contextmanager
+def page_client(settings: Settings, **options: Any) -> Iterator[TestClient]:
+    """The application with the probe pages, in a client that does not follow redirects."""
+    app = create_app(settings, prepare=False)
+    app.include_router(probes)
+    with TestClient(
+        app, raise_server_exceptions=False, follow_redirects=False, **options
+    ) as client:
+        yield client

@@ -9,12 +9,16 @@ application served on a free port, a fresh page per test, and axe-core's WCAG ch
 - ``page``: a page in a browser context of its own; ``page_log`` is what that page reported
   that a test may want to be absent: console errors, uncaught exceptions and
   Content-Security-Policy violations (``page_log.assert_clean()``).
+- ``signed_in``: ``page``, signed in on ``live_server`` through the sign-in form as an admin
+  of tenant ``acme`` (``SIGNED_IN_EMAIL``, ``tests.web.helpers.PASSWORD``), on the page the
+  sign-in led to. Other users: ``sign_in_page(page, live_server, add_user(sessions, ...))``.
 - ``axe``: ``axe(page)`` fails the test with a readable list when axe-core finds any WCAG 2.0,
   2.1 or 2.2 level A or AA violation on the page as it is now.
 """
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -26,14 +30,18 @@ from typing import Any
 import pytest
 import uvicorn
 from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
-from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Error, Page, expect, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
 from broadsheet.app import create_app
+from broadsheet.auth.service import SignInUser
 from broadsheet.config import Settings
+from broadsheet.models import Role
 from tests.conftest import service_missing
+from tests.web.helpers import PASSWORD, add_user
 
 CHROMIUM = Path("/usr/bin/chromium")
+SIGNED_IN_EMAIL = "admin@acme.test"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 # Each page reports its Content-Security-Policy violations to the test (init scripts run
 # before the page's own and are not subject to its policy).
@@ -136,6 +144,22 @@ def live_server(settings: Settings, sessions: sessionmaker[Session]) -> Iterator
         server.should_exit = True
         thread.join(30)
         sock.close()
+
+
+def sign_in_page(page: Page, base_url: str, user: SignInUser, password: str = PASSWORD) -> Page:
+    """Sign ``user`` in through the form, as a person would; the page is where it led."""
+    page.goto(f"{base_url}/login")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).not_to_have_url(re.compile(r"/login(\?|$)"))
+    return page
+
+
+@pytest.fixture
+def signed_in(live_server: str, page: Page, sessions: sessionmaker[Session]) -> Page:
+    user = add_user(sessions, tenant="acme", email=SIGNED_IN_EMAIL, role=Role.admin)
+    return sign_in_page(page, live_server, user)
 
 
 def assert_accessible(page: Page, within: str | None = None) -> None:

@@ -448,3 +448,23 @@ def test_the_application_serves_the_files_as_built(
     tenancy.demo("acme")
     reports = page.request.get(f"{live_server}/api/v1/reports", headers=caller.headers)
     assert reports.ok and len(reports.json()) >= 1
+
+
+def test_a_signed_in_page_runs_htmx_and_csrf_js_under_the_applications_policy(
+    signed_in: Page, page_log: PageLog
+) -> None:
+    scripts = signed_in.evaluate(
+        """() => performance.getEntriesByType("resource")
+                 .filter((e) => e.initiatorType === "script")
+                 .map((e) => new URL(e.name).pathname)"""
+    )
+    assert sorted(scripts) == sorted(f"/static/vendor/{name}" for name in PLAIN_PAGE_JS)
+    policy = signed_in.request.get(signed_in.url).headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe" not in policy
+    # csrf.js ran after htmx and before it started: no indicator <style>, no eval.
+    assert signed_in.evaluate("[htmx.config.includeIndicatorStyles, htmx.config.allowEval]") == [
+        False,
+        False,
+    ]
+    assert signed_in.locator("head style").count() == 0
+    assert page_log.csp_violations == [] and page_log.page_errors == []

@@ -33,7 +33,7 @@ def test_a_request_with_no_connection_in_time_is_503_with_retry_after(
     app = create_app(tight, prepare=False)
     entered, release = threading.Event(), threading.Event()
 
-    @app.get("/test/hold")
+    @app.get("/api/v1/test/hold")
     def hold(session: SessionDep) -> dict[str, str]:
         entered.set()  # this request has the only connection until released
         release.wait(10)
@@ -41,7 +41,7 @@ def test_a_request_with_no_connection_in_time_is_503_with_retry_after(
 
     with TestClient(app, raise_server_exceptions=False) as client:
         with ThreadPoolExecutor(1) as pool:
-            held = pool.submit(client.get, "/test/hold")
+            held = pool.submit(client.get, "/api/v1/test/hold")
             assert entered.wait(10)
             started = time.monotonic()
             busy = client.get("/api/v1/reports", headers=caller.headers)
@@ -112,12 +112,12 @@ def test_a_pool_timeout_is_503_with_retry_after_not_500(
 ) -> None:
     app = create_app(settings, prepare=False)
 
-    @app.get("/test/pool-timeout")
+    @app.get("/api/v1/test/pool-timeout")
     def pool_timeout() -> None:
         raise PoolTimeout("QueuePool limit of size 1 overflow 0 reached")
 
     with TestClient(app, raise_server_exceptions=False) as client:
-        answer = client.get("/test/pool-timeout")
+        answer = client.get("/api/v1/test/pool-timeout")
     assert answer.status_code == 503
     assert answer.headers["content-type"] == PROBLEM
     assert int(answer.headers["retry-after"]) >= 1

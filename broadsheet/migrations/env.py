@@ -1,6 +1,7 @@
 """Alembic environment: one history for SQLite and PostgreSQL.
 
-Batch mode lets later ALTERs run on SQLite; on PostgreSQL an advisory lock makes several
+Batch mode lets later ALTERs run on SQLite (with foreign keys unenforced while it rebuilds
+tables); on PostgreSQL an advisory lock makes several
 processes starting at once migrate one after another instead of racing.
 """
 
@@ -23,6 +24,12 @@ with engine.connect() as connection:
     postgres = connection.dialect.name == "postgresql"
     if postgres:
         connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
+        connection.commit()
+    if connection.dialect.name == "sqlite":
+        # Batch mode rebuilds a table by copying it and dropping the old one; with foreign keys
+        # enforced, dropping a table other rows point at (users, tenants) fails or cascades.
+        # SQLite takes this pragma only outside a transaction.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         connection.commit()
     try:
         context.configure(

@@ -12,12 +12,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from broadsheet.charts.mapping import MappingError, mapped_columns
+from broadsheet.kit import display
 from broadsheet.web.paging import link
 
 MAX_TABLE_POINTS = 500
+MAX_DECIMALS = 6  # as the PDF's data table
 NUMERIC = frozenset({"integer", "number", "decimal"})
 SORT_NAMES = {"asc": "ascending", "desc": "descending"}
 
@@ -123,11 +126,58 @@ _SENTENCES: dict[str, Callable[[dict[str, str]], str]] = {
 
 
 def cell(value: Any) -> str:
-    """A value as the table shows it: as the API sends it, nothing for null."""
+    """A chart's data value as its table shows it (chartData holds JSON values)."""
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return "Yes" if value else "No"
+    return str(value)
+
+
+def cells(rows: list[dict[str, Any]], declared: list[dict[str, Any]]) -> list[list[str]]:
+    """A page of result rows (as the API sends them) as the table prints them, the way the
+    PDF's data table does: integers with thousands separators, a float column with the
+    fewest decimals (up to six) that show its values on this page, times in UTC, Yes/No."""
+    columns = []
+    for column in declared:
+        name, kind = str(column["name"]), str(column.get("type"))
+        values = [row.get(name) for row in rows]
+        if kind == "number":
+            places = display.decimals([v for v in values if isinstance(v, float)], MAX_DECIMALS)
+            columns.append([_number(v, places) for v in values])
+        elif kind == "timestamp":
+            seconds = any(isinstance(v, str) and v[17:19] not in ("", "00") for v in values)
+            columns.append([_timestamp(v, seconds) for v in values])
+        else:
+            columns.append([_plain(v) for v in values])
+    return [list(row) for row in zip(*columns, strict=True)] if columns else [[] for _ in rows]
+
+
+def _number(value: Any, places: int) -> str:
+    if isinstance(value, float):
+        return display.float_text(value, places)
+    return _plain(value)
+
+
+def _timestamp(value: Any, seconds: bool) -> str:
+    if not isinstance(value, str):
+        return _plain(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        return display.clock(moment, seconds)
+    return display.clock(moment.astimezone(UTC), seconds) + " UTC"
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, int):
+        return f"{value:,}"
     return str(value)
 
 

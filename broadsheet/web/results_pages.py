@@ -113,7 +113,7 @@ def result_page(
             (name, link(path, {"dataset": name if name != main else None})) for name in datasets
         ],
         "columns": result_view.columns(path, query, declared, sort, direction, can_sort),
-        "cells": [[result_view.cell(r.get(n)) for n in names] for r in rows],
+        "cells": result_view.cells(rows, declared),
         "pager": pager,
         "page_link": lambda number: link(path, {**query, "page": number}),
         "sorted_by": sort,

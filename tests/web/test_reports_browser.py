@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from broadsheet.config import Settings
 from broadsheet.models import Role
+from broadsheet.web.result_view import cells
 from tests.factories import Tenancy
 from tests.web.conftest import PageLog, sign_in_page
 from tests.web.helpers import add_user
@@ -48,16 +49,13 @@ def _cells(page: Page) -> list[list[str]]:
     return [row.locator("td").all_inner_texts() for row in rows.all()]
 
 
-def _api_rows(page: Page, base: str, key: str, result_id: str) -> tuple[list[str], list[Any]]:
+def _api_rows(page: Page, base: str, key: str, result_id: str) -> tuple[list[Any], list[Any]]:
+    """The result's columns and every row, as the API answers them."""
     answer = page.request.get(
         f"{base}/api/v1/reports/results/{result_id}?pageSize=10000",
         headers={"Authorization": f"Bearer {key}"},
     ).json()
-    return [c["name"] for c in answer["data"]["columns"]], answer["data"]["rows"]
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
+    return answer["data"]["columns"], answer["data"]["rows"]
 
 
 def _header(page: Page, column: str) -> Locator:
@@ -116,29 +114,29 @@ def test_from_the_list_to_a_result_and_its_downloads(
     _accessible_at_each_width(page, axe)
 
     key = demo.key("acme", Role.viewer).key
-    names, every = _api_rows(page, live_server, key, result_id)
+    columns, every = _api_rows(page, live_server, key, result_id)
     assert len(every) > 100
-    assert _cells(page) == [[_text(r[n]) for n in names] for r in every[:50]]
+    assert _cells(page) == cells(every[:50], columns)
 
     # Next swaps the rows alone (htmx), keeps the address, and takes the focus there.
     page.get_by_role("navigation", name="Pages of rows").get_by_role("link", name="Next").click()
     expect(page).to_have_url(re.compile(r"\?page=2$"))
     expect(page.locator("#rows-heading")).to_be_focused()
-    assert _cells(page) == [[_text(r[n]) for n in names] for r in every[50:100]]
+    assert _cells(page) == cells(every[50:100], columns)
     expect(page.get_by_role("link", name="Previous")).to_be_visible()
 
     # A column's header sorts the whole result: ascending, then descending.
     _header(page, "return").get_by_role("link").click()
     expect(_header(page, "return")).to_have_attribute("aria-sort", "ascending")
     ascending = sorted(every, key=lambda r: r["return"])
-    assert _cells(page) == [[_text(r[n]) for n in names] for r in ascending[:50]]
+    assert _cells(page) == cells(ascending[:50], columns)
     _header(page, "return").get_by_role("link").click()
     expect(_header(page, "return")).to_have_attribute("aria-sort", "descending")
     descending = sorted(every, key=lambda r: -r["return"])
-    assert _cells(page) == [[_text(r[n]) for n in names] for r in descending[:50]]
+    assert _cells(page) == cells(descending[:50], columns)
     page.get_by_role("navigation", name="Pages of rows").get_by_role("link", name="Next").click()
     expect(page).to_have_url(re.compile(r"sort=return&dir=desc&page=2$"))
-    assert _cells(page) == [[_text(r[n]) for n in names] for r in descending[50:100]]
+    assert _cells(page) == cells(descending[50:100], columns)
     _accessible_at_each_width(page, axe)
 
     # Each download answers as an attachment, and opens.
@@ -153,7 +151,7 @@ def test_from_the_list_to_a_result_and_its_downloads(
         download.save_as(saved[extension])
     with saved["csv"].open(newline="", encoding="utf-8") as file:
         table = list(csv.reader(file))
-    assert table[0] == names and len(table) == len(every) + 1
+    assert table[0] == [c["name"] for c in columns] and len(table) == len(every) + 1
     book = openpyxl.load_workbook(saved["xlsx"], read_only=True)
     assert sum(1 for _ in book.worksheets[0].iter_rows()) >= len(every)
     with pdfplumber.open(saved["pdf"]) as pdf:

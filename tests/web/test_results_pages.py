@@ -25,6 +25,7 @@ from broadsheet.config import Settings
 from broadsheet.models import Role
 from broadsheet.results import sorting
 from broadsheet.storage.local import LocalStorage
+from broadsheet.web.result_view import cells
 from tests.factories import Caller, Tenancy
 from tests.web.helpers import add_user, page_client, sign_in
 from tests.web.report_runs import last_days, report_id, run_to_result
@@ -64,25 +65,18 @@ def _rows(page_html: str) -> list[list[str]]:
 
 def _api_rows(
     client: TestClient, caller: Caller, result_id: str
-) -> tuple[list[str], list[dict[str, Any]]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The result's columns and every row, as the API answers them."""
     answer = client.get(
         f"/api/v1/reports/results/{result_id}", params={"pageSize": 10000}, headers=caller.headers
     ).json()
-    return [c["name"] for c in answer["data"]["columns"]], answer["data"]["rows"]
-
-
-def _text(value: Any) -> str:
-    return (
-        ""
-        if value is None
-        else ("true" if value is True else "false" if value is False else str(value))
-    )
+    return answer["data"]["columns"], answer["data"]["rows"]
 
 
 def test_the_result_page_summarises_and_pages_the_rows(
     web: TestClient, api: Caller, monthly: str
 ) -> None:
-    names, every = _api_rows(web, api, monthly)
+    columns, every = _api_rows(web, api, monthly)
     assert len(every) > 100
     page = web.get(f"/results/{monthly}")
     assert page.status_code == 200
@@ -103,18 +97,16 @@ def test_the_result_page_summarises_and_pages_the_rows(
     )
     assert "<summary>Show as table" in text
     # 50 rows a page, in the query's order, as the API has them.
-    assert [_text(r[n]) for r in every[:50] for n in names] == [
-        c for row in _rows(text) for c in row
-    ]
+    assert _rows(text) == cells(every[:50], columns)
     assert f'href="/results/{monthly}?page=2" rel="next">Next</a>' in text
     second = web.get(f"/results/{monthly}", params={"page": 2}).text
-    assert _rows(second) == [[_text(r[n]) for n in names] for r in every[50:100]]
+    assert _rows(second) == cells(every[50:100], columns)
     assert f'href="/results/{monthly}?page=1" rel="prev">Previous</a>' in second
     last = -(-len(every) // 50)
     for asked in (last, last + 1, 10**12):
         past = web.get(f"/results/{monthly}", params={"page": asked})
         assert past.status_code == 200
-        assert _rows(past.text) == [[_text(r[n]) for n in names] for r in every[(last - 1) * 50 :]]
+        assert _rows(past.text) == cells(every[(last - 1) * 50 :], columns)
         assert f"Page {last} of {last}" in past.text
 
 
@@ -122,22 +114,20 @@ def test_the_result_page_summarises_and_pages_the_rows(
 def test_a_column_sorts_the_whole_result(
     web: TestClient, api: Caller, monthly: str, direction: str
 ) -> None:
-    names, every = _api_rows(web, api, monthly)
+    columns, every = _api_rows(web, api, monthly)
     page = web.get(f"/results/{monthly}").text
     # Each header is a link that sorts by its column (ascending first).
     assert f'<a class="sort-link" href="/results/{monthly}?sort=return&amp;dir=asc">return' in page
-    expected = sorted(every, key=lambda r: r["return"], reverse=direction == "desc")
-    if direction == "desc":  # stable: equal values keep the query's order either way
-        expected = sorted(every, key=lambda r: -r["return"])
-    shown: list[list[str]] = []
+    # Stable: equal values keep the query's order, either way.
+    sign = 1 if direction == "asc" else -1
+    expected = sorted(every, key=lambda r: sign * r["return"])
     pages = -(-len(every) // 50)
     for number in range(1, pages + 1):
         answer = web.get(
             f"/results/{monthly}", params={"sort": "return", "dir": direction, "page": number}
         )
         assert answer.status_code == 200
-        shown += _rows(answer.text)
-    assert shown == [[_text(r[n]) for n in names] for r in expected]
+        assert _rows(answer.text) == cells(expected[(number - 1) * 50 : number * 50], columns)
     sorted_page = web.get(f"/results/{monthly}", params={"sort": "return", "dir": direction}).text
     word = "ascending" if direction == "asc" else "descending"
     assert f'aria-sort="{word}"' in sorted_page and f"sorted by return ({word})" in sorted_page
@@ -187,7 +177,7 @@ def test_the_chart_files(web: TestClient, monthly: str) -> None:
 def test_each_download_is_an_attachment_that_opens(
     web: TestClient, api: Caller, monthly: str
 ) -> None:
-    names, every = _api_rows(web, api, monthly)
+    columns, every = _api_rows(web, api, monthly)
     files: dict[str, bytes] = {}
     for fmt, extension in (("csv", "csv"), ("excel", "xlsx"), ("pdf", "pdf"), ("json", "json")):
         answer = web.get(f"/results/{monthly}/download/{fmt}")
@@ -197,7 +187,7 @@ def test_each_download_is_an_attachment_that_opens(
         assert re.fullmatch(rf'attachment; filename="{stem}\.{extension}"', disposition)
         files[fmt] = answer.content
     table = list(csv.reader(io.StringIO(files["csv"].decode("utf-8"))))
-    assert table[0] == names and len(table) == len(every) + 1
+    assert table[0] == [c["name"] for c in columns] and len(table) == len(every) + 1
     sheet = openpyxl.load_workbook(io.BytesIO(files["excel"]), read_only=True).worksheets[0]
     assert sum(1 for _ in sheet.iter_rows()) >= len(every)
     with pdfplumber.open(io.BytesIO(files["pdf"])) as pdf:
@@ -229,6 +219,34 @@ def test_another_tenants_result_is_the_404_page(
             answer = other.get(path)
             assert answer.status_code == 404, path
             assert "Page not found" in answer.text, path
+
+
+def test_cells_print_as_the_pdf_does() -> None:
+    declared = [
+        {"name": "n", "type": "integer"},
+        {"name": "x", "type": "number"},
+        {"name": "t", "type": "timestamp"},
+        {"name": "b", "type": "boolean"},
+        {"name": "s", "type": "string"},
+        {"name": "d", "type": "decimal"},
+    ]
+    rows: list[dict[str, Any]] = [
+        {
+            "n": 1234567,
+            "x": 0.5,
+            "t": "2025-01-02T03:04:00+00:00",
+            "b": True,
+            "s": "<a>",
+            "d": "1.10",
+        },
+        {"n": None, "x": 19.99, "t": "2025-01-02T03:04:05+00:00", "b": False, "s": "", "d": None},
+        {"n": -3, "x": None, "t": None, "b": None, "s": None, "d": "-2.00"},
+    ]
+    assert cells(rows, declared) == [
+        ["1,234,567", "0.50", "2025-01-02 03:04:00 UTC", "Yes", "<a>", "1.10"],
+        ["", "19.99", "2025-01-02 03:04:05 UTC", "No", "", ""],
+        ["-3", "", "", "", "", "-2.00"],
+    ]
 
 
 # --- sorting over a whole file ------------------------------------------------------------------

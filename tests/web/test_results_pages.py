@@ -21,12 +21,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from broadsheet.auth import service as auth
 from broadsheet.config import Settings
+from broadsheet.db import session_scope
 from broadsheet.models import Role
+from broadsheet.reports.schemas import ReportDefinitionWrite
+from broadsheet.reports.service import ReportService
 from broadsheet.results import sorting
 from broadsheet.storage.local import LocalStorage
 from broadsheet.web.result_view import cells
-from tests.factories import Caller, Tenancy
+from tests.factories import Caller, Tenancy, report_body
 from tests.web.helpers import add_user, page_client, sign_in
 from tests.web.report_runs import last_days, report_id, run_to_result
 
@@ -219,6 +223,38 @@ def test_another_tenants_result_is_the_404_page(
             answer = other.get(path)
             assert answer.status_code == 404, path
             assert "Page not found" in answer.text, path
+
+
+def test_other_datasets_and_empty_results(
+    web: TestClient, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    with session_scope(sessions) as session:
+        owner = auth.system_principal(session, "acme", "tests")
+        body = report_body(
+            name="Two datasets",
+            query="SELECT strategy, date FROM portfolio_performance WHERE date <= :endDate",
+            datasets={"tickers": "SELECT DISTINCT ticker FROM prices ORDER BY ticker"},
+            parameters=[{"name": "endDate", "label": "End Date", "type": "date"}],
+            visualizations=[],
+            layout=None,
+        )
+        rid = (
+            ReportService(session, settings)
+            .create(owner, ReportDefinitionWrite.model_validate(body))
+            .id
+        )
+    empty = run_to_result(web, rid, {"endDate": "1999-01-01"})
+    page = web.get(f"/results/{empty}").text
+    assert "The query returned no rows." in page and "<dt>Rows</dt><dd>0</dd>" in page
+    assert '<nav class="datasets" aria-label="Datasets">' in page
+    tickers = web.get(f"/results/{empty}", params={"dataset": "tickers"}).text
+    assert '<span aria-current="page">tickers</span>' in tickers
+    assert _rows(tickers)[0] == ["ACME"]
+    assert f'href="/results/{empty}?dataset=tickers&amp;sort=ticker&amp;dir=asc"' in tickers
+    desc = web.get(
+        f"/results/{empty}", params={"dataset": "tickers", "sort": "ticker", "dir": "desc"}
+    )
+    assert _rows(desc.text)[-1] == ["ACME"]
 
 
 def test_cells_print_as_the_pdf_does() -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -179,10 +179,12 @@ class DashboardData:
         trigger: JobTrigger = JobTrigger.dashboard,
         force: bool = False,
         reference: datetime | None = None,
+        only: Collection[str] | None = None,
     ) -> Reading:
         """Plan a read of ``row`` and queue the jobs it needs (``force``: one per feed,
         fresh or not) in the session's transaction. Templates are evaluated at
         ``reference`` (a schedule's fire instant, so a retry makes the same PDF), else now.
+        ``only``: the ids of the widgets to read (a page refreshing one widget), else all.
         Raises 422 naming ``p.<name>`` for a bad filter value, 403 for one ``locked``
         fixes."""
         now = utc_now()
@@ -195,6 +197,8 @@ class DashboardData:
         reports = self._reports(row)
         feeds: dict[tuple[uuid.UUID, str], Feed] = {}
         for widget in row.widgets or []:
+            if only is not None and widget["id"] not in only:
+                continue
             slot = self._slot(row, widget, values, reports, instant, zone)
             if slot.feed is not None:
                 key = (slot.feed.report.id, slot.feed.key)

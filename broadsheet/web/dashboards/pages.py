@@ -1,0 +1,260 @@
+"""Dashboards' pages (reading them; edit mode is ``layout``):
+
+- ``GET /dashboards``: the list (``q``, ``tag``, ``page``); ``New dashboard`` for editors.
+- ``GET|POST /dashboards/new``: name and description → an empty dashboard, opened to edit.
+- ``GET /dashboards/{id}?p.<name>=…``: the dashboard, its filter bar and its widgets; the
+  page's own no-script reloads add ``wait`` (they are not counted as visits).
+- ``GET /dashboards/{id}/widgets/{widgetId}?p.…``: one widget, for htmx to swap in.
+- ``GET /dashboards/{id}/charts/{resultId}/{vizId}.svg``: a widget's chart, as the server
+  draws it.
+- ``GET /dashboards/{id}/pdf?p.…``: the whole dashboard as one PDF (an attachment).
+
+The embed dialog's ``POST /dashboards/{id}/embed`` is ``embedding``.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import Request, Response
+
+from broadsheet.dashboards import pdf, widget_html
+from broadsheet.dashboards.schemas import DashboardFilters
+from broadsheet.dashboards.service import DashboardService
+from broadsheet.dependencies import RuntimeDep, SessionDep
+from broadsheet.errors import Forbidden, NotFound, ValidationFailed
+from broadsheet.jobs.endpoints import ExecutorDep
+from broadsheet.kit.ids import parse_id
+from broadsheet.kit.pagination import Page
+from broadsheet.results.service import ResultService
+from broadsheet.web.dashboards import board as boards
+from broadsheet.web.dashboards import edit_forms
+from broadsheet.web.dashboards.page import can_edit, render_board
+from broadsheet.web.dependencies import WebEditor, WebUser
+from broadsheet.web.forms import Form, FormState
+from broadsheet.web.rendering import render, see_other
+from broadsheet.web.routing import page_router
+
+router = page_router()
+PAGE_SIZE = 20
+MAX_SEARCH = 200
+MAX_TAG = 50
+
+
+# --- the list ----------------------------------------------------------------------------------
+
+
+@router.get("/dashboards")
+def dashboard_list(
+    request: Request,
+    caller: WebUser,
+    session: SessionDep,
+    q: str | None = None,
+    tag: str | None = None,
+    page: str | None = None,
+) -> Response:
+    search = DashboardFilters(
+        q=(q or "").strip()[:MAX_SEARCH] or None, tag=(tag or "").strip()[:MAX_TAG] or None
+    )
+    number = _page_number(page)
+    service = DashboardService(session)
+    items, total = service.list(caller.tenant_id, search, Page(PAGE_SIZE, (number - 1) * PAGE_SIZE))
+    last = max(1, math.ceil(total / PAGE_SIZE))
+    if number > last:  # past the end: the last page
+        number = last
+        items, total = service.list(
+            caller.tenant_id, search, Page(PAGE_SIZE, (last - 1) * PAGE_SIZE)
+        )
+    query = {k: v for k, v in (("q", search.q), ("tag", search.tag)) if v}
+    return render(
+        request,
+        "dashboards/list.html.j2",
+        {
+            "items": [
+                {
+                    "id": d.id,
+                    "name": d.name,
+                    "description": d.description,
+                    "tags": d.tags,
+                    "widgets": d.widget_count,
+                    "accessed": _when(d.last_accessed_at),
+                }
+                for d in items
+            ],
+            "total": total,
+            "page": number,
+            "last": last,
+            "query": query,
+            "form": FormState(query),
+            "can_edit": can_edit(caller),
+        },
+    )
+
+
+def _page_number(text: str | None) -> int:
+    try:
+        number = int(text or "1")
+    except ValueError:
+        return 1
+    return min(max(number, 1), 10**9)
+
+
+def _when(moment: datetime | None) -> dict[str, str] | None:
+    if moment is None:
+        return None
+    utc = moment.astimezone(ZoneInfo("UTC")) if moment.tzinfo else moment
+    return {"iso": utc.isoformat(), "text": f"{utc:%Y-%m-%d %H:%M} UTC"}
+
+
+# --- a new dashboard ---------------------------------------------------------------------------
+
+
+@router.get("/dashboards/new")
+def new_dashboard_form(request: Request, caller: WebEditor) -> Response:
+    return render(request, "dashboards/new.html.j2", {"form": FormState()})
+
+
+@router.post("/dashboards/new")
+def create_dashboard(
+    request: Request, caller: WebEditor, form: Form, session: SessionDep
+) -> Response:
+    tags = [t.strip() for t in str(form.get("tags", "")).split(",") if t.strip()]
+    try:
+        body = edit_forms.checked(
+            {
+                "name": str(form.get("name", "")).strip(),
+                "description": str(form.get("description", "")).strip() or None,
+                "tags": tags,
+                "widgets": [],
+            }
+        )
+        row = DashboardService(session).create(caller, body)
+    except ValidationFailed as error:
+        state = FormState.failed(form, error)
+        state.errors = {k.partition("[")[0]: v for k, v in state.errors.items()}
+        return render(request, "dashboards/new.html.j2", {"form": state}, status_code=422)
+    return see_other(f"/dashboards/{row.id}/edit?done=created")
+
+
+# --- one dashboard -----------------------------------------------------------------------------
+
+
+@router.get("/dashboards/{dashboard_id}")
+async def show_dashboard(
+    request: Request,
+    dashboard_id: str,
+    caller: WebUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    executor: ExecutorDep,
+) -> Response:
+    params = request.query_params
+    asked = boards.asked_filters(params)
+    if params.get("edit"):
+        if not can_edit(caller):
+            raise Forbidden("editing a dashboard needs the editor role")
+        did = parse_id(dashboard_id, "dashboard")
+        query = urlencode({f"{boards.PREFIX}{k}": v for k, v in asked.items()})
+        return see_other(f"/dashboards/{did}/edit" + (f"?{query}" if query else ""))
+    wait = _wait(params.get("wait"))
+    board = await boards.read(
+        session, runtime, executor, caller, dashboard_id, asked, count=wait is None, wait=wait or 0
+    )
+    return render_board(request, board, caller, status_code=422 if board.errors else 200)
+
+
+def _wait(text: str | None) -> float | None:
+    """The no-script reload's ``wait``; None for a person's own visit."""
+    if text is None:
+        return None
+    try:
+        wait = float(text)
+    except ValueError:
+        return 0.0
+    return min(max(wait, 0.0), boards.MAX_WAIT_SECONDS) if math.isfinite(wait) else 0.0
+
+
+@router.get("/dashboards/{dashboard_id}/widgets/{widget_id}")
+async def show_widget(
+    request: Request,
+    dashboard_id: str,
+    widget_id: str,
+    caller: WebUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    executor: ExecutorDep,
+) -> Response:
+    editing = request.query_params.get("edit") == "1" and can_edit(caller)
+    board = await boards.read(
+        session,
+        runtime,
+        executor,
+        caller,
+        dashboard_id,
+        boards.asked_filters(request.query_params),
+        count=False,
+        only=widget_id,
+    )
+    labels = {f"{boards.PREFIX}{f.name}": f.label for f in board.doc.parameters}
+    return render(
+        request,
+        "dashboards/_widget.html.j2",
+        {
+            "w": boards.widget_views(board, editing=editing)[0],
+            "doc": board.doc,
+            "shared": widget_html.macros(),
+            "editing": editing,
+            "arrange_errors": {},
+            "filter_problems": [f"{labels.get(k, k)}: {v}" for k, v in board.errors.items()],
+        },
+    )
+
+
+@router.get("/dashboards/{dashboard_id}/charts/{result_id}/{viz_file}")
+def widget_chart(
+    dashboard_id: str,
+    result_id: str,
+    viz_file: str,
+    caller: WebUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    """A chart of the tenant's result, drawn by the server (an ``<img>`` on the page)."""
+    DashboardService(session).get(caller.tenant_id, parse_id(dashboard_id, "dashboard"))
+    viz_id, _, kind = viz_file.rpartition(".")
+    if kind != "svg" or not viz_id:
+        raise NotFound(f"no chart file {viz_file!r}")
+    body, media_type = ResultService(session, runtime.storage).image(
+        caller.tenant_id, parse_id(result_id, "result"), viz_id, "svg"
+    )
+    return Response(body, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/dashboards/{dashboard_id}/pdf")
+def dashboard_pdf(
+    request: Request,
+    dashboard_id: str,
+    caller: WebUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    executor: ExecutorDep,
+) -> Response:
+    """The dashboard's PDF with the page's filter values; it waits for the widgets' jobs
+    (up to 60 s) like the API's export, and counts one access."""
+    row = DashboardService(session).read(caller.tenant_id, parse_id(dashboard_id, "dashboard"))
+    made = pdf.export_pdf(
+        session,
+        runtime,
+        executor,
+        row,
+        boards.asked_filters(request.query_params),
+        requested_by=caller.user_id,
+    )
+    return Response(
+        made.content,
+        media_type=pdf.MEDIA_TYPE,
+        headers={"Content-Disposition": made.content_disposition, "Cache-Control": "no-store"},
+    )

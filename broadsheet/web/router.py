@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from broadsheet.web import dashboards, reports, results_pages, runs, sign_in, static_files
+from broadsheet.web import builder, dashboards, reports, results_pages, runs, sign_in, static_files
 
 router = APIRouter()
 router.include_router(sign_in.router)
 router.include_router(sign_in.form_router)
 router.include_router(reports.router)
+router.include_router(builder.router)
 router.include_router(runs.router)
 router.include_router(results_pages.router)
 router.include_router(dashboards.router)

@@ -691,12 +691,10 @@ def test_building_a_report_by_keyboard(
         "alt", "Bar chart: Benchmark by day — benchmark_return by date"
     )
     expect(page.locator("#visualizations-0-dataMapping-y")).to_have_value("return")
-    page.screenshot(path="/tmp/builder-1280.png", full_page=True)
     axe(page)
     page.set_viewport_size({"width": 375, "height": 800})
     axe(page)
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
-    page.screenshot(path="/tmp/builder-375.png", full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
 
     _tab_to(page, "button[value='save']")

@@ -55,7 +55,9 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API runs, the main thread has a running
+# event loop, and every later test that calls asyncio.run() (tests/test_load.py) would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         service_missing(f"Chromium at {CHROMIUM} (apt-get install chromium)")

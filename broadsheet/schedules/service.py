@@ -256,10 +256,12 @@ def _check_parameters(
         try:
             _resolve(target, values, at, tz)
         except parameters.ParameterErrors as exc:
+            # A dashboard's default that does not work is the dashboard's to fix; a report's
+            # parameter left out (required, or its default failing) is the schedule's.
+            at_dashboard = isinstance(target, models.Dashboard)
             errors = [
-                # A dashboard's default that does not work is the dashboard's to fix.
-                {"field": f"{field}.{p.name}" if p.name in values else "dashboardId",
-                 "message": p.message}
+                {"field": "dashboardId" if at_dashboard and p.name not in values
+                 else f"{field}.{p.name}", "message": p.message}
                 for p in exc.problems
             ]  # fmt: skip
             raise ValidationFailed(str(exc), errors=errors) from None

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from broadsheet.web import builder, dashboards, reports, results_pages, runs, sign_in, static_files
+from broadsheet.web import (
+    admin,
+    builder,
+    dashboards,
+    reports,
+    results_pages,
+    runs,
+    schedule_runs,
+    schedules,
+    sign_in,
+    static_files,
+)
 
 router = APIRouter()
 router.include_router(sign_in.router)
@@ -17,5 +28,8 @@ router.include_router(reports.router)
 router.include_router(builder.router)
 router.include_router(runs.router)
 router.include_router(results_pages.router)
+router.include_router(schedules.router)
+router.include_router(schedule_runs.router)
+router.include_router(admin.router)
 router.include_router(dashboards.router)
 router.mount(static_files.PREFIX, static_files.files(), name="static")

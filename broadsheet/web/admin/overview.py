@@ -1,0 +1,33 @@
+"""``GET /admin``: the admin sections, each with what it holds now."""
+
+from __future__ import annotations
+
+from fastapi import Request, Response
+from sqlalchemy import func, select
+
+from broadsheet import models
+from broadsheet.dependencies import SessionDep
+from broadsheet.web.dependencies import WebAdmin
+from broadsheet.web.rendering import render
+from broadsheet.web.routing import page_router
+
+router = page_router()
+
+
+@router.get("/admin")
+def admin_home(request: Request, caller: WebAdmin, session: SessionDep) -> Response:
+    tenant = caller.tenant_id
+    sources = select(func.count()).where(models.DataSource.tenant_id == tenant)
+    users = select(func.count()).where(models.User.tenant_id == tenant)
+    keys = select(func.count()).where(
+        models.ApiKey.tenant_id == tenant, models.ApiKey.revoked_at.is_(None)
+    )
+    return render(
+        request,
+        "admin/home.html.j2",
+        {
+            "sources": session.scalar(sources) or 0,
+            "users": session.scalar(users) or 0,
+            "keys": session.scalar(keys) or 0,
+        },
+    )

@@ -55,6 +55,23 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser journeys run on SQLite only: they test what a person sees and does, which the
+    metadata database does not change, and each costs seconds of a real browser. Everything
+    the pages do with the database is tested on both, through TestClient (test_*_pages.py).
+    The PostgreSQL runs are deselected, so the summary counts them."""
+    dropped = [
+        item
+        for item in items
+        if "browser" in getattr(item, "fixturenames", ())
+        and getattr(getattr(item, "callspec", None), "params", {}).get("database_url")
+        == "postgresql"
+    ]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
+
+
 # Per module, not per session: while Playwright's sync API runs, the main thread has a running
 # event loop, and every later test that calls asyncio.run() (tests/test_load.py) would fail.
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from broadsheet.errors import (
     BadRequest,
@@ -123,6 +124,8 @@ def install(app: FastAPI, *, pages: ErrorPage | None = None) -> None:
         log.warning("no database connection in time on %s %s", request.method, request.url.path)
         return await answer(request, Overloaded("the server is busy; retry shortly"))
 
+    app.add_exception_handler(ClientDisconnect, _client_gone)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -132,6 +135,13 @@ def install(app: FastAPI, *, pages: ErrorPage | None = None) -> None:
         except Exception:  # the error page itself failed: the plain answer still goes out
             log.exception("the error page failed on %s %s", request.method, request.url.path)
             return respond(error, request)
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    # The client went away while its body was read (a browser dropping an htmx request it
+    # replaced): no one to answer and nothing broken, so no error in the log either.
+    log.info("client went away during %s %s", request.method, request.url.path)
+    return Response(status_code=400)
 
 
 def _title(status: int) -> str:

@@ -444,7 +444,7 @@ def keys_list(tenant: Annotated[str | None, typer.Option(help="Only this tenant.
         if tenant is not None and service.get_tenant(session, tenant) is None:
             raise _fail(f"no tenant {tenant!r}")
         rows = service.list_keys(session, tenant)
-    table = Table("id", "tenant", "user", "role", "prefix", "created", "revoked")
+    table = Table("id", "tenant", "user", "role", "prefix", "created", "last used", "revoked")
     for key, user, tenant_row in rows:
         table.add_row(
             str(key.id),
@@ -453,6 +453,7 @@ def keys_list(tenant: Annotated[str | None, typer.Option(help="Only this tenant.
             user.role,
             key.prefix + "…",
             key.created_at.strftime("%Y-%m-%d %H:%M"),
+            key.last_used_at.strftime("%Y-%m-%d %H:%M") if key.last_used_at else "never",
             key.revoked_at.strftime("%Y-%m-%d %H:%M") if key.revoked_at else "",
         )
     console.print(table)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from broadsheet import startup
@@ -12,6 +14,7 @@ from broadsheet.auth import service
 from broadsheet.config import Settings
 from broadsheet.db import session_scope
 from broadsheet.kit.crypto import hash_api_key
+from broadsheet.kit.time import utc_now
 from broadsheet.models import ApiKey, Role, User
 from tests.factories import Tenancy, report_body
 
@@ -117,3 +120,29 @@ def test_key_for_existing_email_reuses_the_user(
     with sessions() as session:
         user = session.get(User, first.user_id)
         assert user is not None and (user.email, user.role) == ("a@x.io", "editor")
+
+
+def test_a_keys_last_use_is_recorded_to_the_minute_even_when_the_request_fails(
+    client: TestClient, tenancy: Tenancy, sessions: sessionmaker[Session]
+) -> None:
+    caller = tenancy.key("acme", Role.viewer)
+
+    def last_used() -> datetime | None:
+        with session_scope(sessions) as session:
+            return session.scalars(select(ApiKey.last_used_at)).one()
+
+    assert last_used() is None
+    # A viewer may not write: the 403 still counts as a use of the key.
+    assert client.post("/api/v1/reports", json={}, headers=caller.headers).status_code == 403
+    first = last_used()
+    assert first is not None
+    assert abs((utc_now() - first).total_seconds()) < 30
+    # Within the minute, uses write nothing (every request would otherwise be a write).
+    assert client.get("/api/v1/reports", headers=caller.headers).status_code == 200
+    assert last_used() == first
+    # A minute on, the next use moves it.
+    with session_scope(sessions) as session:
+        session.execute(update(ApiKey).values(last_used_at=first - timedelta(minutes=2)))
+    assert client.get("/api/v1/reports", headers=caller.headers).status_code == 200
+    moved = last_used()
+    assert moved is not None and moved > first - timedelta(seconds=1)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from broadsheet.auth import passwords
@@ -166,11 +167,28 @@ def ensure_bootstrap_key(session: Session, *, key: str, tenant: str, email: str 
     return True
 
 
+# A key's lastUsedAt is written at most this often: a write per request would make every read
+# a write, and minute precision is what a person revoking a stale key needs.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
 def authenticate(session: Session, key: str) -> Principal | None:
     """The principal behind a key, or None for an unknown or revoked one. Every API request
-    asks, so it reads the six columns it needs as one plain row (no ORM objects)."""
+    asks, so it reads the columns it needs as one plain row (no ORM objects).
+
+    A use is recorded (``last_used_at``) and committed at once, before the request's own work,
+    so a request that then fails still counts as a use."""
     row = session.execute(
-        select(User.id, Tenant.id, Tenant.slug, User.name, User.email, User.role)
+        select(
+            ApiKey.id,
+            ApiKey.last_used_at,
+            User.id,
+            Tenant.id,
+            Tenant.slug,
+            User.name,
+            User.email,
+            User.role,
+        )
         .select_from(ApiKey)
         .join(User, ApiKey.user_id == User.id)
         .join(Tenant, ApiKey.tenant_id == Tenant.id)
@@ -178,8 +196,27 @@ def authenticate(session: Session, key: str) -> Principal | None:
     ).first()
     if row is None:
         return None
-    user_id, tenant_id, slug, name, email, role = row
+    key_id, last_used_at, user_id, tenant_id, slug, name, email, role = row
+    now = utc_now()
+    if last_used_at is None or last_used_at <= now - LAST_USED_PRECISION:
+        _record_use(session, key_id, now)
     return Principal(user_id, tenant_id, slug, name, email, Role(role))
+
+
+def _record_use(session: Session, key_id: uuid.UUID, now: datetime) -> None:
+    # The condition makes concurrent requests with one key write once, not once each.
+    session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.id == key_id,
+            or_(
+                ApiKey.last_used_at.is_(None),
+                ApiKey.last_used_at <= now - LAST_USED_PRECISION,
+            ),
+        )
+        .values(last_used_at=now)
+    )
+    session.commit()
 
 
 def list_keys(session: Session, tenant: str | None = None) -> list[tuple[ApiKey, User, Tenant]]:

@@ -1,7 +1,8 @@
 """``/admin/keys``: the tenant's API keys (admins), through ``broadsheet.auth.accounts``.
 
-- ``GET /admin/keys``: each key's name, prefix, user and role, when it was made, and whether
-  it is revoked; ``Revoke`` for the live ones; and ``Create key`` (a name, a user).
+- ``GET /admin/keys``: each key's name, prefix, user and role, when it was made, when it was
+  last used (to the minute), and whether it is revoked; ``Revoke`` for the live ones; and
+  ``Create key`` (a name, a user).
 - ``POST /admin/keys``: the key is made and shown on the page that answers, once, with a
   note to copy it now: only its hash is kept, so no page can show it again.
 - ``POST /admin/keys/{id}/revoke``: requests with the key get 401 from then on.
@@ -34,6 +35,7 @@ class KeyRow:
     key: ApiKey
     created: Moment
     revoked: Moment | None
+    last_used: Moment | None
 
 
 DONE = {"revoked": "The key is revoked: requests made with it are refused from now on."}
@@ -87,7 +89,12 @@ def _page(
         {
             "form": state,
             "keys": [
-                KeyRow(k, moment(k.created_at), maybe_moment(k.revoked_at))
+                KeyRow(
+                    k,
+                    moment(k.created_at),
+                    maybe_moment(k.revoked_at),
+                    maybe_moment(k.last_used_at),
+                )
                 for k in accounts.keys(session, tenant_id)
             ],
             "users": [(str(m.user.id), _who(m.user.name, m.user.email)) for m in members],

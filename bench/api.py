@@ -22,19 +22,14 @@ import argparse
 import asyncio
 import os
 import random
-import signal
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx2 as httpx
+from serving import Server, serving
 
 KEY = "bs_bench_api_key_for_the_load_benchmark"
 BURST = 200
@@ -58,41 +53,6 @@ class Phase:
         if len(self.latencies) < 2:
             return self.latencies[0] if self.latencies else 0.0
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def start_server(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "BROADSHEET_DATA_DIR": str(data_dir),
-        "BROADSHEET_BOOTSTRAP_ADMIN_KEY": KEY,
-        "BROADSHEET_DATABASE_URL": "",
-    }
-    command = [sys.executable, "-m", "broadsheet", "serve", "--host", "127.0.0.1"]
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [*command, "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-
-
-async def wait_ready(client: httpx.AsyncClient, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit("the server exited during start-up; see its log above")
-        try:
-            if (await client.get("/readyz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.2)
-    raise SystemExit("the server was not ready within 120 s")
 
 
 async def demo_result(client: httpx.AsyncClient) -> tuple[list[str], str]:
@@ -185,15 +145,12 @@ async def burst(base_url: str, report_id: str) -> tuple[float, Counter[str]]:
         return time.perf_counter() - started, Counter(outcomes)
 
 
-async def benchmark(
-    args: argparse.Namespace, base_url: str, server: subprocess.Popen[bytes]
-) -> None:
+async def benchmark(args: argparse.Namespace, server: Server) -> None:
     headers = {"Authorization": f"Bearer {KEY}"}
     limits = httpx.Limits(max_connections=args.users, max_keepalive_connections=args.users)
     async with httpx.AsyncClient(
-        base_url=base_url, headers=headers, limits=limits, timeout=args.timeout
+        base_url=server.base_url, headers=headers, limits=limits, timeout=args.timeout
     ) as client:
-        await wait_ready(client, server)
         report_ids, result_id = await demo_result(client)
         result_page = f"/api/v1/reports/results/{result_id}?page=1&pageSize=100"
 
@@ -219,7 +176,7 @@ async def benchmark(
                 client, Phase(f"read mix, {label}"), read_mix, args.users, args.seconds, think
             )
             phases.append((base, reads_phase))
-    took, outcomes = await burst(base_url, report_ids[0])
+    took, outcomes = await burst(server.base_url, report_ids[0])
     report(args, phases, took, outcomes)
 
 
@@ -255,25 +212,8 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=0.25, help="Mean pause, seconds.")
     parser.add_argument("--timeout", type=float, default=10.0, help="A request's limit, s.")
     args = parser.parse_args()
-    # Stopped from outside, still stop the server on the way out.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    with tempfile.TemporaryDirectory() as folder:
-        port = free_port()
-        log = Path(folder, "serve.log")
-        server = start_server(Path(folder, "data"), port, log)
-        try:
-            asyncio.run(benchmark(args, f"http://127.0.0.1:{port}", server))
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-            lines = log.read_text(errors="replace").splitlines()
-            problems = [line for line in lines if line.startswith(("ERROR", "CRITICAL"))]
-            print(f"server log: {len(problems)} error lines")
-            for line in problems[:5]:
-                print(f"  {line[:160]}")
+    with serving(KEY) as server:
+        asyncio.run(benchmark(args, server))
 
 
 if __name__ == "__main__":

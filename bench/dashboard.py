@@ -34,20 +34,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
+from serving import Server, serving
 
 KEY = "bs_bench_dashboard_key_for_the_benchmark"
 GOAL = 1.5
@@ -58,41 +53,6 @@ WIDGETS = 12
 WARM_DAYS, SINGLE_DAYS, CROWD_DAYS = 365, 400, 430
 MONTHLY, SCORECARD, PRICES = "Monthly Performance Report", "Strategy Scorecard", "Price History"
 TRADING, USAGE = "Trading Activity", "Usage Summary"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def start_server(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "BROADSHEET_DATA_DIR": str(data_dir),
-        "BROADSHEET_BOOTSTRAP_ADMIN_KEY": KEY,
-        "BROADSHEET_DATABASE_URL": "",
-    }
-    command = [sys.executable, "-m", "broadsheet", "serve", "--host", "127.0.0.1"]
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [*command, "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-
-
-async def wait_ready(client: httpx.AsyncClient, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit("the server exited during start-up; see its log above")
-        try:
-            if (await client.get("/readyz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.2)
-    raise SystemExit("the server was not ready within 120 s")
 
 
 def percentile(values: list[float], p: int) -> float:
@@ -436,16 +396,13 @@ async def cold_phase(
 # --- the run -------------------------------------------------------------------------------
 
 
-async def benchmark(
-    args: argparse.Namespace, base_url: str, server: subprocess.Popen[bytes]
-) -> None:
+async def benchmark(args: argparse.Namespace, server: Server) -> None:
     headers = {"Authorization": f"Bearer {KEY}"}
     connections = max(args.viewers, args.concurrent, WIDGETS) + 4
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with httpx.AsyncClient(
-        base_url=base_url, headers=headers, limits=limits, timeout=WAIT + 30
+        base_url=server.base_url, headers=headers, limits=limits, timeout=WAIT + 30
     ) as client:
-        await wait_ready(client, server)
         listed = checked(await client.get("/api/v1/reports", params={"limit": 100}))
         reports = {r["name"]: str(r["id"]) for r in listed}
 
@@ -534,25 +491,8 @@ def main() -> None:
         "--poll-wait", type=int, default=2, choices=range(WAIT + 1), help="Cold polls' ?wait."
     )
     args = parser.parse_args()
-    # Stopped from outside, still stop the server on the way out.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    with tempfile.TemporaryDirectory() as folder:
-        port = free_port()
-        log = Path(folder, "serve.log")
-        server = start_server(Path(folder, "data"), port, log)
-        try:
-            asyncio.run(benchmark(args, f"http://127.0.0.1:{port}", server))
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-            lines = log.read_text(errors="replace").splitlines()
-            problems = [line for line in lines if line.startswith(("ERROR", "CRITICAL"))]
-            print(f"server log: {len(problems)} error lines")
-            for line in problems[:5]:
-                print(f"  {line[:160]}")
+    with serving(KEY) as server:
+        asyncio.run(benchmark(args, server))
 
 
 if __name__ == "__main__":

@@ -174,21 +174,22 @@ def open_token(
 
 
 def _verified(token: str, key: bytes) -> dict[str, Any]:
+    # iat and exp are checked here, on Broadsheet's one clock (utc_now), not on PyJWT's.
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
             key,
             algorithms=[ALGORITHM],
-            options={"require": list(CLAIMS), "verify_iat": False},
+            options={"require": list(CLAIMS), "verify_iat": False, "verify_exp": False},
         )
-    except jwt.ExpiredSignatureError:
-        raise EmbedDenied("this embed link has expired; ask for a new one") from None
     except jwt.InvalidTokenError:
         raise _denied() from None
-    issued = claims.get("iat")
+    issued, expires = claims.get("iat"), claims.get("exp")
     now = utc_now().timestamp()
-    if type(issued) is not int or issued > now + CLOCK_SKEW_SECONDS:
+    if type(issued) is not int or issued > now + CLOCK_SKEW_SECONDS or type(expires) is not int:
         raise _denied()
+    if expires <= now:
+        raise EmbedDenied("this embed link has expired; ask for a new one")
     return claims
 
 

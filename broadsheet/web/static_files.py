@@ -1,4 +1,5 @@
-"""``/static``: the pages' stylesheet and scripts, with their content's digest in their URLs.
+"""``/static``: the pages' stylesheet and scripts, with their content's digest in their URLs;
+and ``/favicon.ico``.
 
 Templates link ``{{ static('app.css') }}`` → ``/static/app.css?v=<digest>``: a browser keeps
 a versioned file for a year and asks again only when the file changed (its URL changed with
@@ -42,3 +43,17 @@ class CachedStaticFiles(StaticFiles):
 
 def files() -> CachedStaticFiles:
     return CachedStaticFiles(directory=DIRECTORY)
+
+
+async def favicon() -> Response:
+    """``/favicon.ico``: what a browser asks for on a page that names no icon (an embedded
+    dashboard, a PDF or JSON opened in a tab), answered with the pages' icon, not a 404."""
+    response = Response(icon_bytes("favicon.svg"), media_type="image/svg+xml")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    headers.secure(response.headers)
+    return response
+
+
+@cache
+def icon_bytes(name: str) -> bytes:
+    return (DIRECTORY / name).read_bytes()

@@ -443,6 +443,10 @@ def test_the_application_serves_the_files_as_built(
         assert answer.ok, name
         assert answer.headers["content-type"].startswith("text/javascript")
         assert hashlib.sha256(answer.body()).hexdigest() == manifest()["files"][name]["sha256"]
+    # A page that names no icon (an embedded dashboard) gets the pages' icon, not a 404.
+    icon = page.request.get(f"{live_server}/favicon.ico")
+    assert icon.ok and icon.headers["content-type"] == "image/svg+xml"
+    assert icon.body() == (VENDOR.parent / "favicon.svg").read_bytes()
     # The live server is the test's own: what the test seeds, the application reads.
     caller = tenancy.key(tenant="acme")
     tenancy.demo("acme")

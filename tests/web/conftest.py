@@ -1,6 +1,12 @@
-"""Fixtures for the web UI's browser tests: Debian's Chromium driven by Playwright, the real
-application served on a free port, a fresh page per test, and axe-core's WCAG checks.
+"""Fixtures for the web UI's tests: the pages through TestClient, and for the browser tests
+Debian's Chromium driven by Playwright, the real application served on a free port, a fresh
+page per test, and axe-core's WCAG checks.
 
+- ``demo_data``: tenant ``acme`` with the demo's data source, reports and schedule.
+- ``web``: the pages (and ``tests.web.helpers``' probe pages) over ``demo_data``, in a
+  TestClient that does not follow redirects; sign it in with ``helpers.sign_in_as``.
+- ``api``: an admin's API key of ``acme`` (``demo_data`` installed), to read or set through
+  the API what a page shows or did.
 - ``browser``: Chromium at ``/usr/bin/chromium`` (``.ci/run`` installs it). Missing, the
   tests skip, or fail under ``BROADSHEET_REQUIRE_SERVICES=1``.
 - ``live_server``: ``create_app(settings)`` under uvicorn in a thread, on the test's metadata
@@ -30,6 +36,7 @@ from typing import Any
 import pytest
 import uvicorn
 from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
+from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, expect, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,7 +45,8 @@ from broadsheet.auth.service import SignInUser
 from broadsheet.config import Settings
 from broadsheet.models import Role
 from tests.conftest import service_missing
-from tests.web.helpers import PASSWORD, add_user
+from tests.factories import Caller, Tenancy
+from tests.web.helpers import PASSWORD, add_user, page_client
 
 CHROMIUM = Path("/usr/bin/chromium")
 SIGNED_IN_EMAIL = "admin@acme.test"
@@ -70,6 +78,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = [item for item in items if item not in dropped]
+
+
+@pytest.fixture
+def demo_data(tenancy: Tenancy) -> None:
+    tenancy.demo("acme")
+
+
+@pytest.fixture
+def web(demo_data: None, settings: Settings) -> Iterator[TestClient]:
+    with page_client(settings) as client:
+        yield client
+
+
+@pytest.fixture
+def api(demo_data: None, tenancy: Tenancy) -> Caller:
+    return tenancy.key("acme")
 
 
 # Per module, not per session: while Playwright's sync API runs, the main thread has a running

@@ -1,17 +1,23 @@
-"""Helpers for page tests: users who can sign in, signing in through the real form, and the
-CSRF token a page handed out (read from the page, as a browser would have it).
+"""Helpers for page tests: users who can sign in, signing in through the real form, the CSRF
+token a page handed out (read from the page, as a browser would have it), forms posted with it,
+and the rows a test starts from.
 
     user = add_user(sessions, tenant="acme", role=Role.editor)
     sign_in(client, user.email)                  # the client now carries the session cookie
     token = csrf_token(client.get("/reports").text)
     client.post("/reports/new", data={"csrf_token": token, ...})
+
+    sign_in_as(client, sessions, Role.editor)    # the same in one step, as editor@acme.test
+    post_form(client, "/reports/new", {...}, page="/reports")
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from html import unescape
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -19,16 +25,18 @@ import httpx2 as httpx
 from fastapi import Request, Response
 from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from broadsheet.app import create_app
+from broadsheet.audit import log as audit
 from broadsheet.auth import service as auth
 from broadsheet.auth.principal import Principal
 from broadsheet.auth.service import SignInUser
 from broadsheet.config import Settings
 from broadsheet.db import session_scope
 from broadsheet.errors import NotFound, ValidationFailed
-from broadsheet.models import Role
+from broadsheet.models import Role, Tenant
 from broadsheet.web.dependencies import WebAdmin, WebEditor, WebUser
 from broadsheet.web.forms import Form
 from broadsheet.web.rendering import render
@@ -86,6 +94,36 @@ def sign_in(
     return client.post("/login", data=data, follow_redirects=False)
 
 
+def sign_in_as(
+    client: TestClient, sessions: sessionmaker[Session], role: Role, tenant: str = "acme"
+) -> SignInUser:
+    """Sign ``client`` in afresh (its cookies cleared: whoever it was goes) as
+    ``<role>@<tenant>.test``, made if missing."""
+    user = add_user(sessions, tenant=tenant, role=role)
+    client.cookies.clear()
+    assert sign_in(client, user.email).status_code == 303
+    return user
+
+
+def post_form(client: TestClient, path: str, fields: dict[str, str], page: str) -> httpx.Response:
+    """Post ``fields`` to ``path`` with the CSRF token ``page`` carries, as its form would."""
+    return client.post(path, data={"csrf_token": csrf_token(client.get(page).text), **fields})
+
+
+def field_value(html: str, name: str) -> str | None:
+    """The value of the input named ``name`` as a browser shows it; None if it has none."""
+    found = re.search(rf'name="{re.escape(name)}"[^>]*value="([^"]*)"', html)
+    return unescape(found.group(1)) if found else None
+
+
+def assert_not_found(client: TestClient, paths: Iterable[str]) -> None:
+    """Each of ``paths`` answers the Page not found page, a 404."""
+    for path in paths:
+        answer = client.get(path)
+        assert answer.status_code == 404, path
+        assert "Page not found" in answer.text, path
+
+
 def set_cookies(response: httpx.Response) -> dict[str, SimpleCookie]:
     """Each Set-Cookie of ``response`` by cookie name, with its attributes."""
     found = {}
@@ -95,6 +133,29 @@ def set_cookies(response: httpx.Response) -> dict[str, SimpleCookie]:
         for name in cookie:
             found[name] = cookie
     return found
+
+
+# --- rows a test starts from ----------------------------------------------------------------
+
+
+def tenant_id_of(session: Session, slug: str = "acme") -> uuid.UUID:
+    found = session.scalar(select(Tenant.id).where(Tenant.slug == slug))
+    assert found is not None, f"no tenant {slug}"
+    return found
+
+
+def audit_deliveries(session: Session, tenant: uuid.UUID, count: int) -> None:
+    """``count`` audit entries of deliveries sent (to r00@example.com, r01@…), to page through."""
+    for i in range(count):
+        audit.record(
+            session,
+            tenant,
+            "delivery.attempted",
+            "delivery",
+            None,
+            recipient=f"r{i:02d}@example.com",
+            outcome="sent",
+        )
 
 
 # --- probe pages: the page machinery without any real page behind it -----------------------

@@ -6,8 +6,7 @@ shown once and revoked, the audit log's paging and filter, and hostile names as 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from html import unescape
+from functools import partial
 from typing import Any
 
 import pytest
@@ -22,7 +21,17 @@ from broadsheet.datasources.service import DataSourceService
 from broadsheet.db import session_scope
 from broadsheet.models import Role
 from tests.factories import Caller, Tenancy
-from tests.web.helpers import PASSWORD, add_user, csrf_token, page_client, sign_in
+from tests.web.helpers import (
+    PASSWORD,
+    audit_deliveries,
+    csrf_token,
+    field_value,
+    page_client,
+    post_form,
+    sign_in,
+    sign_in_as,
+    tenant_id_of,
+)
 
 HOSTILE = '<script>alert("x")</script> & <b>bold</b>'
 HOSTILE_SHOWN = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;"
@@ -38,33 +47,15 @@ ADMIN_PAGES = [
     "/admin/tenant",
 ]
 
-
-@pytest.fixture
-def api(tenancy: Tenancy) -> Caller:
-    tenancy.demo("acme")
-    return tenancy.key("acme")
+# An admin form, posted with the token the admin home page carries.
+post = partial(post_form, page="/admin")
 
 
-@pytest.fixture
-def web(settings: Settings, sessions: sessionmaker[Session], api: Caller) -> Iterator[TestClient]:
-    with page_client(settings) as client:
-        yield client
-
-
-def as_role(
-    web: TestClient, sessions: sessionmaker[Session], role: Role, tenant: str = "acme"
-) -> None:
-    user = add_user(sessions, tenant=tenant, role=role, email=f"{role}-web@{tenant}.test")
-    assert sign_in(web, user.email).status_code == 303
-
-
-def post(web: TestClient, path: str, fields: dict[str, str], page: str = "/admin") -> Any:
-    return web.post(path, data={"csrf_token": csrf_token(web.get(page).text), **fields})
-
-
-def field_value(html: str, name: str) -> str | None:
-    found = re.search(rf'name="{re.escape(name)}"[^>]*value="([^"]*)"', html)
-    return unescape(found.group(1)) if found else None
+def source_named(web: TestClient, api: Caller, name: str) -> dict[str, Any]:
+    """The data source ``name`` as the API lists it."""
+    listed = web.get("/api/v1/datasources", headers=api.headers).json()
+    found: dict[str, Any] = next(s for s in listed if s["name"] == name)
+    return found
 
 
 def source_fields(**changes: str) -> dict[str, str]:
@@ -83,7 +74,7 @@ def source_fields(**changes: str) -> dict[str, str]:
 def test_only_admins_reach_the_admin_pages(
     web: TestClient, api: Caller, sessions: sessionmaker[Session], role: Role
 ) -> None:
-    as_role(web, sessions, role)
+    user = sign_in_as(web, sessions, role).user_id
     home = web.get("/reports")
     assert 'href="/admin"' not in home.text  # the navigation shows Admin to admins only
     for path in ADMIN_PAGES:
@@ -92,10 +83,6 @@ def test_only_admins_reach_the_admin_pages(
         assert "You cannot do that" in answer.text
     source = web.get("/api/v1/datasources", headers=api.headers).json()[0]["id"]
     token = csrf_token(home.text)
-    with session_scope(sessions) as session:
-        user = session.scalar(
-            select(models.User.id).where(models.User.email == f"{role}-web@acme.test")
-        )
     for path, fields in [
         ("/admin/datasources/new", source_fields()),
         (f"/admin/datasources/{source}", source_fields()),
@@ -122,14 +109,13 @@ def test_only_admins_reach_the_admin_pages(
 def test_data_sources_through_the_form_never_show_the_password(
     web: TestClient, api: Caller, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    as_role(web, sessions, Role.admin)
+    sign_in_as(web, sessions, Role.admin)
     made = post(web, "/admin/datasources/new", source_fields())
     assert made.status_code == 303 and made.headers["location"] == "/admin/datasources?done=created"
     listing = web.get(made.headers["location"]).text
     assert "The data source is added." in listing
     assert "postgresql+psycopg://reporter:***@db.internal:5432/analytics" in listing
-    shown = web.get("/api/v1/datasources", headers=api.headers).json()
-    warehouse = next(s for s in shown if s["name"] == "warehouse")
+    warehouse = source_named(web, api, "warehouse")
     assert (warehouse["statementTimeoutSeconds"], warehouse["rowLimit"]) == (30, 5000)
 
     edit = web.get(f"/admin/datasources/{warehouse['id']}").text
@@ -150,7 +136,7 @@ def test_data_sources_through_the_form_never_show_the_password(
 def test_a_refused_data_source_form_keeps_what_was_typed(
     web: TestClient, api: Caller, sessions: sessionmaker[Session]
 ) -> None:
-    as_role(web, sessions, Role.admin)
+    sign_in_as(web, sessions, Role.admin)
     bad = post(web, "/admin/datasources/new", source_fields(name="no spaces", url="oracle://x@y/z"))
     assert bad.status_code == 422
     assert 'id="name-error"' in bad.text and 'id="url-error"' not in bad.text  # pydantic first
@@ -169,11 +155,8 @@ def test_a_refused_data_source_form_keeps_what_was_typed(
 def test_a_data_source_in_use_is_kept(
     web: TestClient, api: Caller, sessions: sessionmaker[Session]
 ) -> None:
-    as_role(web, sessions, Role.admin)
-    demo = next(
-        s for s in web.get("/api/v1/datasources", headers=api.headers).json()
-        if s["name"] == "portfolio_analytics"
-    )  # fmt: skip
+    sign_in_as(web, sessions, Role.admin)
+    demo = source_named(web, api, "portfolio_analytics")
     refused = post(web, f"/admin/datasources/{demo['id']}/delete", {})
     assert refused.status_code == 409
     assert "is used by" in refused.text and "The data source was not deleted" in refused.text
@@ -184,10 +167,7 @@ def test_a_data_source_in_use_is_kept(
         web, "/admin/datasources/new", source_fields(name="spare", url="duckdb:///:memory:")
     )
     assert spare.status_code == 303
-    spare_id = next(
-        s["id"] for s in web.get("/api/v1/datasources", headers=api.headers).json()
-        if s["name"] == "spare"
-    )  # fmt: skip
+    spare_id = source_named(web, api, "spare")["id"]
     confirm = web.get(f"/admin/datasources/{spare_id}/delete")
     assert confirm.status_code == 200 and "Delete the data source spare?" in confirm.text
     gone = post(web, f"/admin/datasources/{spare_id}/delete", {})
@@ -199,7 +179,7 @@ def test_a_data_source_in_use_is_kept(
 def test_test_connection_answers_on_the_page_and_as_a_fragment(
     web: TestClient, api: Caller, sessions: sessionmaker[Session]
 ) -> None:
-    as_role(web, sessions, Role.admin)
+    sign_in_as(web, sessions, Role.admin)
     demo = web.get("/api/v1/datasources", headers=api.headers).json()[0]["id"]
     page = post(web, f"/admin/datasources/{demo}/test", {})
     assert page.status_code == 200 and "<html" in page.text
@@ -212,10 +192,7 @@ def test_test_connection_answers_on_the_page_and_as_a_fragment(
     down = post(web, "/admin/datasources/new",
                 source_fields(name="down", url="postgresql://u:pw-123@127.0.0.1:1/x"))  # fmt: skip
     assert down.status_code == 303
-    down_id = next(
-        s["id"] for s in web.get("/api/v1/datasources", headers=api.headers).json()
-        if s["name"] == "down"
-    )  # fmt: skip
+    down_id = source_named(web, api, "down")["id"]
     failed = post(web, f"/admin/datasources/{down_id}/test", {})
     assert "Could not connect:" in failed.text and "pw-123" not in failed.text
 
@@ -223,7 +200,7 @@ def test_test_connection_answers_on_the_page_and_as_a_fragment(
 def test_users_and_roles(
     web: TestClient, api: Caller, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    as_role(web, sessions, Role.admin)
+    sign_in_as(web, sessions, Role.admin)
     short = post(web, "/admin/users/new", {"email": "eve@acme.test", "name": HOSTILE,
                                            "role": "editor", "password": "short"})  # fmt: skip
     assert short.status_code == 422 and 'id="password-error"' in short.text
@@ -263,11 +240,8 @@ def test_users_and_roles(
 def test_the_last_admin_stays_one(
     web: TestClient, api: Caller, sessions: sessionmaker[Session], tenancy: Tenancy
 ) -> None:
-    as_role(web, sessions, Role.admin)
+    me = sign_in_as(web, sessions, Role.admin).user_id
     with session_scope(sessions) as session:  # the other admins (the key's, the demo's) go
-        me = session.scalar(
-            select(models.User.id).where(models.User.email == "admin-web@acme.test")
-        )
         session.execute(update(models.User).where(models.User.id != me).values(role=Role.viewer))
     refused = post(web, f"/admin/users/{me}/role", {"role": "editor"})
     assert refused.status_code == 409
@@ -279,11 +253,7 @@ def test_the_last_admin_stays_one(
 def test_a_key_is_shown_once_and_revoked(
     web: TestClient, api: Caller, sessions: sessionmaker[Session]
 ) -> None:
-    as_role(web, sessions, Role.admin)
-    with session_scope(sessions) as session:
-        me = session.scalar(
-            select(models.User.id).where(models.User.email == "admin-web@acme.test")
-        )
+    me = sign_in_as(web, sessions, Role.admin).user_id
     made = post(web, "/admin/keys", {"name": HOSTILE, "userId": str(me)})
     assert made.status_code == 201
     found = re.search(r'id="new-key"[^>]*value="([^"]+)"', made.text)
@@ -321,7 +291,7 @@ def test_another_tenants_ids_are_not_found(
         their_key = session.scalar(
             select(models.ApiKey.id).join(models.Tenant).where(models.Tenant.slug == "other")
         )
-    as_role(web, sessions, Role.admin)
+    sign_in_as(web, sessions, Role.admin)
     for path in (f"/admin/datasources/{source}", f"/admin/datasources/{source}/delete",
                  "/admin/datasources/not-an-id"):  # fmt: skip
         assert web.get(path).status_code == 404, path
@@ -343,13 +313,10 @@ def test_the_audit_log_pages_and_filters(
     web: TestClient, api: Caller, sessions: sessionmaker[Session]
 ) -> None:
     with session_scope(sessions) as session:
-        tenant = session.scalar(select(models.Tenant.id).where(models.Tenant.slug == "acme"))
-        assert tenant is not None
-        for i in range(55):
-            audit.record(session, tenant, "delivery.attempted", "delivery", None,
-                         recipient=f"r{i:02d}@example.com", outcome="sent")  # fmt: skip
+        tenant = tenant_id_of(session)
+        audit_deliveries(session, tenant, 55)
         audit.record(session, tenant, "email.unsubscribed", "email", None, address=HOSTILE)
-    as_role(web, sessions, Role.admin)
+    sign_in_as(web, sessions, Role.admin)
     first = web.get("/admin/audit").text
     assert "Entries 1 to 50 of 56" in first and "Page 1 of 2" in first
     assert "&lt;script&gt;alert" in first and "<script>alert" not in first
@@ -364,7 +331,7 @@ def test_the_audit_log_pages_and_filters(
 
 
 def test_tenant_settings(web: TestClient, api: Caller, sessions: sessionmaker[Session]) -> None:
-    as_role(web, sessions, Role.admin)
+    sign_in_as(web, sessions, Role.admin)
     before = web.get("/api/v1/tenant", headers=api.headers).json()
     page = web.get("/admin/tenant").text
     assert before["webhookSecret"] in page

@@ -6,11 +6,10 @@ is the API's, roles and tenants are kept apart, and hostile names stay text."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from functools import partial
 from html import unescape
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,31 +20,22 @@ from broadsheet.db import session_scope
 from broadsheet.models import Role
 from tests.factories import Caller, Tenancy
 from tests.jobs.helpers import report_id
-from tests.web.helpers import add_user, csrf_token, page_client, sign_in
+from tests.web.helpers import (
+    assert_not_found,
+    csrf_token,
+    field_value,
+    page_client,
+    post_form,
+    sign_in_as,
+)
 
 SCHEDULES = "/api/v1/schedules"
 # A select's name and the value of its selected option.
 SELECTED = r'<select[^>]*name="([^"]+)"[^>]*>(?:(?!</select>).)*?<option value="([^"]*)" selected'
 HOSTILE = '<script>alert("x")</script> & <b>bold</b>'
 
-
-@pytest.fixture
-def api(tenancy: Tenancy) -> Caller:
-    tenancy.demo("acme")
-    return tenancy.key("acme")
-
-
-@pytest.fixture
-def web(settings: Settings, sessions: sessionmaker[Session], api: Caller) -> Iterator[TestClient]:
-    with page_client(settings) as client:
-        yield client
-
-
-def as_role(
-    web: TestClient, sessions: sessionmaker[Session], role: Role, tenant: str = "acme"
-) -> None:
-    user = add_user(sessions, tenant=tenant, role=role, email=f"{role}-web@{tenant}.test")
-    assert sign_in(web, user.email).status_code == 303
+# A schedule's form, posted with the token the schedule list carries (or ``page``'s).
+post = partial(post_form, page="/schedules")
 
 
 def schedule_via_api(web: TestClient, api: Caller, **changes: Any) -> dict[str, Any]:
@@ -95,20 +85,10 @@ def form_fields(web: TestClient, api: Caller, **changes: str) -> dict[str, str]:
     return fields
 
 
-def post(web: TestClient, path: str, fields: dict[str, str], page: str = "/schedules") -> Any:
-    token = csrf_token(web.get(page).text)
-    return web.post(path, data={"csrf_token": token, **fields})
-
-
-def field_value(html: str, name: str) -> str | None:
-    found = re.search(rf'name="{re.escape(name)}"[^>]*value="([^"]*)"', html)
-    return unescape(found.group(1)) if found else None
-
-
 def test_a_schedule_made_with_the_form_is_what_the_api_reads(
     web: TestClient, api: Caller, sessions: sessionmaker[Session]
 ) -> None:
-    as_role(web, sessions, Role.editor)
+    sign_in_as(web, sessions, Role.editor)
     answer = post(web, "/schedules/new", form_fields(web, api))
     assert answer.status_code == 303, answer.text
     location = answer.headers["location"]
@@ -156,7 +136,7 @@ def test_saving_the_form_again_keeps_what_the_api_set(
         misfirePolicy="skip",
         misfireGraceSeconds=60,
     )
-    as_role(web, sessions, Role.editor)
+    sign_in_as(web, sessions, Role.editor)
     page = web.get(f"/schedules/{made['id']}").text
     fields = {
         name: unescape(value)
@@ -178,7 +158,7 @@ def test_saving_the_form_again_keeps_what_the_api_set(
 def test_a_failed_save_keeps_what_was_typed_with_errors_at_their_fields(
     web: TestClient, api: Caller, sessions: sessionmaker[Session]
 ) -> None:
-    as_role(web, sessions, Role.editor)
+    sign_in_as(web, sessions, Role.editor)
     before = schedule_count(sessions)
     fields = form_fields(
         web,
@@ -238,7 +218,7 @@ def test_an_edit_refused_by_the_service_changes_nothing(
     admin = tenancy.key("acme", name="settings")
     assert web.patch("/api/v1/tenant", json={"allowedEmailDomains": ["example.com"]},
                      headers=admin.headers).status_code == 200  # fmt: skip
-    as_role(web, sessions, Role.editor)
+    sign_in_as(web, sessions, Role.editor)
     fields = form_fields(
         web,
         api,
@@ -257,7 +237,7 @@ def test_an_edit_refused_by_the_service_changes_nothing(
 def test_add_and_remove_recipient_without_javascript(
     web: TestClient, api: Caller, sessions: sessionmaker[Session]
 ) -> None:
-    as_role(web, sessions, Role.editor)
+    sign_in_as(web, sessions, Role.editor)
     fields = form_fields(web, api, action="add-recipient")
     answer = post(web, "/schedules/new", fields)
     assert answer.status_code == 200
@@ -277,7 +257,7 @@ def test_add_and_remove_recipient_without_javascript(
 def test_the_preview_is_the_apis(
     web: TestClient, api: Caller, sessions: sessionmaker[Session]
 ) -> None:
-    as_role(web, sessions, Role.editor)
+    sign_in_as(web, sessions, Role.editor)
     fields = form_fields(web, api, **{"businessDaysOnly": "true"})
     fragment = post(web, "/schedules/preview", fields).text
     assert "<html" not in fragment  # the fragment only
@@ -306,7 +286,7 @@ def test_viewers_read_and_editors_act(
     web: TestClient, api: Caller, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
     made = schedule_via_api(web, api)
-    as_role(web, sessions, Role.viewer)
+    sign_in_as(web, sessions, Role.viewer)
     listing = web.get("/schedules")
     assert listing.status_code == 200 and "Weekly usage" in listing.text
     assert "New schedule" not in listing.text
@@ -325,7 +305,7 @@ def test_viewers_read_and_editors_act(
     assert web.get(f"{SCHEDULES}/{made['id']}", headers=api.headers).json()["enabled"] is True
 
     with page_client(settings) as editor:
-        as_role(editor, sessions, Role.editor)
+        sign_in_as(editor, sessions, Role.editor)
         html = editor.get(f"/schedules/{made['id']}").text
         assert "Run now" in html and "Pause" in html
         paused = editor.post(
@@ -347,16 +327,16 @@ def test_another_tenants_schedule_is_not_found(
 ) -> None:
     made = schedule_via_api(web, api)
     ran = web.post(f"{SCHEDULES}/{made['id']}/run", headers=api.headers).json()
-    as_role(web, sessions, Role.admin, tenant="other")
-    for path in (
-        f"/schedules/{made['id']}",
-        f"/schedules/{made['id']}/delete",
-        f"/schedules/{made['id']}/executions/{ran['id']}",
-        "/schedules/not-a-uuid",
-    ):
-        answer = web.get(path)
-        assert answer.status_code == 404, path
-        assert "Page not found" in answer.text
+    sign_in_as(web, sessions, Role.admin, tenant="other")
+    assert_not_found(
+        web,
+        [
+            f"/schedules/{made['id']}",
+            f"/schedules/{made['id']}/delete",
+            f"/schedules/{made['id']}/executions/{ran['id']}",
+            "/schedules/not-a-uuid",
+        ],
+    )
     token = csrf_token(web.get("/schedules").text)
     assert web.post(f"/schedules/{made['id']}/run", data={"csrf_token": token}).status_code == 404
     # Nor can a form name another tenant's report.
@@ -371,7 +351,7 @@ def test_an_execution_of_another_schedule_is_not_found(
     first = schedule_via_api(web, api)
     second = schedule_via_api(web, api, name="Second")
     ran = web.post(f"{SCHEDULES}/{first['id']}/run", headers=api.headers).json()
-    as_role(web, sessions, Role.viewer)
+    sign_in_as(web, sessions, Role.viewer)
     assert web.get(f"/schedules/{first['id']}/executions/{ran['id']}").status_code == 200
     assert web.get(f"/schedules/{second['id']}/executions/{ran['id']}").status_code == 404
 
@@ -380,7 +360,7 @@ def test_hostile_names_render_as_text(
     web: TestClient, api: Caller, sessions: sessionmaker[Session]
 ) -> None:
     made = schedule_via_api(web, api, name=HOSTILE)
-    as_role(web, sessions, Role.editor)
+    sign_in_as(web, sessions, Role.editor)
     for path in ("/schedules", f"/schedules/{made['id']}", f"/schedules/{made['id']}/delete"):
         html = web.get(path).text
         assert "<script>alert" not in html and "<b>bold</b>" not in html, path
@@ -394,7 +374,7 @@ def test_a_page_past_the_end_shows_the_last(
 ) -> None:
     for i in range(21):  # with the demo's own schedule, 22: a page of 20 and one of 2
         schedule_via_api(web, api, name=f"Schedule {i:02d}")
-    as_role(web, sessions, Role.viewer)
+    sign_in_as(web, sessions, Role.viewer)
     first = web.get("/schedules").text
     assert "Page 1 of 2" in first and "Schedule 20" in first and "Schedule 00" not in first
     for asked in ("2", "99", "9999999999999999999999"):
@@ -410,7 +390,7 @@ def test_run_now_leads_to_the_run(
     web: TestClient, api: Caller, sessions: sessionmaker[Session]
 ) -> None:
     made = schedule_via_api(web, api)
-    as_role(web, sessions, Role.editor)
+    sign_in_as(web, sessions, Role.editor)
     page = web.get(f"/schedules/{made['id']}").text
     answer = web.post(f"/schedules/{made['id']}/run", data={"csrf_token": csrf_token(page)})
     assert answer.status_code == 303
@@ -429,7 +409,7 @@ def test_run_now_leads_to_the_run(
 def test_the_parameter_fields_follow_the_report_chosen(
     web: TestClient, api: Caller, sessions: sessionmaker[Session]
 ) -> None:
-    as_role(web, sessions, Role.editor)
+    sign_in_as(web, sessions, Role.editor)
     fields = form_fields(web, api)
     fragment = post(web, "/schedules/parameters", fields).text
     assert "<html" not in fragment and 'id="schedule-parameters"' in fragment

@@ -25,9 +25,15 @@
 // compiled with eval or new Function: the pages need no 'unsafe-eval'. Vega-embed's and the
 // tooltip's <style> elements are turned off (refused by style-src 'self'); the tooltip's look is
 // an adopted style sheet.
+//
+// The Vega-Lite spec is compiled here rather than by vega-embed: Vega-Lite 5 marks what it
+// makes as a Vega 5 spec, which Vega 6 runs as it is (the server draws with the same pair), and
+// vega-embed would warn of the mismatch on every chart. The compiled spec goes in without that
+// mark.
 
 import embed from "vega-embed";
 import { expressionInterpreter } from "vega-interpreter";
+import { compile } from "vega-lite";
 
 import { adoptStyleSheet } from "./adopted-styles.js";
 
@@ -104,8 +110,10 @@ async function enhance(figure) {
   live.className = "chart-live";
   figure.insertBefore(live, fallback ? fallback.nextSibling : figure.firstChild);
   try {
-    const spec = specWithData(await readPayload(figure));
+    const { $schema: _, ...spec } = compile(specWithData(await readPayload(figure))).spec;
     const { view } = await embed(live, spec, {
+      mode: "vega",
+      hover: false, // as for a Vega-Lite spec: its own selections and tooltips, no hover set
       ast: true,
       expr: expressionInterpreter,
       renderer: "svg",

@@ -37,10 +37,13 @@ from broadsheet.config import Settings
 from broadsheet.db import session_scope
 from broadsheet.errors import NotFound, ValidationFailed
 from broadsheet.models import Role, Tenant
+from broadsheet.reports.schemas import ReportDefinitionWrite
+from broadsheet.reports.service import ReportService
 from broadsheet.web.dependencies import WebAdmin, WebEditor, WebUser
 from broadsheet.web.forms import Form
 from broadsheet.web.rendering import render
 from broadsheet.web.routing import page_router
+from tests.factories import report_body
 
 PASSWORD = "correct horse battery staple"
 _TOKEN = re.compile(r'<meta name="csrf-token" content="([0-9a-f]+)">')
@@ -136,6 +139,18 @@ def set_cookies(response: httpx.Response) -> dict[str, SimpleCookie]:
 
 
 # --- rows a test starts from ----------------------------------------------------------------
+
+
+def create_report(
+    sessions: sessionmaker[Session], settings: Settings, tenant: str = "acme", **body: Any
+) -> uuid.UUID:
+    """A report made through ReportService: the demo's first definition changed by ``body``."""
+    with session_scope(sessions) as session:
+        owner = auth.system_principal(session, tenant, "tests")
+        row = ReportService(session, settings).create(
+            owner, ReportDefinitionWrite.model_validate(report_body(**body))
+        )
+        return row.id
 
 
 def tenant_id_of(session: Session, slug: str = "acme") -> uuid.UUID:

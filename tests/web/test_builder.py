@@ -7,48 +7,28 @@ from __future__ import annotations
 import html
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
+import httpx2 as httpx
 from fastapi.testclient import TestClient
 from markupsafe import escape
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from broadsheet.auth import service as auth
 from broadsheet.config import Settings
 from broadsheet.db import session_scope
 from broadsheet.models import DataSource, ReportDefinition, Role, Tenant
-from broadsheet.reports.schemas import ReportDefinitionWrite
-from broadsheet.reports.service import ReportService
 from tests.factories import Tenancy, report_body
 from tests.web.conftest import PageLog, sign_in_page
-from tests.web.helpers import add_user, csrf_token, page_client, sign_in
+from tests.web.helpers import add_user, create_report, csrf_token, sign_in_as
 
 HOSTILE = "<script>alert('x')</script>&amp;\"quoted\""
 SQL = (
     'SELECT date, strategy, "return", benchmark_return FROM portfolio_performance'
     " WHERE strategy = :strategy ORDER BY date"
 )
-
-
-@pytest.fixture
-def web(
-    settings: Settings, sessions: sessionmaker[Session], tenancy: Tenancy
-) -> Iterator[TestClient]:
-    tenancy.demo("acme")
-    with page_client(settings) as client:
-        yield client
-
-
-def _as(
-    client: TestClient, sessions: sessionmaker[Session], role: Role, tenant: str = "acme"
-) -> None:
-    user = add_user(sessions, tenant=tenant, role=role, email=f"{role}@{tenant}.test")
-    client.cookies.clear()
-    assert sign_in(client, user.email).status_code == 303
 
 
 def _source_id(sessions: sessionmaker[Session], tenant: str = "acme") -> str:
@@ -60,15 +40,6 @@ def _source_id(sessions: sessionmaker[Session], tenant: str = "acme") -> str:
         )
     assert found is not None
     return str(found)
-
-
-def _create(sessions: sessionmaker[Session], settings: Settings, **body: Any) -> uuid.UUID:
-    with session_scope(sessions) as session:
-        owner = auth.system_principal(session, "acme", "tests")
-        row = ReportService(session, settings).create(
-            owner, ReportDefinitionWrite.model_validate(report_body(**body))
-        )
-        return row.id
 
 
 def _stored(sessions: sessionmaker[Session], report_id: uuid.UUID) -> ReportDefinition:
@@ -97,6 +68,15 @@ def _form(client: TestClient, sessions: sessionmaker[Session], **fields: str) ->
     }
 
 
+def _press(
+    client: TestClient, form: dict[str, str], action: str, *, htmx: bool = False
+) -> httpx.Response:
+    """Press the builder's button ``action`` on /reports/new filled in with ``form``; with
+    ``htmx``, as htmx sends it (the answer is then the part of the page that changes)."""
+    headers = {"HX-Request": "true"} if htmx else None
+    return client.post("/reports/new", data={**form, "action": action}, headers=headers)
+
+
 def _error_links(page_html: str) -> dict[str, str]:
     """The error summary's links: target id → message."""
     summary = page_html.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
@@ -112,8 +92,8 @@ def _error_links(page_html: str) -> dict[str, str]:
 def test_viewers_get_the_forbidden_page(
     web: TestClient, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    report = _create(sessions, settings)
-    _as(web, sessions, Role.viewer)
+    report = create_report(sessions, settings)
+    sign_in_as(web, sessions, Role.viewer)
     token = csrf_token(web.get("/reports").text)
     for answer in (
         web.get("/reports/new"),
@@ -130,9 +110,9 @@ def test_viewers_get_the_forbidden_page(
 def test_another_tenants_report_and_source_are_not_found(
     web: TestClient, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    report = _create(sessions, settings)
+    report = create_report(sessions, settings)
     source = _source_id(sessions)
-    _as(web, sessions, Role.admin, tenant="globex")
+    sign_in_as(web, sessions, Role.admin, tenant="globex")
     token = csrf_token(web.get("/reports/new").text)
     for answer in (
         web.get(f"/reports/{report}/edit"),
@@ -143,9 +123,8 @@ def test_another_tenants_report_and_source_are_not_found(
         assert answer.status_code == 404
         assert "Page not found" in answer.text
     # Nor can a new report of globex's preview or save against acme's source.
-    posted = web.post(
-        "/reports/new",
-        data={"csrf_token": token, "dataSource": source, "query": "SELECT 1", "action": "preview"},
+    posted = _press(
+        web, {"csrf_token": token, "dataSource": source, "query": "SELECT 1"}, "preview"
     )
     assert posted.status_code == 200
     assert "Choose a data source." in posted.text
@@ -160,7 +139,7 @@ def test_another_tenants_report_and_source_are_not_found(
 def test_the_schema_for_completion_lists_the_demo_tables(
     web: TestClient, sessions: sessionmaker[Session]
 ) -> None:
-    _as(web, sessions, Role.editor)
+    sign_in_as(web, sessions, Role.editor)
     answer = web.get(f"/datasources/{_source_id(sessions)}/schema.json")
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "application/json"
@@ -177,19 +156,19 @@ def test_the_schema_for_completion_lists_the_demo_tables(
 def test_an_undeclared_parameter_gets_an_add_button_that_keeps_what_was_typed(
     web: TestClient, sessions: sessionmaker[Session]
 ) -> None:
-    _as(web, sessions, Role.editor)
+    sign_in_as(web, sessions, Role.editor)
     typed = _form(web, sessions, description="Typed before adding")
     for key in [k for k in typed if k.startswith("parameters[")]:
         del typed[key]
     typed["query"] = SQL.replace(
         "ORDER BY date", "AND date >= CAST(:since AS date) AND 'a'::text = 'a' ORDER BY date"
     )
-    page = web.post("/reports/new", data={**typed, "action": "preview"}).text
+    page = _press(web, typed, "preview").text
     # Both names the SQL binds, as the server reads them: the ::date cast is no parameter.
     assert re.findall(r'value="add-parameter:(\w+)"', page) == ["strategy", "since"]
     assert "The SQL uses :strategy, :since, which is not declared" in page
 
-    added = web.post("/reports/new", data={**typed, "action": "add-parameter:since"})
+    added = _press(web, typed, "add-parameter:since")
     assert added.status_code == 200
     page = added.text
     assert re.findall(r'value="add-parameter:(\w+)"', page) == ["strategy"]
@@ -200,11 +179,7 @@ def test_an_undeclared_parameter_gets_an_add_button_that_keeps_what_was_typed(
     assert str(escape(typed["query"])) in page
 
     # htmx asks for the parameters only.
-    part = web.post(
-        "/reports/new",
-        data={**typed, "action": "add-parameter:strategy"},
-        headers={"HX-Request": "true"},
-    ).text
+    part = _press(web, typed, "add-parameter:strategy", htmx=True).text
     assert part.lstrip().startswith('<section id="parameters"')
     assert "<html" not in part
     assert re.findall(r'value="add-parameter:(\w+)"', part) == ["since"]
@@ -214,13 +189,9 @@ def test_an_undeclared_parameter_gets_an_add_button_that_keeps_what_was_typed(
 def test_a_parameter_the_sql_does_not_use_is_warned(
     web: TestClient, sessions: sessionmaker[Session]
 ) -> None:
-    _as(web, sessions, Role.editor)
+    sign_in_as(web, sessions, Role.editor)
     form = _form(web, sessions, **{"parameters[1].name": "region", "parameters[1].label": "R"})
-    page = web.post(
-        "/reports/new",
-        data={**form, "action": "check-parameters"},
-        headers={"HX-Request": "true"},
-    ).text
+    page = _press(web, form, "check-parameters", htmx=True).text
     assert page.lstrip().startswith('<div id="parameter-check"')
     assert "the SQL does not use this parameter: <code>region</code>" in page
 
@@ -231,17 +202,15 @@ def test_a_parameter_the_sql_does_not_use_is_warned(
 def test_preview_shows_the_first_100_rows_with_the_default_or_preview_value(
     web: TestClient, sessions: sessionmaker[Session]
 ) -> None:
-    _as(web, sessions, Role.editor)
+    sign_in_as(web, sessions, Role.editor)
     form = _form(web, sessions)
-    page = web.post("/reports/new", data={**form, "action": "preview"}).text
+    page = _press(web, form, "preview").text
     assert "The first 100 rows (the query returns more)." in page
     cells = re.findall(r"<td>(Momentum|Fixed Income)</td>", page)
     assert cells == ["Momentum"] * 100
 
     form["parameters[0].preview"] = "Fixed Income"
-    part = web.post(
-        "/reports/new", data={**form, "action": "preview"}, headers={"HX-Request": "true"}
-    ).text
+    part = _press(web, form, "preview", htmx=True).text
     assert re.findall(r"<td>(Momentum|Fixed Income)</td>", part) == ["Fixed Income"] * 100
     assert (
         '<p id="preview-status" hx-swap-oob="innerHTML">Preview: 100 of more than 100 rows' in part
@@ -253,29 +222,21 @@ def test_preview_shows_the_first_100_rows_with_the_default_or_preview_value(
 def test_a_broken_query_shows_the_databases_error_not_a_500(
     web: TestClient, sessions: sessionmaker[Session]
 ) -> None:
-    _as(web, sessions, Role.editor)
+    sign_in_as(web, sessions, Role.editor)
     form = _form(web, sessions, query=SQL.replace("benchmark_return", "no_such_column"))
-    for headers in ({}, {"HX-Request": "true"}):
-        answer = web.post("/reports/new", data={**form, "action": "preview"}, headers=headers)
+    for htmx in (False, True):
+        answer = _press(web, form, "preview", htmx=htmx)
         assert answer.status_code == 200
         assert "The query did not run" in answer.text
         assert "no_such_column" in answer.text  # the database's own words
-    writes = web.post(
-        "/reports/new", data={**form, "query": "DELETE FROM trades", "action": "preview"}
-    )
+    writes = _press(web, {**form, "query": "DELETE FROM trades"}, "preview")
     assert writes.status_code == 200
     assert "The query did not run" in writes.text
     for query in ("SELECT :", "SELECT 1 WHERE 1 = :1x", "\x00", "SELECT '" + "x" * 5000):
-        odd = web.post("/reports/new", data={**form, "query": query, "action": "preview"})
+        odd = _press(web, {**form, "query": query}, "preview")
         assert odd.status_code == 200, query
-    required = web.post(
-        "/reports/new",
-        data={
-            **form,
-            "parameters[0].defaultValue": "",
-            "parameters[0].required": "true",
-            "action": "preview",
-        },
+    required = _press(
+        web, {**form, "parameters[0].defaultValue": "", "parameters[0].required": "true"}, "preview"
     )
     assert "strategy: is required" in required.text
 
@@ -286,7 +247,7 @@ def test_a_broken_query_shows_the_databases_error_not_a_500(
 def test_chart_pickers_offer_only_fitting_columns_and_the_chart_is_drawn(
     web: TestClient, sessions: sessionmaker[Session]
 ) -> None:
-    _as(web, sessions, Role.editor)
+    sign_in_as(web, sessions, Role.editor)
     form = _form(
         web,
         sessions,
@@ -297,7 +258,7 @@ def test_chart_pickers_offer_only_fitting_columns_and_the_chart_is_drawn(
             "visualizations[0].dataMapping.y": "return",
         },
     )
-    page = web.post("/reports/new", data={**form, "action": "preview"}).text
+    page = _press(web, form, "preview").text
     y_picker = page.split('id="visualizations-0-dataMapping-y"', 1)[1].split("</select>", 1)[0]
     assert re.findall(r'<option value="([^"]*)"', y_picker) == ["", "return", "benchmark_return"]
     x_picker = page.split('id="visualizations-0-dataMapping-x"', 1)[1].split("</select>", 1)[0]
@@ -312,10 +273,8 @@ def test_chart_pickers_offer_only_fitting_columns_and_the_chart_is_drawn(
     assert "<summary>Show as table</summary>" in page
 
     # htmx: a new type answers the chart's fields; another change, its drawing only.
-    fields = web.post(
-        "/reports/new",
-        data={**form, "visualizations[0].type": "pie", "action": "refresh-chart:0"},
-        headers={"HX-Request": "true"},
+    fields = _press(
+        web, {**form, "visualizations[0].type": "pie"}, "refresh-chart:0", htmx=True
     ).text
     assert fields.lstrip().startswith('<fieldset class="builder-chart" id="visualizations-0"')
     assert 'for="visualizations-0-dataMapping-category">Slices<' in fields
@@ -328,10 +287,8 @@ def test_chart_pickers_offer_only_fitting_columns_and_the_chart_is_drawn(
     )
     assert 'name="visualizations[0].dataMapping.value"' in fields
     assert "dataMapping.series" not in fields
-    drawing = web.post(
-        "/reports/new",
-        data={**form, "visualizations[0].dataMapping.x": "date", "action": "draw-chart:0"},
-        headers={"HX-Request": "true"},
+    drawing = _press(
+        web, {**form, "visualizations[0].dataMapping.x": "date"}, "draw-chart:0", htmx=True
     ).text
     assert drawing.lstrip().startswith('<div class="builder-chart__drawing"')
     assert 'alt="Bar chart — return by date"' in drawing
@@ -340,7 +297,7 @@ def test_chart_pickers_offer_only_fitting_columns_and_the_chart_is_drawn(
 def test_remove_buttons_take_out_one_row_and_keep_the_rest(
     web: TestClient, sessions: sessionmaker[Session]
 ) -> None:
-    _as(web, sessions, Role.editor)
+    sign_in_as(web, sessions, Role.editor)
     form = _form(
         web,
         sessions,
@@ -355,13 +312,11 @@ def test_remove_buttons_take_out_one_row_and_keep_the_rest(
             "visualizations[1].title": "Kept",
         },
     )
-    page = web.post("/reports/new", data={**form, "action": "remove-parameter:0"}).text
+    page = _press(web, form, "remove-parameter:0").text
     assert re.search(r'id="parameters-0-name"[^>]*value="region"', page)
     assert 'id="parameters-1-name"' not in page
     assert re.search(r'id="add-parameter"[^>]*autofocus', page)
-    part = web.post(
-        "/reports/new", data={**form, "action": "remove-chart:0"}, headers={"HX-Request": "true"}
-    ).text
+    part = _press(web, form, "remove-chart:0", htmx=True).text
     assert part.lstrip().startswith('<section id="visualizations"')
     assert 'name="visualizations[0].id" value="second"' in part
     assert 'id="visualizations-0-title"' in part and 'value="Kept"' in part
@@ -375,7 +330,7 @@ def test_remove_buttons_take_out_one_row_and_keep_the_rest(
 def test_save_creates_the_report_the_api_reads_back(
     web: TestClient, sessions: sessionmaker[Session], tenancy: Tenancy
 ) -> None:
-    _as(web, sessions, Role.editor)
+    sign_in_as(web, sessions, Role.editor)
     form = _form(
         web,
         sessions,
@@ -419,7 +374,7 @@ def _given(item: dict[str, Any]) -> dict[str, Any]:
 def test_save_errors_are_shown_at_their_fields_and_keep_what_was_typed(
     web: TestClient, sessions: sessionmaker[Session]
 ) -> None:
-    _as(web, sessions, Role.editor)
+    sign_in_as(web, sessions, Role.editor)
     form = _form(
         web,
         sessions,
@@ -483,8 +438,8 @@ def test_save_errors_are_shown_at_their_fields_and_keep_what_was_typed(
 def test_a_stale_version_is_a_409_message_and_the_form_is_kept(
     web: TestClient, sessions: sessionmaker[Session], settings: Settings, tenancy: Tenancy
 ) -> None:
-    report = _create(sessions, settings)
-    _as(web, sessions, Role.editor)
+    report = create_report(sessions, settings)
+    sign_in_as(web, sessions, Role.editor)
     page = web.get(f"/reports/{report}/edit").text
     assert '<input type="hidden" name="version" value="1">' in page
     assert 'value="Monthly Performance Report"' in page
@@ -535,8 +490,10 @@ def test_a_stale_version_is_a_409_message_and_the_form_is_kept(
 def test_hostile_names_sql_and_values_render_as_text(
     web: TestClient, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    report = _create(sessions, settings, name=HOSTILE, description=HOSTILE, tags=[HOSTILE[:50]])
-    _as(web, sessions, Role.editor)
+    report = create_report(
+        sessions, settings, name=HOSTILE, description=HOSTILE, tags=[HOSTILE[:50]]
+    )
+    sign_in_as(web, sessions, Role.editor)
     page = web.get(f"/reports/{report}/edit").text
     assert "<script>alert" not in page
     assert str(escape(HOSTILE)) in page
@@ -557,15 +514,12 @@ def test_hostile_names_sql_and_values_render_as_text(
         },
     )
     for action in ("add-parameter:<b>bold</b>", "preview", "save"):
-        answer = web.post("/reports/new", data={**form, "action": action})
+        answer = _press(web, form, action)
         assert answer.status_code in (200, 422), action
         assert "<script>alert" not in answer.text
         assert "<img src=x" not in answer.text
         assert "<b>bold</b>" not in answer.text
-    assert (
-        "&lt;img src=x onerror=alert(1)&gt;"
-        in web.post("/reports/new", data={**form, "action": "preview"}).text
-    )
+    assert "&lt;img src=x onerror=alert(1)&gt;" in _press(web, form, "preview").text
 
 
 # --- in a browser -------------------------------------------------------------------------------

@@ -7,23 +7,17 @@ from __future__ import annotations
 import html
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from broadsheet import demo
-from broadsheet.auth import service as auth
 from broadsheet.config import Settings
-from broadsheet.db import session_scope
 from broadsheet.models import Role
-from broadsheet.reports.schemas import ReportDefinitionWrite
-from broadsheet.reports.service import ReportService
-from tests.factories import Tenancy, report_body
-from tests.web.helpers import add_user, csrf_token, page_client, sign_in
+from tests.factories import Tenancy
+from tests.web.helpers import create_report, csrf_token, page_client, sign_in_as
 from tests.web.report_runs import (
     last_days,
     post_run,
@@ -35,34 +29,6 @@ from tests.web.report_runs import (
 )
 
 HOSTILE = "<script>alert('x')</script>&amp;\"quoted\""
-
-
-@pytest.fixture
-def web(
-    settings: Settings, sessions: sessionmaker[Session], tenancy: Tenancy
-) -> Iterator[TestClient]:
-    tenancy.demo("acme")
-    with page_client(settings) as client:
-        yield client
-
-
-def _as(
-    client: TestClient, sessions: sessionmaker[Session], role: Role, tenant: str = "acme"
-) -> None:
-    user = add_user(sessions, tenant=tenant, role=role, email=f"{role}@{tenant}.test")
-    client.cookies.clear()
-    assert sign_in(client, user.email).status_code == 303
-
-
-def _create(
-    sessions: sessionmaker[Session], settings: Settings, tenant: str = "acme", **body: object
-) -> uuid.UUID:
-    with session_scope(sessions) as session:
-        owner = auth.system_principal(session, tenant, "tests")
-        row = ReportService(session, settings).create(
-            owner, ReportDefinitionWrite.model_validate(report_body(**body))
-        )
-        return row.id
 
 
 def _names(page_html: str) -> list[str]:
@@ -78,7 +44,7 @@ def _names(page_html: str) -> list[str]:
 def test_the_list_shows_each_report_with_last_run_and_schedules(
     web: TestClient, sessions: sessionmaker[Session]
 ) -> None:
-    _as(web, sessions, Role.editor)
+    sign_in_as(web, sessions, Role.editor)
     page = web.get("/reports")
     assert page.status_code == 200
     assert "<title>Reports · Broadsheet</title>" in page.text
@@ -103,7 +69,7 @@ def test_the_list_shows_each_report_with_last_run_and_schedules(
 def test_viewers_see_no_new_report_or_edit(
     web: TestClient, sessions: sessionmaker[Session]
 ) -> None:
-    _as(web, sessions, Role.viewer)
+    sign_in_as(web, sessions, Role.viewer)
     page = web.get("/reports")
     assert page.status_code == 200
     assert "New report" not in page.text and "/reports/new" not in page.text
@@ -112,14 +78,14 @@ def test_viewers_see_no_new_report_or_edit(
     assert report.status_code == 200
     assert f'href="/reports/{rid}/run">Run</a>' in report.text
     assert "/edit" not in report.text and ">Edit<" not in report.text
-    _as(web, sessions, Role.editor)
+    sign_in_as(web, sessions, Role.editor)
     assert f'href="/reports/{rid}/edit">Edit</a>' in web.get(f"/reports/{rid}").text
 
 
 def test_search_category_and_tag_filter_the_list(
     web: TestClient, sessions: sessionmaker[Session]
 ) -> None:
-    _as(web, sessions, Role.viewer)
+    sign_in_as(web, sessions, Role.viewer)
     assert _names(web.get("/reports", params={"q": "scorecard"}).text) == ["Strategy Scorecard"]
     assert sorted(_names(web.get("/reports", params={"category": "performance"}).text)) == [
         "Monthly Performance Report",
@@ -140,11 +106,11 @@ def test_search_category_and_tag_filter_the_list(
 
 def test_an_empty_tenant_says_so(settings: Settings, sessions: sessionmaker[Session]) -> None:
     with page_client(settings) as client:
-        _as(client, sessions, Role.editor, tenant="empty")
+        sign_in_as(client, sessions, Role.editor, tenant="empty")
         page = client.get("/reports")
         assert "There are no reports yet" in page.text
         assert 'href="/reports/new">Make the first one' in page.text
-        _as(client, sessions, Role.viewer, tenant="empty")
+        sign_in_as(client, sessions, Role.viewer, tenant="empty")
         assert "/reports/new" not in client.get("/reports").text
 
 
@@ -152,8 +118,8 @@ def test_a_page_past_the_end_shows_the_last(
     web: TestClient, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
     for number in range(20):  # 25 with the demo's five: two pages of 20
-        _create(sessions, settings, name=f"Extra {number:02}", tags=["extra"])
-    _as(web, sessions, Role.viewer)
+        create_report(sessions, settings, name=f"Extra {number:02}", tags=["extra"])
+    sign_in_as(web, sessions, Role.viewer)
     first = web.get("/reports")
     assert len(_names(first.text)) == 20
     assert 'href="/reports?page=2" rel="next">Next</a>' in first.text
@@ -174,7 +140,7 @@ def test_another_tenants_report_is_the_404_page(
 ) -> None:
     tenancy.demo("globex")
     theirs = report_id(sessions, "Price History", tenant="globex")
-    _as(web, sessions, Role.admin)
+    sign_in_as(web, sessions, Role.admin)
     for path in (f"/reports/{theirs}", f"/reports/{theirs}/run", "/reports/not-an-id"):
         page = web.get(path)
         assert page.status_code == 404, path
@@ -190,7 +156,7 @@ def test_another_tenants_report_is_the_404_page(
 def test_the_report_page_shows_the_definition(
     web: TestClient, sessions: sessionmaker[Session]
 ) -> None:
-    _as(web, sessions, Role.viewer)
+    sign_in_as(web, sessions, Role.viewer)
     rid = report_id(sessions, "Price History")
     page = web.get(f"/reports/{rid}")
     assert "<title>Price History · Broadsheet</title>" in page.text
@@ -212,7 +178,7 @@ def test_the_report_page_shows_the_definition(
 def test_hostile_names_sql_and_values_render_as_text(
     web: TestClient, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    rid = _create(
+    rid = create_report(
         sessions,
         settings,
         name=HOSTILE,
@@ -224,7 +190,7 @@ def test_hostile_names_sql_and_values_render_as_text(
         visualizations=[],
         layout=None,
     )
-    _as(web, sessions, Role.editor)
+    sign_in_as(web, sessions, Role.editor)
     for path in ("/reports", f"/reports/{rid}", f"/reports/{rid}/run"):
         page = web.get(path)
         assert page.status_code == 200, path
@@ -249,7 +215,7 @@ def test_hostile_names_sql_and_values_render_as_text(
 
 
 def _typed_report(sessions: sessionmaker[Session], settings: Settings) -> uuid.UUID:
-    return _create(
+    return create_report(
         sessions,
         settings,
         name="Every type",
@@ -278,7 +244,7 @@ def test_the_run_form_has_a_field_of_each_parameters_type(
     web: TestClient, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
     rid = _typed_report(sessions, settings)
-    _as(web, sessions, Role.viewer)
+    sign_in_as(web, sessions, Role.viewer)
     page = web.get(f"/reports/{rid}/run")
     assert page.status_code == 200 and "<title>Run Every type · Broadsheet</title>" in page.text
     text = page.text
@@ -311,7 +277,7 @@ def test_bad_run_values_show_the_form_again_with_what_was_typed(
     web: TestClient, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
     rid = _typed_report(sessions, settings)
-    _as(web, sessions, Role.viewer)
+    sign_in_as(web, sessions, Role.viewer)
     answer = post_run(
         web,
         rid,
@@ -348,7 +314,7 @@ def test_a_run_unticks_a_default_true_boolean(
     web: TestClient, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
     rid = _typed_report(sessions, settings)
-    _as(web, sessions, Role.viewer)
+    sign_in_as(web, sessions, Role.viewer)
     token = csrf_token(web.get(f"/reports/{rid}/run").text)
     posted = web.post(
         f"/reports/{rid}/run",
@@ -367,7 +333,7 @@ def test_a_run_unticks_a_default_true_boolean(
 def test_a_run_goes_to_its_status_and_on_to_its_result(
     web: TestClient, sessions: sessionmaker[Session]
 ) -> None:
-    _as(web, sessions, Role.viewer)
+    sign_in_as(web, sessions, Role.viewer)
     rid = report_id(sessions, "Monthly Performance Report")
     start, end = last_days(40)
     posted = post_run(web, rid, {"startDate": start, "endDate": end})
@@ -400,7 +366,7 @@ def test_cancel_a_queued_run_and_who_may(
     start, end = last_days(7)
     job_id = running_job(sessions, settings, rid, {"startDate": start, "endDate": end})
     status_url = f"/reports/{rid}/run?job={job_id}"
-    _as(web, sessions, Role.viewer)
+    sign_in_as(web, sessions, Role.viewer)
     page = web.get(status_url)
     assert state_of(page.text) == "processing"
     assert ">Cancel</button>" not in page.text  # a viewer cancels only their own runs
@@ -410,7 +376,7 @@ def test_cancel_a_queued_run_and_who_may(
     assert refused.status_code == 403 and "You cannot do that" in refused.text
     assert web.post(f"/reports/{rid}/run/cancel", data={"job": str(job_id)}).status_code == 403
 
-    _as(web, sessions, Role.editor)
+    sign_in_as(web, sessions, Role.editor)
     page = web.get(status_url)
     assert state_of(page.text) == "processing"
     assert ">Cancel</button>" in page.text
@@ -434,7 +400,7 @@ def test_cancel_a_queued_run_and_who_may(
 def test_a_job_of_another_report_or_tenant_is_a_404(
     web: TestClient, sessions: sessionmaker[Session], tenancy: Tenancy
 ) -> None:
-    _as(web, sessions, Role.admin)
+    sign_in_as(web, sessions, Role.admin)
     rid = report_id(sessions, "Usage Summary")
     other = report_id(sessions, "Price History")
     start, end = last_days(7)
@@ -443,7 +409,7 @@ def test_a_job_of_another_report_or_tenant_is_a_404(
     assert web.get(f"/reports/{other}/run?job={job}").status_code == 404
     assert web.get(f"/reports/{rid}/run?job=nonsense").status_code == 404
     tenancy.demo("globex")
-    _as(web, sessions, Role.admin, tenant="globex")
+    sign_in_as(web, sessions, Role.admin, tenant="globex")
     theirs = report_id(sessions, "Usage Summary", tenant="globex")
     assert web.get(f"/reports/{theirs}/run?job={job}").status_code == 404
     assert web.get(status_url).status_code == 404

@@ -9,7 +9,6 @@ import io
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,32 +20,25 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from broadsheet.auth import service as auth
 from broadsheet.config import Settings
-from broadsheet.db import session_scope
 from broadsheet.models import Role
-from broadsheet.reports.schemas import ReportDefinitionWrite
-from broadsheet.reports.service import ReportService
 from broadsheet.results import sorting
 from broadsheet.storage.local import LocalStorage
 from broadsheet.web.result_view import cells
-from tests.factories import Caller, Tenancy, report_body
-from tests.web.helpers import add_user, page_client, sign_in
+from tests.factories import Caller, Tenancy
+from tests.web.helpers import assert_not_found, create_report, page_client, sign_in_as
 from tests.web.report_runs import last_days, report_id, run_to_result
 
 _CELLS = re.compile(r"<tr>\s*((?:<td[^>]*>[^<]*</td>)+)\s*</tr>")
 _CELL = re.compile(r"<td[^>]*>([^<]*)</td>")
 
 
+# Results are read by viewers: the pages' client signs in as one, and the API that checks
+# them is called with a viewer's key.
 @pytest.fixture
-def web(
-    settings: Settings, sessions: sessionmaker[Session], tenancy: Tenancy
-) -> Iterator[TestClient]:
-    tenancy.demo("acme")
-    with page_client(settings) as client:
-        user = add_user(sessions, tenant="acme", role=Role.viewer)
-        assert sign_in(client, user.email).status_code == 303
-        yield client
+def web(web: TestClient, sessions: sessionmaker[Session]) -> TestClient:
+    sign_in_as(web, sessions, Role.viewer)
+    return web
 
 
 @pytest.fixture
@@ -210,39 +202,33 @@ def test_another_tenants_result_is_the_404_page(
 ) -> None:
     tenancy.demo("globex")
     with page_client(settings) as other:
-        user = add_user(sessions, tenant="globex", role=Role.admin)
-        assert sign_in(other, user.email).status_code == 303
-        for path in (
-            f"/results/{monthly}",
-            f"/results/{monthly}/charts/perf-chart.svg",
-            f"/results/{monthly}/charts/perf-chart.json",
-            f"/results/{monthly}/download/csv",
-            f"/results/{uuid.uuid4()}",
-            "/results/not-an-id",
-        ):
-            answer = other.get(path)
-            assert answer.status_code == 404, path
-            assert "Page not found" in answer.text, path
+        sign_in_as(other, sessions, Role.admin, tenant="globex")
+        assert_not_found(
+            other,
+            [
+                f"/results/{monthly}",
+                f"/results/{monthly}/charts/perf-chart.svg",
+                f"/results/{monthly}/charts/perf-chart.json",
+                f"/results/{monthly}/download/csv",
+                f"/results/{uuid.uuid4()}",
+                "/results/not-an-id",
+            ],
+        )
 
 
 def test_other_datasets_and_empty_results(
     web: TestClient, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    with session_scope(sessions) as session:
-        owner = auth.system_principal(session, "acme", "tests")
-        body = report_body(
-            name="Two datasets",
-            query="SELECT strategy, date FROM portfolio_performance WHERE date <= :endDate",
-            datasets={"tickers": "SELECT DISTINCT ticker FROM prices ORDER BY ticker"},
-            parameters=[{"name": "endDate", "label": "End Date", "type": "date"}],
-            visualizations=[],
-            layout=None,
-        )
-        rid = (
-            ReportService(session, settings)
-            .create(owner, ReportDefinitionWrite.model_validate(body))
-            .id
-        )
+    rid = create_report(
+        sessions,
+        settings,
+        name="Two datasets",
+        query="SELECT strategy, date FROM portfolio_performance WHERE date <= :endDate",
+        datasets={"tickers": "SELECT DISTINCT ticker FROM prices ORDER BY ticker"},
+        parameters=[{"name": "endDate", "label": "End Date", "type": "date"}],
+        visualizations=[],
+        layout=None,
+    )
     empty = run_to_result(web, rid, {"endDate": "1999-01-01"})
     page = web.get(f"/results/{empty}").text
     assert "The query returned no rows." in page and "<dt>Rows</dt><dd>0</dd>" in page

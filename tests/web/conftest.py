@@ -15,6 +15,7 @@ page per test, and axe-core's WCAG checks.
 - ``page``: a page in a browser context of its own; ``page_log`` is what that page reported
   that a test may want to be absent: console errors, uncaught exceptions and
   Content-Security-Policy violations (``page_log.assert_clean()``).
+- ``no_script``: a page in a context of its own with JavaScript off, signed in as nobody.
 - ``signed_in``: ``page``, signed in on ``live_server`` through the sign-in form as an admin
   of tenant ``acme`` (``SIGNED_IN_EMAIL``, ``tests.web.helpers.PASSWORD``), on the page the
   sign-in led to. Other users: ``sign_in_page(page, live_server, add_user(sessions, ...))``.
@@ -165,6 +166,16 @@ def page(_browsing: _Browsing) -> Page:
 @pytest.fixture
 def page_log(_browsing: _Browsing) -> PageLog:
     return _browsing.log
+
+
+@pytest.fixture
+def no_script(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(
+        java_script_enabled=False, viewport={"width": 1280, "height": 900}
+    )
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
 
 
 @pytest.fixture

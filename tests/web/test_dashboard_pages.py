@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pdfplumber
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Page, Request, expect
+from playwright.sync_api import Page, Request, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from broadsheet import models
-from broadsheet.app import create_app
 from broadsheet.auth.service import system_principal
-from broadsheet.config import Settings
 from broadsheet.dashboards.schemas import DashboardDefinitionWrite
 from broadsheet.dashboards.service import DashboardService
 from broadsheet.db import session_scope
@@ -31,7 +29,7 @@ from broadsheet.web.dashboards import arrange
 from tests.dashboards.test_embed import HOSTILE_MARKDOWN, HOSTILE_NAME, PRICES, board
 from tests.factories import Tenancy
 from tests.web.conftest import PageLog, sign_in_page
-from tests.web.helpers import add_user, csrf_token, sign_in
+from tests.web.helpers import add_user, csrf_token, sign_in_as
 
 TRADING = "Trading Activity"
 WIDGETS = {"price", "close", "notes", "rows", "side"}
@@ -84,13 +82,19 @@ def save_dashboard(sessions: sessionmaker[Session], tenant: str, body: dict[str,
 
 
 @pytest.fixture
-def demo(tenancy: Tenancy, sessions: sessionmaker[Session]) -> str:
-    tenancy.demo("acme")
+def demo(demo_data: None, sessions: sessionmaker[Session]) -> str:
     return make_dashboard(sessions)
 
 
 def wait_ready(page: Page, count: int = len(WIDGETS)) -> None:
     expect(page.locator('.widget[data-state="ready"]')).to_have_count(count, timeout=READY_TIMEOUT)
+
+
+def open_board(page: Page, url: str) -> Page:
+    """``page`` at the dashboard ``url``, once every widget there has its data."""
+    page.goto(url)
+    wait_ready(page)
+    return page
 
 
 # --- in the browser --------------------------------------------------------------------------
@@ -161,9 +165,7 @@ def test_a_filter_change_rerequests_only_the_widgets_it_targets(
 def test_download_pdf_and_the_embed_dialog(
     signed_in: Page, live_server: str, demo: str, page_log: PageLog
 ) -> None:
-    page = signed_in
-    page.goto(f"{live_server}/dashboards/{demo}?p.ticker=BRNX")
-    wait_ready(page)
+    page = open_board(signed_in, f"{live_server}/dashboards/{demo}?p.ticker=BRNX")
     with page.expect_download(timeout=READY_TIMEOUT) as downloading:
         page.get_by_role("link", name="Download PDF").click()
     download = downloading.value
@@ -245,9 +247,7 @@ def test_edit_mode_by_keyboard(
 def test_a_widget_moves_by_pointer(
     signed_in: Page, live_server: str, demo: str, page_log: PageLog
 ) -> None:
-    page = signed_in
-    page.goto(f"{live_server}/dashboards/{demo}/edit")
-    wait_ready(page)
+    page = open_board(signed_in, f"{live_server}/dashboards/{demo}/edit")
     widget = page.locator("#widget-side")
     handle = widget.locator("[data-drag=move]")
     handle.scroll_into_view_if_needed()
@@ -279,8 +279,7 @@ def test_the_dashboard_is_accessible(
 ) -> None:
     page = signed_in
     page.set_viewport_size({"width": width, "height": 900})
-    page.goto(f"{live_server}/dashboards/{demo}")
-    wait_ready(page)
+    open_board(page, f"{live_server}/dashboards/{demo}")
     axe(page)
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     page.locator("#widget-price summary").click()  # Show as table
@@ -294,22 +293,12 @@ def test_the_dashboard_is_accessible(
     assert page.evaluate("document.documentElement.scrollWidth") <= width
 
 
-@pytest.fixture
-def no_script(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(
-        java_script_enabled=False, viewport={"width": 1280, "height": 900}
-    )
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
-
-
 def test_without_javascript(
     no_script: Page, live_server: str, demo: str, sessions: sessionmaker[Session]
 ) -> None:
     page = sign_in_page(no_script, live_server, add_user(sessions, role=Role.editor))
-    page.goto(f"{live_server}/dashboards/{demo}")
-    wait_ready(page)  # the page reloads itself (a <noscript> refresh) until its data is made
+    # The page reloads itself (a <noscript> refresh) until its data is made.
+    open_board(page, f"{live_server}/dashboards/{demo}")
     page.get_by_label("Ticker", exact=True).select_option("BRNX")
     page.get_by_role("button", name="Apply filters").click()
     expect(page).to_have_url(re.compile(r"\?p\.ticker=BRNX&p\.since=2025-12-01$"))
@@ -327,17 +316,9 @@ def test_without_javascript(
 # --- the server's rules ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def web(settings: Settings, sessions: sessionmaker[Session]) -> Iterator[TestClient]:
-    app = create_app(settings, prepare=False)
-    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
-        yield client
-
-
 def signed(web: TestClient, sessions: sessionmaker[Session], role: Role) -> str:
     """Sign ``web`` in as a user of ``role`` in acme; the CSRF token its pages carry."""
-    user = add_user(sessions, tenant="acme", role=role)
-    assert sign_in(web, user.email).status_code == 303
+    sign_in_as(web, sessions, role)
     return csrf_token(web.get("/dashboards").text)
 
 
@@ -431,10 +412,7 @@ def test_hostile_names_and_markdown_render_as_text(
     assert HOSTILE_MARKDOWN not in fragment
 
 
-def test_failed_and_empty_widgets_say_so(
-    web: TestClient, sessions: sessionmaker[Session], tenancy: Tenancy
-) -> None:
-    tenancy.demo("acme")
+def test_failed_and_empty_widgets_say_so(web: TestClient, sessions: sessionmaker[Session]) -> None:
     prices = report_ids(sessions)[PRICES]
     empty = {"startDate": "2030-01-01", "endDate": "2030-01-31"}
     body = {
@@ -499,10 +477,7 @@ def test_a_bad_filter_value_is_shown_at_its_field(
     assert 'id="widget-price"' in html
 
 
-def test_the_list_searches_tags_and_pages(
-    web: TestClient, sessions: sessionmaker[Session], tenancy: Tenancy
-) -> None:
-    tenancy.demo("acme")
+def test_the_list_searches_tags_and_pages(web: TestClient, sessions: sessionmaker[Session]) -> None:
     for n in range(23):
         make_dashboard(sessions, name=f"Board {n:02}", tags=["ops"] if n % 2 else ["sales"])
     signed(web, sessions, Role.viewer)
@@ -519,9 +494,8 @@ def test_the_list_searches_tags_and_pages(
 
 
 def test_a_new_dashboard_keeps_what_was_typed_when_refused(
-    web: TestClient, sessions: sessionmaker[Session], tenancy: Tenancy
+    web: TestClient, sessions: sessionmaker[Session]
 ) -> None:
-    tenancy.demo("acme")
     token = signed(web, sessions, Role.editor)
     refused = web.post(
         "/dashboards/new",

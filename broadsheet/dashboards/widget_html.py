@@ -25,8 +25,10 @@ from broadsheet.exports.base import in_zone
 
 BUSY = (WidgetStatus.pending, WidgetStatus.refreshing)
 KIND_LABELS = {"visualization": "Chart", "report": "Table", "metric": "Metric", "text": "Text"}
-# A chart's "Show as table" lists at most this many of its points.
-MAX_CHART_ROWS = 500
+# A chart's "Show as table" lists at most this many of its points: a widget is a glance, and a
+# dashboard of several 500-point tables took twice as long to serve as its data (every point
+# is in the report's result page and exports).
+MAX_CHART_ROWS = 100
 
 TEMPLATES = Environment(
     loader=PackageLoader("broadsheet.dashboards", "templates"),
@@ -117,7 +119,7 @@ def _chart_table(points: list[dict[str, Any]]) -> dict[str, Any]:
         else f"The chart's {total:,} points"
     )
     heads = [{"name": n, "numeric": numeric[i]} for i, n in enumerate(names)]
-    return {"columns": heads, "rows": cells, "caption": caption}
+    return {"columns": heads, "rows": cells, "caption": caption, "points": total}
 
 
 def _cells(values: list[list[Any]], width: int) -> tuple[list[list[dict[str, Any]]], list[bool]]:
@@ -126,14 +128,14 @@ def _cells(values: list[list[Any]], width: int) -> tuple[list[list[dict[str, Any
         max((_decimals(v) for v in column if is_number(v)), default=None)
         for column in zip(*values, strict=True)
     ] or [None] * width
-    cells = [
-        [
-            {"text": plain(v, places[i] if is_number(v) else None), "numeric": is_number(v)}
-            for i, v in enumerate(row)
-        ]
-        for row in values
-    ]
+    cells = [[_cell(v, places[i]) for i, v in enumerate(row)] for row in values]
     return cells, [p is not None for p in places]
+
+
+def _cell(value: Any, places: int | None) -> dict[str, Any]:
+    if is_number(value):
+        return {"text": plain(value, places), "numeric": True}
+    return {"text": plain(value), "numeric": False}
 
 
 def _decimals(value: float) -> int:

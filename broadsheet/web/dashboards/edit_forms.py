@@ -22,8 +22,11 @@ from broadsheet.auth.principal import Principal
 from broadsheet.config import Settings
 from broadsheet.dashboards.schemas import (
     GRID_COLUMNS,
+    MAX_REFRESH_SECONDS,
     MAX_Y,
+    MIN_REFRESH_SECONDS,
     DashboardDefinitionWrite,
+    DashboardDocument,
     WidgetType,
 )
 from broadsheet.dashboards.service import definition
@@ -33,6 +36,7 @@ from broadsheet.models import Dashboard
 from broadsheet.problems import field_name
 from broadsheet.reports.schemas import ReportFilters
 from broadsheet.reports.service import ReportService
+from broadsheet.web.forms import FormState
 
 MAX_REPORTS = 500
 WIDGET_TYPES = [
@@ -110,6 +114,56 @@ def current(row: Dashboard, version: str) -> dict[str, Any]:
     body = definition(row).model_dump(mode="json", by_alias=True)
     body["version"] = _version(version)
     return body
+
+
+# The settings form's fields, by their names in the definition (wire names).
+SETTINGS_FIELDS = ("name", "description", "tags", "refreshInterval", "timezone")
+
+
+REFRESH_ERROR = (
+    f"enter a whole number of seconds from {MIN_REFRESH_SECONDS} to "
+    f"{MAX_REFRESH_SECONDS:,}, such as 300"
+)
+
+
+def settings_state(doc: DashboardDocument) -> FormState:
+    """The settings form as stored."""
+    return FormState(
+        {
+            "name": doc.name,
+            "description": doc.description or "",
+            "tags": ", ".join(doc.tags),
+            "refreshInterval": str(doc.refresh_interval),
+            "timezone": doc.timezone,
+        }
+    )
+
+
+def apply_settings(body: dict[str, Any], typed: Mapping[str, str]) -> None:
+    """The settings form's values into a definition (checked with it, all fields at once)."""
+    body["name"] = typed.get("name", "").strip()
+    body["description"] = typed.get("description", "").strip() or None
+    body["tags"] = split_tags(typed.get("tags", ""))
+    body["timezone"] = typed.get("timezone", "").strip()
+    interval = typed.get("refreshInterval", "").strip()
+    # Text that is not a number stays text, which the definition's check refuses at the field.
+    body["refreshInterval"] = int(interval) if interval.isdigit() else interval
+
+
+def split_tags(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def settings_errors(refused: ValidationFailed) -> dict[str, str]:
+    """A refused definition's errors at the settings form's fields (``tags[2]`` at Tags)."""
+    errors: dict[str, str] = {}
+    for item in refused.errors or []:
+        name = str(item.get("field", "")).partition("[")[0]
+        if name == "refreshInterval":  # the model's words are about types, not seconds
+            errors[name] = REFRESH_ERROR
+        elif name in SETTINGS_FIELDS:
+            errors.setdefault(name, str(item.get("message")))
+    return errors
 
 
 def checked(body: dict[str, Any]) -> DashboardDefinitionWrite:

@@ -6,6 +6,7 @@
 - ``POST /dashboards/{id}/edit/widgets``: add a widget.
 - ``POST /dashboards/{id}/edit/filters``: add a filter;
   ``POST /dashboards/{id}/edit/filters/{name}/remove``: remove one.
+- ``POST /dashboards/{id}/edit/settings``: name, description, tags, refresh interval, zone.
 
 Each form carries the version the page showed, and saves the whole definition through
 ``DashboardService.update`` (a newer version is a 409, shown as a message; a refused
@@ -186,6 +187,27 @@ async def remove_filter(ed: EditingDep, name: str, form: Form) -> Response:
         notice = {"kind": "error", "text": refused.detail}
         return await _edit_page(ed, notice=notice, status_code=_status(ed, 422))
     return see_other(f"{ed.page}?done=filter-removed")
+
+
+@router.post("/dashboards/{dashboard_id}/edit/settings")
+async def save_settings(ed: EditingDep, form: Form) -> Response:
+    typed = {k: str(v) for k, v in form.items()}
+
+    def change(body: dict[str, Any], widgets: list[dict[str, Any]]) -> None:
+        edit_forms.apply_settings(body, typed)
+
+    try:
+        await _save(ed, form, change)
+    except Conflict:
+        return await _conflict(ed)
+    except ValidationFailed as refused:
+        state = FormState(form, edit_forms.settings_errors(refused))
+        notice = None if state.errors else {"kind": "error", "text": refused.detail}
+        edit = EditState(settings_form=state)
+        return await _edit_page(
+            ed, edit=edit, notice=notice, failed=state, status_code=_status(ed, 422)
+        )
+    return see_other(f"{ed.page}?done=settings")
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from broadsheet.web.dashboards import edit_forms, filter_form
 from broadsheet.web.dashboards.board import Board
 from broadsheet.web.forms import FormState
 from broadsheet.web.rendering import render
+from broadsheet.web.schedule_text import time_zones
 
 EXPIRY_OPTIONS = [
     ("600", "10 minutes"),
@@ -32,6 +33,7 @@ NOTICES = {
     "removed": "Widget removed.",
     "filter-added": "Filter added.",
     "filter-removed": "Filter removed.",
+    "settings": "Settings saved.",
 }
 
 
@@ -43,6 +45,7 @@ class EditState:
     reports: list[edit_forms.ReportChoice] = field(default_factory=list)
     widget_form: FormState | None = None
     filter_form: FormState | None = None
+    settings_form: FormState | None = None
     arrange_errors: dict[int, str] = field(default_factory=dict)
 
 
@@ -152,6 +155,8 @@ def _edit_context(board: Board, edit: EditState) -> dict[str, Any]:
     return {
         "widget_form": widget_form,
         "filter_add": edit.filter_form or FormState({"filter.type": "date"}),
+        "settings_form": edit.settings_form or edit_forms.settings_state(doc),
+        "zones": time_zones(),
         "arrange_errors": edit.arrange_errors,
         "widget_types": edit_forms.WIDGET_TYPES,
         "aggregates": edit_forms.AGGREGATES,

@@ -8,6 +8,7 @@
 - ``GET /dashboards/{id}/charts/{resultId}/{vizId}.svg``: a widget's chart, as the server
   draws it.
 - ``GET /dashboards/{id}/pdf?p.…``: the whole dashboard as one PDF (an attachment).
+- ``GET|POST /dashboards/{id}/delete`` (editors): confirm, then delete; back to the list.
 
 The embed dialog's ``POST /dashboards/{id}/embed`` is ``embedding``.
 """
@@ -55,6 +56,7 @@ def dashboard_list(
     q: str | None = None,
     tag: str | None = None,
     page: str | None = None,
+    done: str | None = None,
 ) -> Response:
     search = DashboardFilters(
         q=(q or "").strip()[:MAX_SEARCH] or None, tag=(tag or "").strip()[:MAX_TAG] or None
@@ -90,6 +92,7 @@ def dashboard_list(
             "query": query,
             "form": FormState(query),
             "can_edit": can_edit(caller),
+            "notice": "The dashboard is deleted." if done == "deleted" else None,
         },
     )
 
@@ -121,7 +124,7 @@ def new_dashboard_form(request: Request, caller: WebEditor) -> Response:
 def create_dashboard(
     request: Request, caller: WebEditor, form: Form, session: SessionDep
 ) -> Response:
-    tags = [t.strip() for t in str(form.get("tags", "")).split(",") if t.strip()]
+    tags = edit_forms.split_tags(str(form.get("tags", "")))
     try:
         body = edit_forms.checked(
             {
@@ -137,6 +140,23 @@ def create_dashboard(
         state.errors = {k.partition("[")[0]: v for k, v in state.errors.items()}
         return render(request, "dashboards/new.html.j2", {"form": state}, status_code=422)
     return see_other(f"/dashboards/{row.id}/edit?done=created")
+
+
+# --- deleting one -------------------------------------------------------------------------------
+
+
+@router.get("/dashboards/{dashboard_id}/delete")
+def confirm_delete(
+    request: Request, dashboard_id: str, caller: WebEditor, session: SessionDep
+) -> Response:
+    row = DashboardService(session).get(caller.tenant_id, parse_id(dashboard_id, "dashboard"))
+    return render(request, "dashboards/delete.html.j2", {"doc": row})
+
+
+@router.post("/dashboards/{dashboard_id}/delete")
+def delete_dashboard(dashboard_id: str, caller: WebEditor, session: SessionDep) -> Response:
+    DashboardService(session).delete(caller.tenant_id, parse_id(dashboard_id, "dashboard"))
+    return see_other("/dashboards?done=deleted")
 
 
 # --- one dashboard -----------------------------------------------------------------------------

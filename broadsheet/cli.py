@@ -155,7 +155,15 @@ def serve(
         workers=processes,
         host=settings.host,
         port=settings.port,
+        # A process that does not answer the supervisor's ping in time is killed and started
+        # anew. Importing the app (Arrow, the chart and PDF renderers) holds the interpreter
+        # for seconds on a busy machine, and uvicorn's 5 s killed processes that were only
+        # starting; a process truly stuck is still replaced, later.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
+
+
+WORKER_HEALTHCHECK_SECONDS = 30
 
 
 def serving_app() -> FastAPI:

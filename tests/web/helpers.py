@@ -1,6 +1,6 @@
 """Helpers for page tests: users who can sign in, signing in through the real form, the CSRF
 token a page handed out (read from the page, as a browser would have it), forms posted with it,
-and the rows a test starts from.
+and the rows a test starts from; for browser tests, keyboard focus and checks of whole pages.
 
     user = add_user(sessions, tenant="acme", role=Role.editor)
     sign_in(client, user.email)                  # the client now carries the session cookie
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from html import unescape
 from http.cookies import SimpleCookie
@@ -25,6 +25,7 @@ import httpx2 as httpx
 from fastapi import Request, Response
 from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
+from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -171,6 +172,37 @@ def audit_deliveries(session: Session, tenant: uuid.UUID, count: int) -> None:
             recipient=f"r{i:02d}@example.com",
             outcome="sent",
         )
+
+
+# --- in a browser -----------------------------------------------------------------------------
+
+
+def tab_to(page: Page, target: Locator | str, *, back: bool = False, most: int = 60) -> None:
+    """Press Tab (Shift+Tab with ``back``) until ``target`` (a locator or a selector) has the
+    focus: it must be reachable by keyboard."""
+    element = page.locator(target) if isinstance(target, str) else target
+    for _ in range(most):
+        if element.evaluate("el => el === document.activeElement"):
+            return
+        page.keyboard.press("Shift+Tab" if back else "Tab")
+    raise AssertionError(f"{target} never took focus by keyboard")
+
+
+def assert_pages_fit(
+    page: Page,
+    base_url: str,
+    pages: Iterable[tuple[str, str | None]],
+    width: int,
+    axe: Callable[[Page], None],
+) -> None:
+    """Open each (path, title) of ``pages``: its title (when one is given), axe-core's checks,
+    and nothing cut off — the page is no wider than the window's ``width``."""
+    for path, title in pages:
+        page.goto(f"{base_url}{path}")
+        if title:
+            expect(page).to_have_title(title)
+        axe(page)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, path
 
 
 # --- probe pages: the page machinery without any real page behind it -----------------------

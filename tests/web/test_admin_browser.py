@@ -17,18 +17,12 @@ from broadsheet import models
 from broadsheet.audit import log as audit
 from broadsheet.db import session_scope
 from broadsheet.models import Role
-from tests.factories import Caller, Tenancy
+from tests.factories import Caller
 from tests.test_datasources_api import pg_url
 from tests.web.conftest import PageLog
-from tests.web.helpers import add_user
+from tests.web.helpers import add_user, assert_pages_fit, audit_deliveries, tenant_id_of
 
 Axe = Callable[..., None]
-
-
-@pytest.fixture
-def api(tenancy: Tenancy) -> Caller:
-    tenancy.demo("acme")
-    return tenancy.key("acme")
 
 
 def test_a_data_source_added_and_tested(
@@ -118,11 +112,8 @@ def test_the_audit_log_pages(
     signed_in: Page, live_server: str, api: Caller, sessions: sessionmaker[Session]
 ) -> None:
     with session_scope(sessions) as session:
-        tenant = session.scalar(select(models.Tenant.id).where(models.Tenant.slug == "acme"))
-        assert tenant is not None
-        for i in range(52):
-            audit.record(session, tenant, "delivery.attempted", "delivery", None,
-                         recipient=f"r{i:02d}@example.com", outcome="sent")  # fmt: skip
+        tenant = tenant_id_of(session)
+        audit_deliveries(session, tenant, 52)
         audit.record(session, tenant, "tenant.updated", "tenant", tenant, allowedEmailDomains=[])
     page = signed_in
     page.goto(f"{live_server}/admin/audit")
@@ -150,8 +141,7 @@ def test_every_admin_page_is_accessible(
     page.set_viewport_size({"width": width, "height": 900})
     source = httpx.get(f"{live_server}/api/v1/datasources", headers=api.headers).json()[0]["id"]
     with session_scope(sessions) as session:
-        tenant = session.scalar(select(models.Tenant.id).where(models.Tenant.slug == "acme"))
-        assert tenant is not None
+        tenant = tenant_id_of(session)
         audit.record(session, tenant, "tenant.updated", "tenant", tenant, allowedEmailDomains=[])
     pages = [
         ("/admin", "Admin · Broadsheet"),
@@ -165,12 +155,7 @@ def test_every_admin_page_is_accessible(
         ("/admin/audit", "Audit log · Admin · Broadsheet"),
         ("/admin/tenant", "Tenant settings · Admin · Broadsheet"),
     ]
-    for path, title in pages:
-        page.goto(f"{live_server}{path}")
-        if title:
-            expect(page).to_have_title(title)
-        axe(page)
-        assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+    assert_pages_fit(page, live_server, pages, width, axe)
     # Forms with their errors, the connection test's answer, a refused delete, a new key.
     page.goto(f"{live_server}/admin/users/new")
     page.get_by_role("button", name="Add user").click()

@@ -13,7 +13,7 @@ from typing import Any
 import httpx2 as httpx
 from fastapi.testclient import TestClient
 from markupsafe import escape
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,7 +22,7 @@ from broadsheet.db import session_scope
 from broadsheet.models import DataSource, ReportDefinition, Role, Tenant
 from tests.factories import Tenancy, report_body
 from tests.web.conftest import PageLog, sign_in_page
-from tests.web.helpers import add_user, create_report, csrf_token, sign_in_as
+from tests.web.helpers import add_user, create_report, csrf_token, sign_in_as, tab_to
 
 HOSTILE = "<script>alert('x')</script>&amp;\"quoted\""
 SQL = (
@@ -525,16 +525,6 @@ def test_hostile_names_sql_and_values_render_as_text(
 # --- in a browser -------------------------------------------------------------------------------
 
 
-def _tab_to(page: Page, selector: str, *, back: bool = False, most: int = 60) -> None:
-    """Press Tab (Shift+Tab with ``back``) until the element ``selector`` has focus."""
-    target = page.locator(selector)
-    for _ in range(most):
-        if target.evaluate("el => el === document.activeElement"):
-            return
-        page.keyboard.press("Shift+Tab" if back else "Tab")
-    raise AssertionError(f"{selector} never took focus by keyboard")
-
-
 def _settle(page: Page) -> None:
     """Wait two frames. The first element with ``autofocus`` a swap brings into a page the
     browser focuses too, at its next rendering step, after htmx already has: a Tab pressed
@@ -563,7 +553,7 @@ def test_building_a_report_by_keyboard(
     expect(page).to_have_title("New report · Broadsheet")
     expect(page.locator("textarea#query")).to_have_attribute("data-sql-editor-schema", "loaded")
 
-    _tab_to(page, "#name")
+    tab_to(page, "#name")
     page.keyboard.type("Strategy returns")
     page.keyboard.press("Tab")
     page.keyboard.type("performance")
@@ -588,7 +578,7 @@ def test_building_a_report_by_keyboard(
     # The undeclared :strategy gets its button; Enter adds it and focuses its label.
     add = page.get_by_role("button", name="Add parameter strategy")
     expect(add).to_be_visible()
-    _tab_to(page, "button[value='add-parameter:strategy']")
+    tab_to(page, "button[value='add-parameter:strategy']")
     page.keyboard.press("Enter")
     expect(page.locator("#parameters-0-label")).to_be_focused()
     _settle(page)
@@ -600,7 +590,7 @@ def test_building_a_report_by_keyboard(
     page.keyboard.type("Momentum")
 
     # Preview: rows appear beside the editor.
-    _tab_to(page, "button[value='preview']", back=True)
+    tab_to(page, "button[value='preview']", back=True)
     page.keyboard.press("Enter")
     preview = page.locator("#preview")
     expect(preview).to_contain_text("The first 100 rows")
@@ -608,7 +598,7 @@ def test_building_a_report_by_keyboard(
     expect(page.locator("#preview-status")).to_contain_text("Preview: 100 of more than 100 rows")
 
     # A broken query shows the database's error beside the editor, then is put right.
-    _tab_to(page, _editor_content(page), back=True)
+    tab_to(page, _editor_content(page), back=True)
     page.keyboard.press("Control+End")
     page.keyboard.type(", nope")
     page.keyboard.press("Tab")
@@ -624,7 +614,7 @@ def test_building_a_report_by_keyboard(
     expect(preview.locator("tbody tr")).to_have_count(100)
 
     # Two charts, their columns picked from the preview's by typing in each picker.
-    _tab_to(page, "#add-chart")
+    tab_to(page, "#add-chart")
     page.keyboard.press("Enter")
     expect(page.locator("#visualizations-0-type")).to_be_focused()
     _settle(page)
@@ -641,7 +631,7 @@ def test_building_a_report_by_keyboard(
         "alt", "Line chart: Return over time — return over date"
     )
 
-    _tab_to(page, "#add-chart")
+    tab_to(page, "#add-chart")
     page.keyboard.press("Enter")
     expect(page.locator("#visualizations-1-type")).to_be_focused()
     _settle(page)
@@ -661,7 +651,7 @@ def test_building_a_report_by_keyboard(
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     page.set_viewport_size({"width": 1280, "height": 900})
 
-    _tab_to(page, "button[value='save']")
+    tab_to(page, "button[value='save']")
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(rf"{live_server}/reports/[0-9a-f-]{{36}}$"))
     report_id = page.url.rsplit("/", 1)[1]
@@ -737,50 +727,44 @@ def test_a_failed_save_in_a_browser(
 
 
 def test_building_a_report_without_javascript(
-    live_server: str, browser: Browser, sessions: sessionmaker[Session], tenancy: Tenancy
+    live_server: str, no_script: Page, sessions: sessionmaker[Session], tenancy: Tenancy
 ) -> None:
     """Every button posts the form and the page comes back (axe needs JavaScript: the
     other browser tests check these same pages with it)."""
     tenancy.demo("acme")
     user = add_user(sessions, tenant="acme", role=Role.editor)
-    context = browser.new_context(
-        java_script_enabled=False, viewport={"width": 1280, "height": 900}
-    )
-    try:
-        page = sign_in_page(context.new_page(), live_server, user)
-        page.goto(f"{live_server}/reports/new")
-        sql = page.locator("textarea#query")
-        expect(sql).to_be_visible()  # the editor without JavaScript
-        page.locator("#name").fill("Plain form")
-        page.locator("#category").fill("performance")
-        sql.fill(SQL)
-        page.get_by_role("button", name="Preview").click()
-        expect(page.locator("#preview")).to_contain_text("The SQL uses :strategy")
-        page.get_by_role("button", name="Add parameter strategy").click()
-        expect(page.locator("#parameters-0-label")).to_be_focused()
-        page.locator("#parameters-0-defaultValue").fill("Multi-Asset")
-        page.get_by_role("button", name="Preview").click()
-        expect(page.locator("#preview tbody tr")).to_have_count(100)
-        expect(page.locator("#preview")).to_contain_text("Multi-Asset")
+    page = sign_in_page(no_script, live_server, user)
+    page.goto(f"{live_server}/reports/new")
+    sql = page.locator("textarea#query")
+    expect(sql).to_be_visible()  # the editor without JavaScript
+    page.locator("#name").fill("Plain form")
+    page.locator("#category").fill("performance")
+    sql.fill(SQL)
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#preview")).to_contain_text("The SQL uses :strategy")
+    page.get_by_role("button", name="Add parameter strategy").click()
+    expect(page.locator("#parameters-0-label")).to_be_focused()
+    page.locator("#parameters-0-defaultValue").fill("Multi-Asset")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#preview tbody tr")).to_have_count(100)
+    expect(page.locator("#preview")).to_contain_text("Multi-Asset")
 
-        page.get_by_role("button", name="Add a chart").click()
-        expect(page.locator("#visualizations-0-type")).to_be_focused()
-        page.locator("#visualizations-0-type").select_option("scatter")
-        # Without htmx a new type shows its own pickers once the form comes back.
-        page.get_by_role("button", name="Preview").click()
-        expect(page.locator("#visualizations-0-dataMapping-color")).to_be_visible()
-        page.locator("#visualizations-0-dataMapping-x").select_option("return")
-        page.locator("#visualizations-0-dataMapping-y").select_option("benchmark_return")
-        page.locator("#name").fill("")
-        page.get_by_role("button", name="Save").click()
-        summary = page.get_by_role("alert")
-        expect(summary).to_contain_text("Enter a name for the report.")
-        expect(page.locator("#visualizations-0-drawing img")).to_be_visible()
-        page.locator("#name").fill("Plain form")
-        page.get_by_role("button", name="Save").click()
-        expect(page).to_have_url(re.compile(rf"{live_server}/reports/[0-9a-f-]{{36}}$"))
-    finally:
-        context.close()
+    page.get_by_role("button", name="Add a chart").click()
+    expect(page.locator("#visualizations-0-type")).to_be_focused()
+    page.locator("#visualizations-0-type").select_option("scatter")
+    # Without htmx a new type shows its own pickers once the form comes back.
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#visualizations-0-dataMapping-color")).to_be_visible()
+    page.locator("#visualizations-0-dataMapping-x").select_option("return")
+    page.locator("#visualizations-0-dataMapping-y").select_option("benchmark_return")
+    page.locator("#name").fill("")
+    page.get_by_role("button", name="Save").click()
+    summary = page.get_by_role("alert")
+    expect(summary).to_contain_text("Enter a name for the report.")
+    expect(page.locator("#visualizations-0-drawing img")).to_be_visible()
+    page.locator("#name").fill("Plain form")
+    page.get_by_role("button", name="Save").click()
+    expect(page).to_have_url(re.compile(rf"{live_server}/reports/[0-9a-f-]{{36}}$"))
     with session_scope(sessions) as session:
         row = session.scalar(select(ReportDefinition).where(ReportDefinition.name == "Plain form"))
         assert row is not None

@@ -7,14 +7,13 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import openpyxl  # type: ignore[import-untyped, unused-ignore]
 import pdfplumber
-import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 from sqlalchemy.orm import Session, sessionmaker
 
 from broadsheet.config import Settings
@@ -22,17 +21,11 @@ from broadsheet.models import Role
 from broadsheet.web.result_view import cells
 from tests.factories import Tenancy
 from tests.web.conftest import PageLog, sign_in_page
-from tests.web.helpers import add_user
+from tests.web.helpers import add_user, tab_to
 from tests.web.report_runs import last_days, report_id, running_job
 
 WIDTHS = (1280, 375)
 MONTHLY = "Monthly Performance Report"
-
-
-@pytest.fixture
-def demo(tenancy: Tenancy) -> Tenancy:
-    tenancy.demo("acme")
-    return tenancy
 
 
 def _accessible_at_each_width(page: Page, axe: Callable[..., None]) -> None:
@@ -64,21 +57,13 @@ def _header(page: Page, column: str) -> Locator:
     return page.locator("#result-rows thead th").filter(has=link)
 
 
-def _tab_to(page: Page, target: Locator, most: int = 40) -> None:
-    """Press Tab until ``target`` has the focus (it must be reachable by keyboard)."""
-    for _ in range(most):
-        if target.evaluate("element => element === document.activeElement"):
-            return
-        page.keyboard.press("Tab")
-    raise AssertionError("not reachable with the Tab key")
-
-
 def test_from_the_list_to_a_result_and_its_downloads(
     live_server: str,
     signed_in: Page,
     page_log: PageLog,
     axe: Callable[..., None],
-    demo: Tenancy,
+    demo_data: None,
+    tenancy: Tenancy,
     tmp_path: Path,
 ) -> None:
     page = signed_in
@@ -113,7 +98,7 @@ def test_from_the_list_to_a_result_and_its_downloads(
     expect(page.locator("details.chart-data table").first).to_be_visible()
     _accessible_at_each_width(page, axe)
 
-    key = demo.key("acme", Role.viewer).key
+    key = tenancy.key("acme", Role.viewer).key
     columns, every = _api_rows(page, live_server, key, result_id)
     assert len(every) > 100
     assert _cells(page) == cells(every[:50], columns)
@@ -165,25 +150,11 @@ def test_from_the_list_to_a_result_and_its_downloads(
     page_log.assert_clean()
 
 
-@pytest.fixture
-def no_script_page(
-    browser: Browser, live_server: str, sessions: sessionmaker[Session]
-) -> Iterator[Page]:
-    context = browser.new_context(
-        java_script_enabled=False, viewport={"width": 1280, "height": 900}
-    )
-    context.set_default_timeout(10_000)
-    user = add_user(sessions, tenant="acme", role=Role.viewer)
-    try:
-        yield sign_in_page(context.new_page(), live_server, user)
-    finally:
-        context.close()
-
-
 def test_running_and_reading_a_result_without_javascript(
-    live_server: str, no_script_page: Page, demo: Tenancy, sessions: sessionmaker[Session]
+    live_server: str, no_script: Page, demo_data: None, sessions: sessionmaker[Session]
 ) -> None:
-    page = no_script_page
+    user = add_user(sessions, tenant="acme", role=Role.viewer)
+    page = sign_in_page(no_script, live_server, user)
     rid = report_id(sessions, MONTHLY)
     page.goto(f"{live_server}/reports/{rid}/run")
     start, end = last_days(120)
@@ -218,7 +189,7 @@ def test_a_failed_run_form_and_a_running_job_are_accessible(
     live_server: str,
     signed_in: Page,
     axe: Callable[..., None],
-    demo: Tenancy,
+    demo_data: None,
     sessions: sessionmaker[Session],
     settings: Settings,
 ) -> None:
@@ -245,7 +216,7 @@ def test_a_failed_run_form_and_a_running_job_are_accessible(
 def test_run_and_cancel_by_keyboard(
     live_server: str,
     signed_in: Page,
-    demo: Tenancy,
+    demo_data: None,
     sessions: sessionmaker[Session],
     settings: Settings,
 ) -> None:
@@ -253,20 +224,20 @@ def test_run_and_cancel_by_keyboard(
     rid = report_id(sessions, MONTHLY)
     page.goto(f"{live_server}/reports/{rid}")
     run_link = page.get_by_role("link", name="Run", exact=True)
-    _tab_to(page, run_link)
+    tab_to(page, run_link)
     page.keyboard.press("Enter")
     expect(page).to_have_url(f"{live_server}/reports/{rid}/run")
     start, end = last_days(30)
     page.get_by_label("Start Date").fill(start)
     run_button = page.get_by_role("button", name="Run")
-    _tab_to(page, run_button)
+    tab_to(page, run_button)
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(rf"/reports/{rid}/run\?job=|/results/"))
 
     job = running_job(sessions, settings, rid, {"startDate": start, "endDate": end})
     page.goto(f"{live_server}/reports/{rid}/run?job={job}")
     cancel = page.get_by_role("button", name="Cancel")
-    _tab_to(page, cancel)
+    tab_to(page, cancel)
     page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_contain_text("Status: cancelled")
     expect(page.get_by_role("button", name="Cancel")).to_have_count(0)

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,10 +22,10 @@ from broadsheet.config import Settings, SmtpSecurity
 from broadsheet.deliveries import service as deliveries
 from broadsheet.runtime import Runtime
 from tests.deliveries.test_email import Inbox, Serve, serve  # noqa: F401
-from tests.factories import Caller, Tenancy
+from tests.factories import Caller
 from tests.schedules.test_ticker import settle
 from tests.web.conftest import PageLog, sign_in_page
-from tests.web.helpers import add_user
+from tests.web.helpers import add_user, assert_pages_fit
 
 Axe = Callable[..., None]
 
@@ -46,12 +46,6 @@ def settings(settings: Settings, serve: Serve, inbox: Inbox) -> Settings:  # noq
             "delivery_retry_base_seconds": 0.01,
         }
     )
-
-
-@pytest.fixture
-def api(tenancy: Tenancy) -> Caller:
-    tenancy.demo("acme")
-    return tenancy.key("acme")
 
 
 def api_get(base: str, caller: Caller, path: str, **params: Any) -> Any:
@@ -168,59 +162,52 @@ def test_a_schedule_from_the_form_to_the_inbox(
 
 
 def test_the_form_without_javascript(
-    browser: Browser, live_server: str, api: Caller, sessions: sessionmaker[Session]
+    no_script: Page, live_server: str, api: Caller, sessions: sessionmaker[Session]
 ) -> None:
-    context = browser.new_context(java_script_enabled=False)
-    try:
-        page = context.new_page()
-        sign_in_page(page, live_server, add_user(sessions, role=models.Role.editor))
-        page.goto(f"{live_server}/schedules/new")
-        fill_schedule(page)
-        # No htmx: the report's parameters come with a button.
-        page.get_by_role("button", name="Show its parameters").click()
-        page.get_by_label("Week Start").fill("{{today().minusDays(7)}}")
-        expect(page.get_by_label("Name", exact=True)).to_have_value("Usage to the team")
-        # CSS, not script, shows the cadence's own fields.
-        expect(page.get_by_label("Day of the month")).to_be_hidden()
-        page.get_by_label("Cadence").select_option("cron")
-        page.get_by_label("Cron expression").fill("0 7 1 * *")
-        page.get_by_role("button", name="Preview", exact=True).click()
-        expected = api_get(live_server, api, "/api/v1/schedules/preview",
-                           schedule="0 7 1 * *", timezone="America/New_York")  # fmt: skip
-        assert preview_utc(page) == [f["utc"] for f in expected["fires"]]
-        expect(page.get_by_label("Cron expression")).to_have_value("0 7 1 * *")
+    page = sign_in_page(no_script, live_server, add_user(sessions, role=models.Role.editor))
+    page.goto(f"{live_server}/schedules/new")
+    fill_schedule(page)
+    # No htmx: the report's parameters come with a button.
+    page.get_by_role("button", name="Show its parameters").click()
+    page.get_by_label("Week Start").fill("{{today().minusDays(7)}}")
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Usage to the team")
+    # CSS, not script, shows the cadence's own fields.
+    expect(page.get_by_label("Day of the month")).to_be_hidden()
+    page.get_by_label("Cadence").select_option("cron")
+    page.get_by_label("Cron expression").fill("0 7 1 * *")
+    page.get_by_role("button", name="Preview", exact=True).click()
+    expected = api_get(live_server, api, "/api/v1/schedules/preview",
+                       schedule="0 7 1 * *", timezone="America/New_York")  # fmt: skip
+    assert preview_utc(page) == [f["utc"] for f in expected["fires"]]
+    expect(page.get_by_label("Cron expression")).to_have_value("0 7 1 * *")
 
-        page.locator("#recipients-0-type").select_option("slack")
-        page.locator("#recipients-0-address").fill("#reports")
-        page.get_by_role("button", name="Add recipient").click()
-        expect(page.locator("#recipients-0-address")).to_have_value("#reports")
-        page.locator("#recipients-1-type").select_option("webhook")
-        page.locator("#recipients-1-address").fill("https://hooks.example.com/in")
-        page.locator("#recipients-1-secret").fill("short")  # too short: refused at its field
-        page.get_by_role("button", name="Save", exact=True).click()
-        summary = page.get_by_role("alert")
-        expect(summary).to_contain_text("at least 16 characters")
-        expect(page.locator("#recipients-1-secret-error")).to_be_visible()
-        expect(page.locator("#recipients-1-address")).to_have_value("https://hooks.example.com/in")
-        page.locator("#recipients-1-secret").fill("a-secret-of-twenty-chars")
-        page.get_by_role("button", name="Save", exact=True).click()
-        # The required Week End, left empty, is named at its own field.
-        expect(page.locator("#parameters-endDate-error")).to_contain_text("Week End is required")
-        expect(page.get_by_label("Week Start")).to_have_value("{{today().minusDays(7)}}")
-        page.get_by_label("Week End").fill("{{today()}}")
-        page.locator("#recipients-1-secret").fill("a-secret-of-twenty-chars")
-        page.get_by_role("button", name="Save", exact=True).click()
-        expect(page.get_by_role("status")).to_contain_text("The schedule is saved.")
-        with sessions() as session:
-            row = session.scalar(
-                select(models.ReportSchedule).where(
-                    models.ReportSchedule.name == "Usage to the team"
-                )
-            )
-        assert row is not None and row.schedule == "0 7 1 * *"
-        assert [r["type"] for r in row.recipients] == ["slack", "webhook"]
-    finally:
-        context.close()
+    page.locator("#recipients-0-type").select_option("slack")
+    page.locator("#recipients-0-address").fill("#reports")
+    page.get_by_role("button", name="Add recipient").click()
+    expect(page.locator("#recipients-0-address")).to_have_value("#reports")
+    page.locator("#recipients-1-type").select_option("webhook")
+    page.locator("#recipients-1-address").fill("https://hooks.example.com/in")
+    page.locator("#recipients-1-secret").fill("short")  # too short: refused at its field
+    page.get_by_role("button", name="Save", exact=True).click()
+    summary = page.get_by_role("alert")
+    expect(summary).to_contain_text("at least 16 characters")
+    expect(page.locator("#recipients-1-secret-error")).to_be_visible()
+    expect(page.locator("#recipients-1-address")).to_have_value("https://hooks.example.com/in")
+    page.locator("#recipients-1-secret").fill("a-secret-of-twenty-chars")
+    page.get_by_role("button", name="Save", exact=True).click()
+    # The required Week End, left empty, is named at its own field.
+    expect(page.locator("#parameters-endDate-error")).to_contain_text("Week End is required")
+    expect(page.get_by_label("Week Start")).to_have_value("{{today().minusDays(7)}}")
+    page.get_by_label("Week End").fill("{{today()}}")
+    page.locator("#recipients-1-secret").fill("a-secret-of-twenty-chars")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("The schedule is saved.")
+    with sessions() as session:
+        row = session.scalar(
+            select(models.ReportSchedule).where(models.ReportSchedule.name == "Usage to the team")
+        )
+    assert row is not None and row.schedule == "0 7 1 * *"
+    assert [r["type"] for r in row.recipients] == ["slack", "webhook"]
 
 
 @pytest.mark.parametrize("width", [1280, 375])
@@ -240,13 +227,7 @@ def test_every_schedule_page_is_accessible(
         (f"/schedules/{schedule}/executions/{ran.json()['id']}", None),
         (f"/schedules/{schedule}/delete", None),
     ]
-    for path, title in pages:
-        page.goto(f"{live_server}{path}")
-        if title:
-            expect(page).to_have_title(title)
-        axe(page)
-        # Nothing is cut off: the page is no wider than the window.
-        assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+    assert_pages_fit(page, live_server, pages, width, axe)
     # The form with its errors shown.
     page.goto(f"{live_server}/schedules/new")
     page.get_by_role("button", name="Save", exact=True).click()

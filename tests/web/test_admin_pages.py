@@ -263,9 +263,13 @@ def test_a_key_is_shown_once_and_revoked(
     assert made.headers["cache-control"] == "no-store"
     assert HOSTILE_SHOWN in made.text and "<script>alert" not in made.text
     headers = {"Authorization": f"Bearer {key}"}
+    unused = re.search(rf"{re.escape(key[:10])}….*?</tr>", made.text, re.S)
+    assert unused and 'data-label="Last used"><span class="muted">Never' in unused.group(0)
     assert web.get("/api/v1/reports", headers=headers).status_code == 200
     listing = web.get("/admin/keys").text
     assert key not in listing and key[:10] + "…" in listing  # never again, but its prefix
+    used = re.search(rf"{re.escape(key[:10])}….*?</tr>", listing, re.S)
+    assert used and 'data-label="Last used"><time datetime="' in used.group(0)
     with session_scope(sessions) as session:
         key_id = session.scalar(select(models.ApiKey.id).where(models.ApiKey.prefix == key[:10]))
     revoked = post(web, f"/admin/keys/{key_id}/revoke", {})

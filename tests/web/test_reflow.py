@@ -10,12 +10,18 @@ import re
 from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session, sessionmaker
 
+from broadsheet import models
+from broadsheet.db import session_scope
+from broadsheet.models import Role
 from tests.factories import Tenancy
 from tests.web.conftest import PageLog
+from tests.web.helpers import add_user
 from tests.web.report_runs import last_days, report_id
 from tests.web.test_dashboard_pages import make_dashboard
 
 WIDTH = 320
+LONG_EMAIL = "quarterly.reporting.automation.service@finance-department.example.com"
+LONG_NAME = "Quarterly_revenue_by_region_and_product_line_for_the_board_2026"
 MONTHLY = "Monthly Performance Report"
 
 # Elements past the window's right edge that no sideways-scrolling box holds.
@@ -34,8 +40,9 @@ STICKING_OUT = """(width) => {
     const box = e.getBoundingClientRect();
     if (box.width === 0 || box.height === 0 || box.right <= width + 1) continue;
     if (getComputedStyle(e).visibility === "hidden" || held(e)) continue;
+    const classes = typeof e.className === "string" ? e.className.trim() : "";
     out.push(e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") +
-             (e.className && typeof e.className === "string" ? "." + e.className.trim().split(/\\s+/).join(".") : "") +
+             (classes ? "." + classes.split(/\\s+/).join(".") : "") +
              " right=" + Math.round(box.right));
   }
   return out.slice(0, 10);
@@ -51,6 +58,14 @@ def test_every_page_reflows_at_320_px(
 ) -> None:
     tenancy.demo("acme")
     dashboard = make_dashboard(sessions)
+    # Long names where pages list them (user pickers, tables, headings): they must wrap.
+    add_user(sessions, tenant="acme", email=LONG_EMAIL, role=Role.viewer)
+    prices = report_id(sessions, "Price History")
+    with session_scope(sessions) as session:  # the definition and its read model alike
+        for model in (models.ReportDefinition, models.ReportDefinitionView):
+            row = session.get(model, prices)
+            assert row is not None
+            row.name = LONG_NAME
     monthly = report_id(sessions, MONTHLY)
     page = signed_in
 
@@ -66,6 +81,7 @@ def test_every_page_reflows_at_320_px(
     page.set_viewport_size({"width": WIDTH, "height": 640})
     paths = [
         "/reports",
+        f"/reports/{prices}",
         f"/reports/{monthly}",
         f"/reports/{monthly}/run",
         f"/reports/{monthly}/edit",

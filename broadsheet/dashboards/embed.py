@@ -31,6 +31,7 @@ from broadsheet.dashboards.schemas import MAX_FILTERS
 from broadsheet.errors import Unauthorized, ValidationFailed
 from broadsheet.kit.crypto import Cipher, InvalidToken
 from broadsheet.kit.schema import ApiInput, ApiModel
+from broadsheet.kit.tenancy import owned
 from broadsheet.kit.time import utc_now
 
 ALGORITHM = "HS256"
@@ -159,8 +160,8 @@ def open_token(
         expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=UTC),
         jti=_text(claims.get("jti")),
     )
-    dashboard = session.get(models.Dashboard, grant.dashboard_id)
-    if dashboard is None or dashboard.tenant_id != grant.tenant_id:
+    dashboard = owned(session, models.Dashboard, grant.tenant_id, grant.dashboard_id)
+    if dashboard is None:
         raise _denied()
     try:
         # Fail closed: a lock the dashboard no longer has a filter for (one renamed since the

@@ -24,8 +24,9 @@ from broadsheet.dashboards.schemas import (
     DashboardFilters,
     DashboardMetadata,
 )
-from broadsheet.errors import Conflict, NotFound, TooManyRequests
+from broadsheet.errors import Conflict, TooManyRequests
 from broadsheet.kit.pagination import Page
+from broadsheet.kit.tenancy import get_owned, owned
 from broadsheet.kit.time import utc_now
 
 # A forced refresh runs every widget's report: at most one per dashboard in this window.
@@ -43,10 +44,7 @@ class DashboardService:
         return [metadata(row) for row in rows], total
 
     def get(self, tenant_id: uuid.UUID, dashboard_id: uuid.UUID) -> models.Dashboard:
-        row = self.session.get(models.Dashboard, dashboard_id)
-        if row is None or row.tenant_id != tenant_id:
-            raise NotFound(f"no dashboard {dashboard_id}")
-        return row
+        return get_owned(self.session, models.Dashboard, tenant_id, dashboard_id, "dashboard")
 
     def read(self, tenant_id: uuid.UUID, dashboard_id: uuid.UUID) -> models.Dashboard:
         """One dashboard, as a viewer opens it: counts one access in the read model."""
@@ -119,8 +117,7 @@ class DashboardService:
 
     def _check(self, tenant_id: uuid.UUID, body: DashboardDefinitionWrite) -> validation.Checked:
         def report_of(report_id: uuid.UUID) -> models.ReportDefinition | None:
-            report = self.session.get(models.ReportDefinition, report_id)
-            return report if report is not None and report.tenant_id == tenant_id else None
+            return owned(self.session, models.ReportDefinition, tenant_id, report_id)
 
         return validation.check(body, report_of, utc_now())
 

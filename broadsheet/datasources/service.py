@@ -22,9 +22,10 @@ from broadsheet.datasources.schemas import (
     SourceTable,
 )
 from broadsheet.db import done_with_database
-from broadsheet.errors import Conflict, NotFound, ValidationFailed
+from broadsheet.errors import Conflict, ValidationFailed
 from broadsheet.kit import dburl
 from broadsheet.kit.crypto import Cipher
+from broadsheet.kit.tenancy import get_owned
 from broadsheet.kit.time import utc_now
 
 
@@ -43,10 +44,7 @@ class DataSourceService:
         return [self.to_schema(row) for row in rows]
 
     def get(self, tenant_id: uuid.UUID, source_id: uuid.UUID) -> models.DataSource:
-        row = self.session.get(models.DataSource, source_id)
-        if row is None or row.tenant_id != tenant_id:
-            raise NotFound(f"no data source {source_id}")
-        return row
+        return get_owned(self.session, models.DataSource, tenant_id, source_id, "data source")
 
     def by_name(self, tenant_id: uuid.UUID, name: str) -> models.DataSource | None:
         return self.session.scalar(

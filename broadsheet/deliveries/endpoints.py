@@ -15,6 +15,7 @@ from broadsheet.deliveries import links, parcels
 from broadsheet.dependencies import RuntimeDep, SessionDep
 from broadsheet.errors import NotFound
 from broadsheet.kit import bulk
+from broadsheet.kit.tenancy import owned
 from broadsheet.kit.time import utc_now
 from broadsheet.routing import api_router
 
@@ -30,8 +31,8 @@ Token = Annotated[str, Path(max_length=2000, description="The token from the lin
 )
 def download_artifact(token: Token, session: SessionDep, runtime: RuntimeDep) -> FileResponse:
     grant = links.open_artifact_token(runtime.settings.resolved_secret_key, token)
-    execution = session.get(models.ReportExecution, grant.execution_id)
-    if execution is None or execution.tenant_id != grant.tenant_id:
+    execution = owned(session, models.ReportExecution, grant.tenant_id, grant.execution_id)
+    if execution is None:
         raise NotFound("this report is no longer available")
     try:
         found = parcels.stored(session, runtime.storage, execution)

@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 from broadsheet import models
 from broadsheet.auth.principal import Principal
 from broadsheet.config import Settings
-from broadsheet.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from broadsheet.errors import Conflict, Forbidden, ValidationFailed
 from broadsheet.jobs.schemas import JobProgress, ReportGenerationJob
 from broadsheet.kit.pagination import Page
+from broadsheet.kit.tenancy import get_owned
 from broadsheet.kit.time import utc_now
 from broadsheet.models import JobStatus, JobTrigger, Role
 from broadsheet.reports import parameters
@@ -133,10 +134,7 @@ class JobService:
         )
 
     def get(self, tenant_id: uuid.UUID, job_id: uuid.UUID) -> models.ReportJob:
-        job = self.session.get(models.ReportJob, job_id)
-        if job is None or job.tenant_id != tenant_id:
-            raise NotFound(f"no job {job_id}")
-        return job
+        return get_owned(self.session, models.ReportJob, tenant_id, job_id, "job")
 
     def list_for_report(
         self, tenant_id: uuid.UUID, report_id: uuid.UUID, page: Page

@@ -14,8 +14,9 @@ from broadsheet.config import Settings
 from broadsheet.datasources import connector
 from broadsheet.datasources.service import DataSourceService
 from broadsheet.db import done_with_database
-from broadsheet.errors import Conflict, NotFound, ValidationFailed
+from broadsheet.errors import Conflict, ValidationFailed
 from broadsheet.kit.pagination import Page
+from broadsheet.kit.tenancy import get_owned
 from broadsheet.kit.time import utc_now
 from broadsheet.reports import projections, repository, validation
 from broadsheet.reports.schemas import (
@@ -39,10 +40,7 @@ class ReportService:
         return [metadata(row) for row in rows], total
 
     def get(self, tenant_id: uuid.UUID, report_id: uuid.UUID) -> models.ReportDefinition:
-        row = self.session.get(models.ReportDefinition, report_id)
-        if row is None or row.tenant_id != tenant_id:
-            raise NotFound(f"no report {report_id}")
-        return row
+        return get_owned(self.session, models.ReportDefinition, tenant_id, report_id, "report")
 
     def metadata(self, report_id: uuid.UUID) -> ReportMetadata:
         view = self.session.get(models.ReportDefinitionView, report_id)

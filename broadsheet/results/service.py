@@ -13,6 +13,7 @@ from broadsheet.charts import render
 from broadsheet.db import done_with_database
 from broadsheet.errors import NotFound, ValidationFailed
 from broadsheet.kit.pagination import Page
+from broadsheet.kit.tenancy import owned
 from broadsheet.kit.time import utc_now
 from broadsheet.reports.schemas import MAIN_DATASET
 from broadsheet.results import parquet
@@ -35,8 +36,8 @@ class ResultService:
 
     def get(self, tenant_id: uuid.UUID, result_id: uuid.UUID) -> models.ReportResult:
         """A live result of the tenant; expired ones are gone, whether swept yet or not."""
-        row = self.session.get(models.ReportResult, result_id)
-        if row is None or row.tenant_id != tenant_id or _expired(row):
+        row = owned(self.session, models.ReportResult, tenant_id, result_id)
+        if row is None or _expired(row):
             raise NotFound(f"no result {result_id}")
         return row
 

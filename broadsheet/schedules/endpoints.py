@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import BackgroundTasks, Depends, Path, Query, Request, Response, status
 from fastapi.responses import FileResponse
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from broadsheet import models
 from broadsheet.auth.dependencies import CurrentUser, Editor
@@ -15,6 +16,7 @@ from broadsheet.errors import NotFound, ValidationFailed
 from broadsheet.jobs.endpoints import ExecutorDep
 from broadsheet.kit.ids import parse_id
 from broadsheet.kit.pagination import Page, page_params
+from broadsheet.kit.tenancy import owned
 from broadsheet.kit.time import utc_now
 from broadsheet.models import Role
 from broadsheet.routing import api_router
@@ -29,6 +31,16 @@ executions_router = api_router("/api/v1/executions", "schedules")
 
 def _out(service: ScheduleService, row: models.ReportSchedule, caller: Principal) -> ReportSchedule:
     return views.schedule(service.session, row, service.preview(row), reveal=_reveal(caller))
+
+
+def _execution(session: Session, caller: Principal, execution_id: str) -> models.ReportExecution:
+    """The caller's tenant's execution, or 404 naming the id as it was given."""
+    row = owned(
+        session, models.ReportExecution, caller.tenant_id, parse_id(execution_id, "execution")
+    )
+    if row is None:
+        raise NotFound(f"no execution {execution_id}")
+    return row
 
 
 def _reveal(caller: Principal) -> bool:
@@ -188,9 +200,7 @@ def get_execution(
     caller: CurrentUser,
     session: SessionDep,
 ) -> Execution:
-    row = session.get(models.ReportExecution, parse_id(execution_id, "execution"))
-    if row is None or row.tenant_id != caller.tenant_id:
-        raise NotFound(f"no execution {execution_id}")
+    row = _execution(session, caller, execution_id)
     return views.execution(session, row, reveal=_reveal(caller))
 
 
@@ -206,9 +216,7 @@ def download_artifact(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> FileResponse:
-    row = session.get(models.ReportExecution, parse_id(execution_id, "execution"))
-    if row is None or row.tenant_id != caller.tenant_id:
-        raise NotFound(f"no execution {execution_id}")
+    row = _execution(session, caller, execution_id)
     try:
         found = parcels.stored(session, runtime.storage, row)
     except parcels.ArtifactMissing as missing:

@@ -24,6 +24,7 @@ from broadsheet.config import Settings
 from broadsheet.deliveries import recipients
 from broadsheet.errors import NotFound, ValidationFailed
 from broadsheet.kit.pagination import Page
+from broadsheet.kit.tenancy import get_owned, owned
 from broadsheet.kit.time import utc_now
 from broadsheet.reports import parameters
 from broadsheet.reports.service import ReportService
@@ -66,10 +67,7 @@ class ScheduleService:
         )
 
     def get(self, tenant_id: uuid.UUID, schedule_id: uuid.UUID) -> models.ReportSchedule:
-        row = self.session.get(models.ReportSchedule, schedule_id)
-        if row is None or row.tenant_id != tenant_id:
-            raise NotFound(f"no schedule {schedule_id}")
-        return row
+        return get_owned(self.session, models.ReportSchedule, tenant_id, schedule_id, "schedule")
 
     def create(self, caller: Principal, body: ReportScheduleWrite) -> models.ReportSchedule:
         now = utc_now()
@@ -177,8 +175,8 @@ class ScheduleService:
                 "dashboardId, not both"
             )  # fmt: skip
         if body.dashboard_id is not None:
-            dashboard = self.session.get(models.Dashboard, body.dashboard_id)
-            if dashboard is None or dashboard.tenant_id != tenant_id:
+            dashboard = owned(self.session, models.Dashboard, tenant_id, body.dashboard_id)
+            if dashboard is None:
                 raise ValidationFailed.field("dashboardId", f"no dashboard {body.dashboard_id}")
             return dashboard
         assert body.report_id is not None

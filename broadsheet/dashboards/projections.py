@@ -9,29 +9,16 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from broadsheet import models
+from broadsheet.kit import read_model
 from broadsheet.kit.time import utc_now
 
 
 def project_dashboard(session: Session, dashboard: models.Dashboard, author_name: str) -> None:
-    view = session.get(models.DashboardView, dashboard.id)
-    if view is None:
-        view = models.DashboardView(
-            id=dashboard.id,
-            tenant_id=dashboard.tenant_id,
-            created_by=dashboard.created_by,
-            created_by_name=author_name,
-            created_at=dashboard.created_at,
-            access_count=0,
-        )
-        session.add(view)
-    view.name = dashboard.name
-    view.description = dashboard.description
-    view.updated_at = dashboard.updated_at
-    view.tags = list(dashboard.tags)
+    view = read_model.project(session, models.DashboardView, dashboard, author_name)
     view.widget_count = len(dashboard.widgets or [])
     session.flush()
 
@@ -48,4 +35,4 @@ def count_access(session: Session, dashboard_id: uuid.UUID) -> None:
 
 
 def remove_dashboard(session: Session, dashboard_id: uuid.UUID) -> None:
-    session.execute(delete(models.DashboardView).where(models.DashboardView.id == dashboard_id))
+    read_model.remove(session, models.DashboardView, dashboard_id)

@@ -103,10 +103,9 @@ class DashboardService:
         row.version += 1
         row.updated_at = max(utc_now(), row.updated_at)
         self.session.flush()
-        view = self.session.get(models.DashboardView, row.id)
-        projections.project_dashboard(
-            self.session, row, view.created_by_name if view else caller.name
-        )
+        # The read-model row keeps the creator's name it was made with (the caller's would
+        # name only a missing one).
+        projections.project_dashboard(self.session, row, caller.name)
         return row
 
     def delete(self, tenant_id: uuid.UUID, dashboard_id: uuid.UUID) -> None:

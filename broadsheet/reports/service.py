@@ -76,8 +76,9 @@ class ReportService:
         row.version += 1
         row.updated_at = utc_now()
         self.session.flush()
-        view = self.session.get(models.ReportDefinitionView, row.id)
-        projections.project_report(self.session, row, view.created_by_name if view else caller.name)
+        # The read-model row keeps the creator's name it was made with (the caller's would
+        # name only a missing one).
+        projections.project_report(self.session, row, caller.name)
         return row
 
     def delete(self, tenant_id: uuid.UUID, report_id: uuid.UUID) -> None:

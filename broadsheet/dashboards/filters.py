@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import date, datetime
+from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -94,19 +95,53 @@ def in_use(
     return values
 
 
-def problem_of(flt: Mapping[str, Any], value: Any) -> str | None:
-    """Why ``value`` cannot be this filter's, or None."""
-    kind = FilterType(flt["type"])
+class Fault(Enum):
+    """Why a value is no JSON value of a filter's type, in the words a given value's problem
+    is said in. A filter's saved ``defaultValue`` says some of them its own way
+    (``dashboards.validation``)."""
+
+    NOT_BOOLEAN = "must be true or false"
+    NOT_NUMBER = "must be a number"
+    NOT_WHOLE = "must be a whole number"
+    NOT_FINITE = "must be a finite number"
+    OUT_OF_RANGE = "is out of range (a 64-bit integer at most)"
+    NOT_TEXT = "must be text"
+    TOO_LONG = f"must be at most {parameters.MAX_STRING} characters, without NUL"
+
+
+def fault_of(kind: FilterType, value: Any) -> Fault | None:
+    """Why ``value`` is no JSON value of a ``kind`` filter, or None (also for None, no value).
+    Text is checked for its type and length only: an enum's options and a date's form are the
+    caller's to check."""
     if value is None:
         return None
     if kind is FilterType.boolean:
-        return None if isinstance(value, bool) else "must be true or false"
+        return None if isinstance(value, bool) else Fault.NOT_BOOLEAN
     if kind in (FilterType.number, FilterType.integer):
-        return _number_problem(kind, value)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return Fault.NOT_NUMBER
+        if kind is FilterType.integer and not isinstance(value, int):
+            return Fault.NOT_WHOLE
+        if isinstance(value, float) and not math.isfinite(value):
+            return Fault.NOT_FINITE
+        if isinstance(value, int) and not parameters.INT_MIN <= value <= parameters.INT_MAX:
+            return Fault.OUT_OF_RANGE
+        return None
     if not isinstance(value, str):
-        return "must be text"
+        return Fault.NOT_TEXT
     if len(value) > parameters.MAX_STRING or "\x00" in value:
-        return f"must be at most {parameters.MAX_STRING} characters, without NUL"
+        return Fault.TOO_LONG
+    return None
+
+
+def problem_of(flt: Mapping[str, Any], value: Any) -> str | None:
+    """Why ``value`` cannot be this filter's, or None."""
+    kind = FilterType(flt["type"])
+    fault = fault_of(kind, value)
+    if fault is not None:
+        return fault.value
+    if not isinstance(value, str):  # None, or a boolean's or a number's
+        return None
     if kind is FilterType.enum:
         offered = [str(o["value"]) for o in flt.get("options") or []]
         return None if value in offered else f"must be one of: {', '.join(offered)}"
@@ -115,18 +150,6 @@ def problem_of(flt: Mapping[str, Any], value: Any) -> str | None:
             date.fromisoformat(value)
         except ValueError:
             return "must be a date, YYYY-MM-DD"
-    return None
-
-
-def _number_problem(kind: FilterType, value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return "must be a number"
-    if kind is FilterType.integer and not isinstance(value, int):
-        return "must be a whole number"
-    if isinstance(value, float) and not math.isfinite(value):
-        return "must be a finite number"
-    if isinstance(value, int) and not parameters.INT_MIN <= value <= parameters.INT_MAX:
-        return "is out of range (a 64-bit integer at most)"
     return None
 
 

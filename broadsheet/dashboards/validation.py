@@ -20,7 +20,6 @@ Every problem found is reported at once, each naming its field by index in the b
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from broadsheet import models
+from broadsheet.dashboards.filters import Fault, fault_of
 from broadsheet.dashboards.schemas import (
     GRID_COLUMNS,
     OPTIONS,
@@ -46,6 +46,15 @@ from broadsheet.problems import field_name
 from broadsheet.reports import parameters
 
 ReportLookup = Callable[[uuid.UUID], models.ReportDefinition | None]
+
+# A default of the wrong type is said naming the filter's type; its other faults in the words
+# of a filter value's.
+_WRONG_TYPE = {
+    Fault.NOT_BOOLEAN: "a boolean filter's defaultValue must be true or false",
+    Fault.NOT_NUMBER: "a {kind} filter's defaultValue must be a number",
+    Fault.NOT_WHOLE: "an integer filter's defaultValue must be a whole number",
+    Fault.NOT_TEXT: "a {kind} filter's defaultValue must be text",
+}
 
 # The report parameter types each filter type may set.
 COMPATIBLE: dict[FilterType, tuple[str, ...]] = {
@@ -208,42 +217,23 @@ def _options_problem(flt: DashboardFilter, option_values: list[str]) -> str | No
     return None
 
 
-def _text_default(value: Any, flt: DashboardFilter, option_values: list[str]) -> str | None:
-    if not isinstance(value, str):
-        return f"a {flt.type.value} filter's defaultValue must be text"
-    if flt.type is FilterType.enum:
+def _default_problem(flt: DashboardFilter, option_values: list[str]) -> str | None:
+    """Why the filter's defaultValue cannot be saved, or None. It must be a value of the
+    filter's type, checked as a filter value is (``fault_of``); an enum's, one of its options;
+    a date's, a date or a template, checked as a report's date default is."""
+    value = flt.default_value
+    if isinstance(value, str) and flt.type is FilterType.enum:
         return None if value in option_values else f"{value!r} is not one of the filter's options"
-    if flt.type is FilterType.date:
+    if isinstance(value, str) and flt.type is FilterType.date:
         try:
             parameters.check_default("date", value, None)
         except ValueError as exc:
             return str(exc).removeprefix("defaultValue ")
         return None
-    if len(value) > parameters.MAX_STRING or "\x00" in value:
-        return f"must be at most {parameters.MAX_STRING} characters, without NUL"
-    return None
-
-
-def _number_default(value: Any, flt: DashboardFilter) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"a {flt.type.value} filter's defaultValue must be a number"
-    if flt.type is FilterType.integer and not isinstance(value, int):
-        return "an integer filter's defaultValue must be a whole number"
-    if isinstance(value, float) and not math.isfinite(value):
-        return "must be a finite number"
-    if isinstance(value, int) and not parameters.INT_MIN <= value <= parameters.INT_MAX:
-        return "is out of range (a 64-bit integer at most)"
-    return None
-
-
-def _default_problem(flt: DashboardFilter, option_values: list[str]) -> str | None:
-    value = flt.default_value
-    if flt.type in (FilterType.string, FilterType.enum, FilterType.date):
-        return _text_default(value, flt, option_values)
-    if flt.type is FilterType.boolean:
-        ok = isinstance(value, bool)
-        return None if ok else "a boolean filter's defaultValue must be true or false"
-    return _number_default(value, flt)
+    fault = fault_of(flt.type, value)
+    if fault in _WRONG_TYPE:
+        return _WRONG_TYPE[fault].format(kind=flt.type.value)
+    return None if fault is None else fault.value
 
 
 def _target_problem(

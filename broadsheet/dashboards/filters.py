@@ -10,7 +10,7 @@ Values are kept as JSON values of the filter's type — text for ``string``, ``e
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
@@ -46,8 +46,7 @@ def parse(
     for name, text in raw.items():
         flt = by_name.get(name)
         if flt is None:
-            known = ", ".join(by_name) or "none"
-            errors.append(_error(QUERY_PREFIX, name, f"no such filter; the dashboard has: {known}"))
+            errors.append(_error(QUERY_PREFIX, name, no_such_filter(by_name)))
             continue
         try:
             values[name] = _from_text(flt, text)
@@ -64,13 +63,17 @@ def check(definitions: list[dict[str, Any]], given: Mapping[str, Any], prefix: s
     for name, value in given.items():
         flt = by_name.get(name)
         if flt is None:
-            known = ", ".join(by_name) or "none"
-            errors.append(_error(prefix, name, f"no such filter; the dashboard has: {known}"))
+            errors.append(_error(prefix, name, no_such_filter(by_name)))
             continue
         problem = problem_of(flt, value)
         if problem:
             errors.append(_error(prefix, name, problem))
     _raise(errors)
+
+
+def no_such_filter(names: Iterable[str]) -> str:
+    """What is said of a value for a filter the dashboard (with filters ``names``) lacks."""
+    return f"no such filter; the dashboard has: {', '.join(names) or 'none'}"
 
 
 def in_use(

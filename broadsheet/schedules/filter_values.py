@@ -36,8 +36,7 @@ def fire_filters(
     problems: list[ParameterProblem] = []
     for name in values:
         if name not in definitions:
-            known = ", ".join(definitions) or "none"
-            problems.append(ParameterProblem(name, f"no such filter; the dashboard has: {known}"))
+            problems.append(ParameterProblem(name, filters.no_such_filter(definitions)))
     resolved: dict[str, Any] = {}
     for name, flt in definitions.items():
         given = values.get(name) is not None  # null: no value of its own, as if left out

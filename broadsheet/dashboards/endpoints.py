@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import Depends, Path, Query, Request, Response, status
+from fastapi import Path, Query, Request, Response, status
 
 from broadsheet.auth.dependencies import CurrentUser, Editor
 from broadsheet.auth.principal import Principal
@@ -31,7 +31,7 @@ from broadsheet.dependencies import RuntimeDep, SessionDep
 from broadsheet.errors import ValidationFailed
 from broadsheet.jobs.endpoints import ExecutorDep
 from broadsheet.kit.ids import parse_id
-from broadsheet.kit.pagination import Page, page_params
+from broadsheet.kit.pagination import PageDep
 from broadsheet.routing import api_router
 
 DashboardId = Annotated[str, Path(alias="dashboardId", description="A dashboard id.")]
@@ -44,16 +44,13 @@ router = api_router("/api/v1/dashboards", "dashboards")
 
 @router.get("", response_model=list[DashboardMetadata], summary="List available dashboards")
 def list_dashboards(
-    request: Request,
-    response: Response,
     caller: CurrentUser,
     session: SessionDep,
     filters: Annotated[DashboardFilters, Query()],
-    page: Annotated[Page, Depends(page_params)],
+    page: PageDep,
 ) -> list[DashboardMetadata]:
     items, total = DashboardService(session).list(caller.tenant_id, filters, page)
-    page.set_headers(request, response, total)
-    return items
+    return page.answer(items, total)
 
 
 @router.post(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import BackgroundTasks, Body, Depends, Path, Request, Response, status
+from fastapi import BackgroundTasks, Body, Depends, Path, Request, status
 
 from broadsheet.auth.dependencies import CurrentUser
 from broadsheet.dependencies import SessionDep, SettingsDep
@@ -10,7 +10,7 @@ from broadsheet.jobs.executors import Executor
 from broadsheet.jobs.schemas import ReportGenerationJob
 from broadsheet.jobs.service import JobService, to_schema
 from broadsheet.kit.ids import parse_id
-from broadsheet.kit.pagination import Page, page_params
+from broadsheet.kit.pagination import PageDep
 from broadsheet.models import JobStatus
 from broadsheet.routing import api_router
 
@@ -76,15 +76,12 @@ def cancel_job(
 @router.get("/{reportId}/jobs", response_model=list[ReportGenerationJob], summary="A report's jobs")
 def list_jobs(
     report_id: ReportId,
-    request: Request,
-    response: Response,
     caller: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
-    page: Annotated[Page, Depends(page_params)],
+    page: PageDep,
 ) -> list[ReportGenerationJob]:
     jobs, total = JobService(session, settings).list_for_report(
         caller.tenant_id, parse_id(report_id, "report"), page
     )
-    page.set_headers(request, response, total)
-    return [to_schema(j) for j in jobs]
+    return page.answer([to_schema(j) for j in jobs], total)

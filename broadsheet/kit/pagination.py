@@ -1,12 +1,15 @@
 """``limit``/``offset`` pagination: list endpoints return a JSON array and say the total in
-``X-Total-Count`` and the neighbouring pages in an RFC 8288 ``Link`` header."""
+``X-Total-Count`` and the neighbouring pages in an RFC 8288 ``Link`` header.
+
+A list endpoint takes ``page: PageDep`` and answers ``page.answer(items, total)``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, TypeVar
 
-from fastapi import Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -49,3 +52,25 @@ async def page_params(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")] = 0,
 ) -> Page:
     return Page(limit=limit, offset=offset)
+
+
+@dataclass(frozen=True)
+class ListPage(Page):
+    """A list endpoint's page, with the request it reads and the response it answers on."""
+
+    request: Request = field(compare=False, repr=False)
+    response: Response = field(compare=False, repr=False)
+
+    def answer(self, items: list[T], total: int) -> list[T]:
+        """``items``, the response's headers saying ``total`` and the neighbouring pages."""
+        self.set_headers(self.request, self.response, total)
+        return items
+
+
+async def list_page(
+    request: Request, response: Response, page: Annotated[Page, Depends(page_params)]
+) -> ListPage:
+    return ListPage(page.limit, page.offset, request, response)
+
+
+PageDep = Annotated[ListPage, Depends(list_page)]

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, Request, Response, status
+from fastapi import Path, Query, Response, status
 
 from broadsheet.auth.dependencies import CurrentUser, Editor
 from broadsheet.dependencies import SessionDep, SettingsDep
 from broadsheet.kit.ids import parse_id
-from broadsheet.kit.pagination import Page, page_params
+from broadsheet.kit.pagination import PageDep
 from broadsheet.reports.schemas import (
     ReportDefinition,
     ReportDefinitionWrite,
@@ -24,17 +24,14 @@ router = api_router("/api/v1/reports", "reports")
 
 @router.get("", response_model=list[ReportMetadata], summary="List available reports")
 def list_reports(
-    request: Request,
-    response: Response,
     caller: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
     filters: Annotated[ReportFilters, Query()],
-    page: Annotated[Page, Depends(page_params)],
+    page: PageDep,
 ) -> list[ReportMetadata]:
     items, total = ReportService(session, settings).list(caller.tenant_id, filters, page)
-    page.set_headers(request, response, total)
-    return items
+    return page.answer(items, total)
 
 
 @router.post(

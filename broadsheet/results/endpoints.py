@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, Request, Response
+from fastapi import Path, Query, Response
 
 from broadsheet.auth.dependencies import CurrentUser
 from broadsheet.datasources.schemas import MAX_ROW_LIMIT
 from broadsheet.dependencies import RuntimeDep, SessionDep, SettingsDep
 from broadsheet.errors import NotFound
 from broadsheet.kit.ids import parse_id
-from broadsheet.kit.pagination import Page, page_params
+from broadsheet.kit.pagination import PageDep
 from broadsheet.reports.service import ReportService
 from broadsheet.results.schemas import ReportResult, ResultSummary
 from broadsheet.results.service import IMAGE_TYPES, ResultService
@@ -66,17 +66,14 @@ def get_chart(
 @router.get("/{reportId}/results", response_model=list[ResultSummary], summary="A report's results")
 def list_results(
     report_id: ReportId,
-    request: Request,
-    response: Response,
     caller: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
     runtime: RuntimeDep,
-    page: Annotated[Page, Depends(page_params)],
+    page: PageDep,
 ) -> list[ResultSummary]:
     report = ReportService(session, settings).get(caller.tenant_id, parse_id(report_id, "report"))
     items, total = ResultService(session, runtime.storage).list_for_report(
         caller.tenant_id, report.id, page
     )
-    page.set_headers(request, response, total)
-    return items
+    return page.answer(items, total)

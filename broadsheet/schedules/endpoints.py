@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import BackgroundTasks, Depends, Path, Query, Request, Response, status
+from fastapi import BackgroundTasks, Path, Query, Response, status
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,7 +15,7 @@ from broadsheet.dependencies import RuntimeDep, SessionDep, SettingsDep
 from broadsheet.errors import NotFound, ValidationFailed
 from broadsheet.jobs.endpoints import ExecutorDep
 from broadsheet.kit.ids import parse_id
-from broadsheet.kit.pagination import Page, page_params
+from broadsheet.kit.pagination import PageDep
 from broadsheet.kit.tenancy import owned
 from broadsheet.kit.time import utc_now
 from broadsheet.models import Role
@@ -51,17 +51,11 @@ def _reveal(caller: Principal) -> bool:
 
 @router.get("", response_model=list[ReportSchedule], summary="List report schedules")
 def list_schedules(
-    request: Request,
-    response: Response,
-    caller: CurrentUser,
-    session: SessionDep,
-    settings: SettingsDep,
-    page: Annotated[Page, Depends(page_params)],
+    caller: CurrentUser, session: SessionDep, settings: SettingsDep, page: PageDep
 ) -> list[ReportSchedule]:
     service = ScheduleService(session, settings)
     rows, total = service.list_schedules(caller.tenant_id, page)
-    page.set_headers(request, response, total)
-    return [_out(service, row, caller) for row in rows]
+    return page.answer([_out(service, row, caller) for row in rows], total)
 
 
 @router.post(
@@ -174,12 +168,10 @@ def run_now(
 @router.get("/{scheduleId}/executions", response_model=list[Execution], summary="Execution history")
 def list_executions(
     schedule_id: ScheduleId,
-    request: Request,
-    response: Response,
     caller: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
-    page: Annotated[Page, Depends(page_params)],
+    page: PageDep,
 ) -> list[Execution]:
     row = ScheduleService(session, settings).get(
         caller.tenant_id, parse_id(schedule_id, "schedule")
@@ -190,8 +182,7 @@ def list_executions(
         .where(models.ReportExecution.schedule_id == row.id)
         .order_by(models.ReportExecution.scheduled_for.desc(), models.ReportExecution.id),
     )
-    page.set_headers(request, response, total)
-    return [views.execution(session, r, reveal=_reveal(caller)) for r in rows]
+    return page.answer([views.execution(session, r, reveal=_reveal(caller)) for r in rows], total)
 
 
 @executions_router.get("/{executionId}", response_model=Execution, summary="An execution")

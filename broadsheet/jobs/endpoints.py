@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import BackgroundTasks, Body, Depends, Path, Request, status
@@ -20,8 +22,29 @@ async def get_executor(request: Request) -> Executor:
     return executor
 
 
-# The app's executor, for endpoints that queue jobs (generate, dashboards, run-now).
+# The app's executor, for endpoints that queue jobs: through a Dispatcher, or (a dashboard's
+# read, which commits and dispatches before it waits) directly.
 ExecutorDep = Annotated[Executor, Depends(get_executor)]
+
+
+@dataclass(frozen=True)
+class Dispatcher:
+    """Hands a request's queued jobs to the app's executor after the response, which is after
+    the commit: a worker never looks for a job that is not in the database yet."""
+
+    executor: Executor
+    background: BackgroundTasks
+
+    def after_commit(self, job_id: uuid.UUID, priority: str) -> None:
+        self.background.add_task(self.executor.dispatch, job_id, priority)
+
+
+async def get_dispatcher(executor: ExecutorDep, background: BackgroundTasks) -> Dispatcher:
+    return Dispatcher(executor, background)
+
+
+DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
+
 ReportId = Annotated[str, Path(alias="reportId", description="A report id.")]
 JobId = Annotated[str, Path(alias="jobId", description="A job id.")]
 
@@ -39,8 +62,7 @@ def generate(
     caller: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
-    executor: ExecutorDep,
-    background: BackgroundTasks,
+    dispatcher: DispatcherDep,
     parameters: Annotated[
         dict[str, Any] | None,
         Body(
@@ -53,9 +75,7 @@ def generate(
         caller, parse_id(report_id, "report"), parameters or {}
     )
     if job.status == JobStatus.queued:
-        # Runs after the response, which is after the commit: a worker never sees a job
-        # that is not in the database yet.
-        background.add_task(executor.dispatch, job.id, job.priority)
+        dispatcher.after_commit(job.id, job.priority)
     return to_schema(job)
 
 

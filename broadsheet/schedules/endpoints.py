@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import BackgroundTasks, Path, Query, Response, status
+from fastapi import Path, Query, Response, status
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,7 +13,7 @@ from broadsheet.auth.principal import Principal
 from broadsheet.deliveries import parcels
 from broadsheet.dependencies import RuntimeDep, SessionDep, SettingsDep
 from broadsheet.errors import NotFound, ValidationFailed
-from broadsheet.jobs.endpoints import ExecutorDep
+from broadsheet.jobs.endpoints import DispatcherDep
 from broadsheet.kit.ids import parse_id
 from broadsheet.kit.pagination import PageDep
 from broadsheet.kit.tenancy import owned
@@ -153,15 +153,14 @@ def run_now(
     session: SessionDep,
     settings: SettingsDep,
     runtime: RuntimeDep,
-    executor: ExecutorDep,
-    background: BackgroundTasks,
+    dispatcher: DispatcherDep,
 ) -> Execution:
     row = ScheduleService(session, settings).get(
         caller.tenant_id, parse_id(schedule_id, "schedule")
     )
     execution, dispatch = ticker.run_now(session, runtime, row)
     if dispatch is not None:
-        background.add_task(executor.dispatch, *dispatch)
+        dispatcher.after_commit(*dispatch)
     return views.execution(session, execution, reveal=_reveal(caller))
 
 

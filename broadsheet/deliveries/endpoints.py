@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Path
 from fastapi.responses import FileResponse, HTMLResponse
+from sqlalchemy.orm import Session
 
 from broadsheet import models
 from broadsheet.audit import log as audit
@@ -18,9 +19,11 @@ from broadsheet.kit import bulk
 from broadsheet.kit.tenancy import owned
 from broadsheet.kit.time import utc_now
 from broadsheet.routing import api_router
+from broadsheet.storage import Storage
 
 router = api_router("/api/v1", "delivery links")
 Token = Annotated[str, Path(max_length=2000, description="The token from the link.")]
+GONE = "this report is no longer available"
 
 
 @router.get(
@@ -33,11 +36,19 @@ def download_artifact(token: Token, session: SessionDep, runtime: RuntimeDep) ->
     grant = links.open_artifact_token(runtime.settings.resolved_secret_key, token)
     execution = owned(session, models.ReportExecution, grant.tenant_id, grant.execution_id)
     if execution is None:
-        raise NotFound("this report is no longer available")
+        raise NotFound(GONE)
+    return artifact_download(session, runtime.storage, execution, GONE)
+
+
+def artifact_download(
+    session: Session, storage: Storage, execution: models.ReportExecution, unavailable: str
+) -> FileResponse:
+    """What the execution made, as a download (its link's and the API's), or 404
+    ``<unavailable>: <why>`` when it is gone."""
     try:
-        found = parcels.stored(session, runtime.storage, execution)
+        found = parcels.stored(session, storage, execution)
     except parcels.ArtifactMissing as missing:
-        raise NotFound(f"this report is no longer available: {missing}") from None
+        raise NotFound(f"{unavailable}: {missing}") from None
     return FileResponse(
         found.artifact.path,
         media_type=found.artifact.media_type,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from broadsheet import models
 from broadsheet.auth.dependencies import CurrentUser, Editor
 from broadsheet.auth.principal import Principal
-from broadsheet.deliveries import parcels
+from broadsheet.deliveries.endpoints import artifact_download
 from broadsheet.dependencies import RuntimeDep, SessionDep, SettingsDep
 from broadsheet.errors import NotFound, ValidationFailed
 from broadsheet.jobs.endpoints import DispatcherDep
@@ -207,12 +207,5 @@ def download_artifact(
     runtime: RuntimeDep,
 ) -> FileResponse:
     row = _execution(session, caller, execution_id)
-    try:
-        found = parcels.stored(session, runtime.storage, row)
-    except parcels.ArtifactMissing as missing:
-        raise NotFound(f"this execution's artifact is not available: {missing}") from None
-    return FileResponse(
-        found.artifact.path,
-        media_type=found.artifact.media_type,
-        headers={"Content-Disposition": found.disposition},
-    )
+    unavailable = "this execution's artifact is not available"
+    return artifact_download(session, runtime.storage, row, unavailable)

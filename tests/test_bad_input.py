@@ -290,6 +290,7 @@ def test_a_client_that_goes_away_mid_body_is_no_server_error(
         "server": ("testserver", 80),
         "state": {},
     }
+
     async def call_app() -> None:
         await client.app(scope, receive, send)
 

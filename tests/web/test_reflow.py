@@ -62,10 +62,10 @@ def test_every_page_reflows_at_320_px(
     add_user(sessions, tenant="acme", email=LONG_EMAIL, role=Role.viewer)
     prices = report_id(sessions, "Price History")
     with session_scope(sessions) as session:  # the definition and its read model alike
-        for model in (models.ReportDefinition, models.ReportDefinitionView):
-            row = session.get(model, prices)
-            assert row is not None
-            row.name = LONG_NAME
+        definition = session.get(models.ReportDefinition, prices)
+        listed = session.get(models.ReportDefinitionView, prices)
+        assert definition is not None and listed is not None
+        definition.name = listed.name = LONG_NAME
     monthly = report_id(sessions, MONTHLY)
     page = signed_in
 

@@ -6,14 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request, Response
+from fastapi import Query
 from sqlalchemy import select
 
 from broadsheet import models
 from broadsheet.audit.log import AuditAction
 from broadsheet.auth.dependencies import Admin
 from broadsheet.dependencies import SessionDep
-from broadsheet.kit.pagination import Page, page_params
+from broadsheet.kit.pagination import PageDep
 from broadsheet.kit.schema import ApiModel
 from broadsheet.routing import api_router
 
@@ -34,9 +34,7 @@ class AuditEntry(ApiModel):
 def list_audit(
     caller: Admin,
     session: SessionDep,
-    request: Request,
-    response: Response,
-    page: Annotated[Page, Depends(page_params)],
+    page: PageDep,
     action: Annotated[AuditAction | None, Query(description="Only this action's entries.")] = None,
     subject: Annotated[uuid.UUID | None, Query(alias="subjectId")] = None,
 ) -> list[AuditEntry]:
@@ -48,5 +46,4 @@ def list_audit(
     rows, total = page.fetch(
         session, query.order_by(models.AuditEvent.at.desc(), models.AuditEvent.id)
     )
-    page.set_headers(request, response, total)
-    return [AuditEntry.model_validate(row) for row in rows]
+    return page.answer([AuditEntry.model_validate(row) for row in rows], total)

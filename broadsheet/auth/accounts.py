@@ -21,6 +21,7 @@ from broadsheet.auth.service import SignInUser, set_sign_in
 from broadsheet.deliveries.recipients import EMAIL, MAX_EMAIL
 from broadsheet.errors import Conflict, NotFound, ValidationFailed
 from broadsheet.kit.crypto import hash_api_key, new_api_key
+from broadsheet.kit.tenancy import get_owned
 from broadsheet.kit.time import utc_now
 from broadsheet.models import ApiKey, Role, Tenant, User
 
@@ -58,10 +59,7 @@ def members(session: Session, tenant_id: uuid.UUID) -> list[Member]:
 
 
 def get_user(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User:
-    user = session.get(User, user_id)
-    if user is None or user.tenant_id != tenant_id:
-        raise NotFound(f"no user {user_id}")
-    return user
+    return get_owned(session, User, tenant_id, user_id, "user")
 
 
 def set_role(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID, role: Role) -> User:
@@ -161,9 +159,7 @@ def issue_key(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID, name: 
 def revoke_key(session: Session, tenant_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey:
     """From now on, requests with the key are refused (401). Revoking twice keeps the first
     instant."""
-    row = session.get(ApiKey, key_id)
-    if row is None or row.tenant_id != tenant_id:
-        raise NotFound(f"no API key {key_id}")
+    row = get_owned(session, ApiKey, tenant_id, key_id, "API key")
     row.revoked_at = row.revoked_at or utc_now()
     session.flush()
     return row

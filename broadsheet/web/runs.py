@@ -21,14 +21,14 @@ import contextlib
 import uuid
 from zoneinfo import ZoneInfo
 
-from fastapi import BackgroundTasks, Request, Response
+from fastapi import Request, Response
 from sqlalchemy.orm import Session
 
 from broadsheet.auth.principal import Principal
 from broadsheet.config import Settings
 from broadsheet.dependencies import SessionDep, SettingsDep
 from broadsheet.errors import Conflict, NotFound, ValidationFailed
-from broadsheet.jobs.endpoints import ExecutorDep
+from broadsheet.jobs.endpoints import DispatcherDep
 from broadsheet.jobs.service import FINISHED, JobService
 from broadsheet.kit.ids import parse_id
 from broadsheet.kit.time import utc_now
@@ -92,8 +92,7 @@ def run_report(
     form: Form,
     session: SessionDep,
     settings: SettingsDep,
-    executor: ExecutorDep,
-    background: BackgroundTasks,
+    dispatcher: DispatcherDep,
 ) -> Response:
     report = ReportService(session, settings).get(caller.tenant_id, report_id)
     declared = report.parameters or []
@@ -104,9 +103,7 @@ def run_report(
     except ValidationFailed as error:
         return _form(request, report, run_form.failed(form, error, declared), status_code=422)
     if job.status == JobStatus.queued:
-        # After the response, so after the commit: a worker never looks for a job that is
-        # not in the database yet (as the API's generate).
-        background.add_task(executor.dispatch, job.id, job.priority)
+        dispatcher.after_commit(job.id, job.priority)
     return see_other(status_url(report.id, job.id))
 
 

@@ -181,7 +181,9 @@ def widget_views(board: Board, *, editing: bool) -> list[dict[str, Any]]:
     index = {w.id: i for i, w in enumerate(doc.widgets)}
     shown = []
     for widget in widget_html.in_grid_order(doc.widgets):
-        view = widget_html.view(widget.model_dump(by_alias=True), f"widget-{widget.id}", zone)
+        # Its data as it is (view only reads it): a dump would copy every point and row.
+        dumped = {**widget.model_dump(by_alias=True, exclude={"data"}), "data": widget.data}
+        view = widget_html.view(dumped, f"widget-{widget.id}", zone)
         view["index"] = index[widget.id]
         view["classes"] = grid_classes(widget.position, widget.size)
         view["x"], view["y"] = widget.position["x"], widget.position["y"]

@@ -148,8 +148,7 @@ def show_schedule(
     service = ScheduleService(session, settings)
     row = service.get(caller.tenant_id, parse_id(schedule_id, "schedule"))
     editor = caller.role.allows(Role.editor)
-    shown = views.schedule(session, row, service.preview(row), reveal=editor)
-    extra = _show_context(session, row, shown, page, DONE.get(done or ""), reveal=editor)
+    shown, extra = _schedule_page(session, service, row, page, DONE.get(done or ""), editor=editor)
     if not editor:
         return render(request, "schedules/show.html.j2", {**extra, "schedule": shown})
     state = FormState(schedule_form.saved_values(shown))
@@ -182,8 +181,7 @@ def update_schedule(
             return see_other(f"/schedules/{row.id}?done=saved")
     else:
         state = schedule_editor.acted(values, action)
-    shown = views.schedule(session, row, service.preview(row), reveal=True)
-    extra = _show_context(session, row, shown, None, None, reveal=True)
+    shown, extra = _schedule_page(session, service, row, None, None, editor=True)
     status_code = 422 if state.errors else 200
     return schedule_editor.form_page(
         request, session, settings, caller, state, schedule=shown, extra=extra,
@@ -191,30 +189,36 @@ def update_schedule(
     )  # fmt: skip
 
 
-def _show_context(
+def _schedule_page(
     session: Session,
+    service: ScheduleService,
     row: models.ReportSchedule,
-    shown: ReportSchedule,
     page: str | None,
     notice: str | None,
     *,
-    reveal: bool,
-) -> dict[str, Any]:
-    return {
-        "sends": _sends(session, row),
+    editor: bool,
+) -> tuple[ReportSchedule, dict[str, Any]]:
+    """The schedule as the API shows it (recipients' URLs whole for an editor), and what its
+    page shows beside it. Its next runs are worked out for a viewer only: an editor's page
+    shows the form's preview of the same values instead (``schedule_editor.form_page``)."""
+    # Held while the page is made: the session keeps only rows something refers to, so
+    # views.schedule's read of it and _sends' were two queries.
+    view = session.get(models.ScheduledReportView, row.id)
+    shown = views.schedule(session, row, [] if editor else service.preview(row), reveal=editor)
+    return shown, {
+        "sends": _sends(row, view),
         "cadence": _cadence(shown),
         "next_run": maybe_moment(shown.next_run_at, shown.timezone),
         "last_run": maybe_moment(shown.last_run_at, shown.timezone),
-        "history": schedule_runs.history(session, row, page_number(page), reveal=reveal),
+        "history": schedule_runs.history(session, row, page_number(page), reveal=editor),
         "notice": notice,
-        "can_edit": reveal,
+        "can_edit": editor,
         "history_link": lambda n: f"/schedules/{row.id}?page={n}#history-title",
-        "shown_preview": Preview(shown.schedule, shown.timezone, shown.preview),
+        "shown_preview": None if editor else Preview(shown.schedule, shown.timezone, shown.preview),
     }
 
 
-def _sends(session: Session, row: models.ReportSchedule) -> dict[str, Any]:
-    view = session.get(models.ScheduledReportView, row.id)
+def _sends(row: models.ReportSchedule, view: models.ScheduledReportView | None) -> dict[str, Any]:
     if row.dashboard_id is not None:
         return {"kind": "Dashboard", "href": f"/dashboards/{row.dashboard_id}",
                 "name": view.report_name if view else ""}  # fmt: skip

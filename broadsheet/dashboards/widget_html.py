@@ -190,6 +190,7 @@ def _change(change: Any, percent: Any) -> dict[str, str] | None:
 
 
 def is_number(value: Any) -> bool:
+    # A tuple, not ``int | float``: that builds a union on each call, and this runs per cell.
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

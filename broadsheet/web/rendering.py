@@ -47,7 +47,7 @@ def _sentence(text: str) -> str:
 @cache
 def datalist(dom_id: str, options: tuple[str, ...] | tuple[tuple[str, str], ...]) -> Markup:
     """A ``<datalist>`` whose options (each a value, or a value and its label) are fixed for
-    the process: made once, as a Jinja loop over the 599 IANA zones took a millisecond or
+    the process: made once, as a Jinja loop over the ~600 IANA zones took a millisecond or
     two of every schedule form for the same HTML."""
     return Markup('<datalist id="{}">{}</datalist>').format(
         dom_id, Markup("").join(_option(option) for option in options)

@@ -18,14 +18,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import BackgroundTasks, Request, Response
+from fastapi import Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from broadsheet import models
 from broadsheet.dependencies import RuntimeDep, SessionDep, SettingsDep
 from broadsheet.errors import ValidationFailed
-from broadsheet.jobs.endpoints import ExecutorDep
+from broadsheet.jobs.endpoints import DispatcherDep
 from broadsheet.kit.ids import parse_id
 from broadsheet.kit.pagination import Page
 from broadsheet.models import Role
@@ -253,15 +253,14 @@ def run_now(
     session: SessionDep,
     settings: SettingsDep,
     runtime: RuntimeDep,
-    executor: ExecutorDep,
-    background: BackgroundTasks,
+    dispatcher: DispatcherDep,
 ) -> Response:
     row = ScheduleService(session, settings).get(
         caller.tenant_id, parse_id(schedule_id, "schedule")
     )
     execution, dispatch = ticker.run_now(session, runtime, row)
-    if dispatch is not None:  # after the commit, as the API's run-now does
-        background.add_task(executor.dispatch, *dispatch)
+    if dispatch is not None:
+        dispatcher.after_commit(*dispatch)
     return see_other(f"/schedules/{row.id}/executions/{execution.id}?done=started")
 
 

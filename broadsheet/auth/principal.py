@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from broadsheet.models.tenancy import Role
+from broadsheet.models.tenancy import Role, Tenant, User
 
 
 @dataclass(frozen=True)
@@ -16,3 +18,13 @@ class Principal:
     name: str
     email: str | None
     role: Role
+
+
+# What a Principal is made of, in its order: a key's and a session's lookups select these
+# after their own columns, and make the principal from them with ``principal_from``.
+PRINCIPAL_COLUMNS = (User.id, Tenant.id, Tenant.slug, User.name, User.email, User.role)
+
+
+def principal_from(values: Sequence[Any]) -> Principal:
+    user_id, tenant_id, slug, name, email, role = values
+    return Principal(user_id, tenant_id, slug, name, email, Role(role))

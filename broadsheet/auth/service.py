@@ -12,7 +12,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from broadsheet.auth import passwords
-from broadsheet.auth.principal import Principal
+from broadsheet.auth.principal import PRINCIPAL_COLUMNS, Principal, principal_from
 from broadsheet.config import Settings
 from broadsheet.errors import NotFound, ValidationFailed
 from broadsheet.kit.crypto import Cipher, hash_api_key, new_api_key
@@ -179,16 +179,7 @@ def authenticate(session: Session, key: str) -> Principal | None:
     A use is recorded (``last_used_at``) and committed at once, before the request's own work,
     so a request that then fails still counts as a use."""
     row = session.execute(
-        select(
-            ApiKey.id,
-            ApiKey.last_used_at,
-            User.id,
-            Tenant.id,
-            Tenant.slug,
-            User.name,
-            User.email,
-            User.role,
-        )
+        select(ApiKey.id, ApiKey.last_used_at, *PRINCIPAL_COLUMNS)
         .select_from(ApiKey)
         .join(User, ApiKey.user_id == User.id)
         .join(Tenant, ApiKey.tenant_id == Tenant.id)
@@ -196,11 +187,11 @@ def authenticate(session: Session, key: str) -> Principal | None:
     ).first()
     if row is None:
         return None
-    key_id, last_used_at, user_id, tenant_id, slug, name, email, role = row
+    key_id, last_used_at = row[:2]
     now = utc_now()
     if last_used_at is None or last_used_at <= now - LAST_USED_PRECISION:
         _record_use(session, key_id, now)
-    return Principal(user_id, tenant_id, slug, name, email, Role(role))
+    return principal_from(row[2:])
 
 
 def _record_use(session: Session, key_id: uuid.UUID, now: datetime) -> None:

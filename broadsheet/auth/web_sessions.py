@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from broadsheet.auth.principal import Principal
+from broadsheet.auth.principal import PRINCIPAL_COLUMNS, Principal, principal_from
 from broadsheet.config import Settings
-from broadsheet.models import Role, Tenant, User, WebSession
+from broadsheet.models import Tenant, User, WebSession
 
 # last_seen_at is written at most this often: a page view is a read, not a write, mostly.
 TOUCH_EVERY = timedelta(minutes=1)
@@ -62,30 +62,21 @@ def open_session(
 def find(session: Session, token: str, settings: Settings, now: datetime) -> Principal | None:
     """The principal signed in with ``token``, or None (unknown, or ended by a timeout)."""
     row = session.execute(
-        select(
-            WebSession.created_at,
-            WebSession.last_seen_at,
-            User.id,
-            Tenant.id,
-            Tenant.slug,
-            User.name,
-            User.email,
-            User.role,
-        )
+        select(WebSession.created_at, WebSession.last_seen_at, *PRINCIPAL_COLUMNS)
         .join(User, WebSession.user_id == User.id)
         .join(Tenant, WebSession.tenant_id == Tenant.id)
         .where(WebSession.id == token_id(token))
     ).first()
     if row is None:
         return None
-    created_at, last_seen_at, user_id, tenant_id, slug, name, email, role = row
+    created_at, last_seen_at = row[:2]
     if _expired(created_at, last_seen_at, settings, now):
         return None  # its row goes at the next sign-in's sweep (this request may roll back)
     if now - last_seen_at >= TOUCH_EVERY:
         session.execute(
             update(WebSession).where(WebSession.id == token_id(token)).values(last_seen_at=now)
         )
-    return Principal(user_id, tenant_id, slug, name, email, Role(role))
+    return principal_from(row[2:])
 
 
 def end_session(session: Session, token: str) -> None:

@@ -34,7 +34,7 @@ from broadsheet.audit import log as audit
 from broadsheet.auth import service as auth
 from broadsheet.auth.principal import Principal
 from broadsheet.auth.service import SignInUser
-from broadsheet.config import Settings
+from broadsheet.config import Settings, SmtpSecurity
 from broadsheet.db import session_scope
 from broadsheet.errors import NotFound, ValidationFailed
 from broadsheet.models import Role, Tenant
@@ -203,6 +203,19 @@ def assert_pages_fit(
             expect(page).to_have_title(title)
         axe(page)
         assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+
+
+def mailing_to(settings: Settings, port: int) -> Settings:
+    """``settings`` with email going to the SMTP server on this machine's ``port`` (a test's
+    aiosmtpd), retried at once."""
+    return settings.model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "smtp_security": SmtpSecurity.none,
+            "delivery_retry_base_seconds": 0.01,
+        }
+    )
 
 
 # --- probe pages: the page machinery without any real page behind it -----------------------

@@ -28,7 +28,7 @@ from playwright.sync_api import Page, Request, expect
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from broadsheet.config import Settings, SmtpSecurity
+from broadsheet.config import Settings
 from broadsheet.dashboards import embed
 from broadsheet.deliveries import service as deliveries
 from broadsheet.kit.time import utc_now
@@ -39,7 +39,7 @@ from tests.deliveries.test_email import Inbox, Serve, serve  # noqa: F401
 from tests.factories import Tenancy
 from tests.schedules.test_ticker import settle
 from tests.web.conftest import PageLog, sign_in_page
-from tests.web.helpers import add_user
+from tests.web.helpers import add_user, mailing_to
 
 Axe = Callable[..., None]
 READY = 60_000  # ms: a widget's first data waits for its report to run
@@ -68,14 +68,7 @@ def inbox() -> Inbox:
 @pytest.fixture
 def settings(settings: Settings, serve: Serve, inbox: Inbox) -> Settings:  # noqa: F811
     """The tests' settings, with email going to a real SMTP server on this machine."""
-    return settings.model_copy(
-        update={
-            "smtp_host": "127.0.0.1",
-            "smtp_port": serve(inbox),
-            "smtp_security": SmtpSecurity.none,
-            "delivery_retry_base_seconds": 0.01,
-        }
-    )
+    return mailing_to(settings, serve(inbox))
 
 
 def test_a_whole_journey_from_sign_in_to_sign_out(

@@ -18,14 +18,14 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from broadsheet import models
-from broadsheet.config import Settings, SmtpSecurity
+from broadsheet.config import Settings
 from broadsheet.deliveries import service as deliveries
 from broadsheet.runtime import Runtime
 from tests.deliveries.test_email import Inbox, Serve, serve  # noqa: F401
 from tests.factories import Caller
 from tests.schedules.test_ticker import settle
 from tests.web.conftest import PageLog, sign_in_page
-from tests.web.helpers import add_user, assert_pages_fit
+from tests.web.helpers import add_user, assert_pages_fit, mailing_to
 
 Axe = Callable[..., None]
 
@@ -38,14 +38,7 @@ def inbox() -> Inbox:
 @pytest.fixture
 def settings(settings: Settings, serve: Serve, inbox: Inbox) -> Settings:  # noqa: F811
     """The tests' settings, with email going to a real SMTP server on this machine."""
-    return settings.model_copy(
-        update={
-            "smtp_host": "127.0.0.1",
-            "smtp_port": serve(inbox),
-            "smtp_security": SmtpSecurity.none,
-            "delivery_retry_base_seconds": 0.01,
-        }
-    )
+    return mailing_to(settings, serve(inbox))
 
 
 def api_get(base: str, caller: Caller, path: str, **params: Any) -> Any:

@@ -23,7 +23,7 @@ from broadsheet.jobs.endpoints import router as jobs_router
 from broadsheet.jobs.executors import make_executor
 from broadsheet.jobs.maintenance import Maintenance
 from broadsheet.kit.gc import freeze_startup_objects
-from broadsheet.middleware import BodyLimit
+from broadsheet.middleware import BodyLimit, RequestId
 from broadsheet.reports.endpoints import router as reports_router
 from broadsheet.results.endpoints import router as results_router
 from broadsheet.runtime import Runtime
@@ -91,6 +91,8 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
     app.state.executor = executor
     problems.install(app, pages=web_errors.page)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # Outermost: even a refused body's 413 carries the request's id.
+    app.add_middleware(RequestId)
     # Literal paths (/reports/jobs/…, /reports/results/…) before /reports/{reportId}.
     routers = (
         health_router,

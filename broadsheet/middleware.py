@@ -1,8 +1,11 @@
-"""Pure ASGI middleware: a cap on request body size, applied before any parsing."""
+"""Pure ASGI middleware: a cap on request body size, applied before any parsing; and each
+request's id."""
 
 from __future__ import annotations
 
 import json
+import re
+import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -63,3 +66,34 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+REQUEST_ID_HEADER = b"x-request-id"
+# An id a proxy or client sent is kept when it is plain (it ends up in logs and headers);
+# anything else is replaced by one of ours.
+_USABLE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class RequestId:
+    """``X-Request-ID``: the request's own when it sent a usable one, else a new one; echoed
+    on the response and kept in ``scope["state"]["request_id"]`` for whatever logs the
+    request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(REQUEST_ID_HEADER, b"")
+        request_id = given if _USABLE_ID.match(given) else uuid.uuid4().hex.encode()
+        scope.setdefault("state", {})["request_id"] = request_id.decode()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k != REQUEST_ID_HEADER]
+                message = {**message, "headers": [*headers, (REQUEST_ID_HEADER, request_id)]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)

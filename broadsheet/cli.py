@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import uuid
 from typing import TYPE_CHECKING, Annotated, Any
@@ -138,13 +137,14 @@ def serve(
             host=settings.host,
             port=settings.port,
             reload=True,
+            log_config=None,
         )
         return
     processes = settings.resolved_serve_processes
     if processes == 1:
         from broadsheet.app import create_app
 
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
         return
     # Start-up work (migrations, bootstrap key, demo) once, here, before the processes that
     # serve start: each then starts with nothing left to create, and none races another.
@@ -155,6 +155,8 @@ def serve(
         workers=processes,
         host=settings.host,
         port=settings.port,
+        # uvicorn's lines go to the root logger, so they take BROADSHEET_LOG_FORMAT too.
+        log_config=None,
         # A process that does not answer the supervisor's ping in time is killed and started
         # anew. Importing the app (Arrow, the chart and PDF renderers) holds the interpreter
         # for seconds on a busy machine, and uvicorn's 5 s killed processes that were only
@@ -292,8 +294,10 @@ def export(
 
 
 def _log_info() -> None:
-    """What the long-running commands log, and how: INFO and up, on stderr."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    """What the long-running commands log, and how: INFO and up, on stderr (``broadsheet.logs``)."""
+    from broadsheet import logs
+
+    logs.configure(Settings().log_format)
 
 
 def _database_answers(settings: Settings) -> None:

@@ -12,6 +12,7 @@ import secrets
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlparse
 
 from pydantic import Field, field_validator, model_validator
@@ -50,6 +51,9 @@ class Settings(BaseSettings):
     public_url: str = Field("", description="Base URL used in links; default http://host:port.")
     storage_url: str = Field("", description="Artifacts: file:///path; default data_dir/artifacts.")
     executor: Executor = Executor.local
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text: readable lines; json: one JSON object a line."
+    )
     broker_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker.")
     local_workers: int = Field(4, ge=1, le=64, description="Job threads in embedded serve.")
     job_timeout_seconds: int = Field(900, ge=1, description="One run of a job, at most.")

@@ -9,6 +9,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from broadsheet import logs
 from broadsheet.errors import PayloadTooLarge
 
 
@@ -76,8 +77,8 @@ _USABLE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 
 class RequestId:
     """``X-Request-ID``: the request's own when it sent a usable one, else a new one; echoed
-    on the response and kept in ``scope["state"]["request_id"]`` for whatever logs the
-    request."""
+    on the response, kept in ``scope["state"]["request_id"]``, and on every log line written
+    while the request is answered (``logs.request_id``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -89,6 +90,7 @@ class RequestId:
         given = dict(scope["headers"]).get(REQUEST_ID_HEADER, b"")
         request_id = given if _USABLE_ID.match(given) else uuid.uuid4().hex.encode()
         scope.setdefault("state", {})["request_id"] = request_id.decode()
+        token = logs.request_id.set(request_id.decode())
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -96,4 +98,7 @@ class RequestId:
                 message = {**message, "headers": [*headers, (REQUEST_ID_HEADER, request_id)]}
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            logs.request_id.reset(token)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -49,6 +50,8 @@ def alive(pid: int) -> bool:
 
 
 def test_serve_answers_from_several_processes_and_stops_them_all(tmp_path: Path) -> None:
+    """…and logs, with BROADSHEET_LOG_FORMAT=json, every line of every process (uvicorn's
+    included) as one JSON object, a request's lines with its id, and no key."""
     port = free_port()
     env = {
         **os.environ,
@@ -56,6 +59,7 @@ def test_serve_answers_from_several_processes_and_stops_them_all(tmp_path: Path)
         "BROADSHEET_DATABASE_URL": "",
         "BROADSHEET_BOOTSTRAP_ADMIN_KEY": KEY,
         "BROADSHEET_SERVE_PROCESSES": "2",
+        "BROADSHEET_LOG_FORMAT": "json",
     }
     log = (tmp_path / "serve.log").open("wb")
     server = subprocess.Popen(
@@ -87,6 +91,9 @@ def test_serve_answers_from_several_processes_and_stops_them_all(tmp_path: Path)
                 with httpx.Client(base_url=base, headers=headers, timeout=10) as fresh:
                     assert fresh.get("/api/v1/reports").status_code == 200
             listed = client.get("/api/v1/reports", params={"limit": 100}).json()
+            traced = client.get("/api/v1/reports/nope", headers={"X-Request-ID": "serve-test-1"})
+            assert traced.status_code == 404
+            assert traced.headers["x-request-id"] == "serve-test-1"
             # Links the server makes name the port it was told to serve on, in every process.
             board = client.post("/api/v1/dashboards", json={"name": "B", "widgets": []}).json()
             for _ in range(4):
@@ -103,7 +110,15 @@ def test_serve_answers_from_several_processes_and_stops_them_all(tmp_path: Path)
             if server.poll() is None:
                 server.kill()
             log.close()
-    assert code == 0, (tmp_path / "serve.log").read_text()
+    written = (tmp_path / "serve.log").read_text()
+    assert code == 0, written
+    lines = [json.loads(line) for line in written.splitlines() if line.strip()]
+    assert {line["logger"] for line in lines} >= {"uvicorn.error", "uvicorn.access"}
+    assert all({"ts", "level", "logger", "msg"} <= set(line) for line in lines)
+    traced_lines = [line for line in lines if line.get("request_id") == "serve-test-1"]
+    assert [line["logger"] for line in traced_lines] == ["uvicorn.access"]
+    assert "/api/v1/reports/nope" in traced_lines[0]["msg"]
+    assert KEY not in written
     # Python's resource tracker, a helper of the processes, ends once it sees them gone.
     deadline = time.monotonic() + 10
     while [pid for pid in workers if alive(pid)] and time.monotonic() < deadline:

@@ -20,7 +20,7 @@ from broadsheet.kit.tenancy import owned
 from broadsheet.kit.time import utc_now
 from broadsheet.models import Role
 from broadsheet.routing import api_router
-from broadsheet.schedules import cron, ticker, views
+from broadsheet.schedules import cron, views
 from broadsheet.schedules.schemas import Execution, Preview, ReportSchedule, ReportScheduleWrite
 from broadsheet.schedules.service import MAX_PREVIEW, ScheduleService, fires
 
@@ -155,10 +155,9 @@ def run_now(
     runtime: RuntimeDep,
     dispatcher: DispatcherDep,
 ) -> Execution:
-    row = ScheduleService(session, settings).get(
-        caller.tenant_id, parse_id(schedule_id, "schedule")
+    execution, dispatch = ScheduleService(session, settings).run_now(
+        caller.tenant_id, parse_id(schedule_id, "schedule"), runtime
     )
-    execution, dispatch = ticker.run_now(session, runtime, row)
     if dispatch is not None:
         dispatcher.after_commit(*dispatch)
     return views.execution(session, execution, reveal=_reveal(caller))

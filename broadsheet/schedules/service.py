@@ -28,7 +28,8 @@ from broadsheet.kit.tenancy import get_owned, owned
 from broadsheet.kit.time import utc_now
 from broadsheet.reports import parameters
 from broadsheet.reports.service import ReportService
-from broadsheet.schedules import cron, projections
+from broadsheet.runtime import Runtime
+from broadsheet.schedules import cron, projections, ticker
 from broadsheet.schedules.cadence import to_cron
 from broadsheet.schedules.filter_values import fire_filters
 from broadsheet.schedules.schemas import Fire, ReportScheduleWrite
@@ -108,6 +109,13 @@ class ScheduleService:
         self.session.flush()
         projections.project_schedule(self.session, row)
         return row
+
+    def run_now(
+        self, tenant_id: uuid.UUID, schedule_id: uuid.UUID, runtime: Runtime
+    ) -> tuple[models.ReportExecution, ticker.Dispatch | None]:
+        """An execution of the tenant's schedule now, outside its cadence, and the job to hand
+        to the executor once the caller has committed (none for a dashboard's)."""
+        return ticker.run_now(self.session, runtime, self.get(tenant_id, schedule_id))
 
     def preview(
         self, row: models.ReportSchedule, count: int = PREVIEW_FIRES, after: datetime | None = None

@@ -9,7 +9,7 @@ actions (the form itself, ``/schedules/new`` and its fragments: ``schedule_edito
   saves), ``Run now``, ``Pause`` or ``Resume`` and ``Delete``. Another tenant's schedule is
   the 404 page.
 
-Every change goes through ``ScheduleService`` and ``ticker.run_now``, as the API's does.
+Every change goes through ``ScheduleService``, as the API's does.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from broadsheet.jobs.endpoints import DispatcherDep
 from broadsheet.kit.ids import parse_id
 from broadsheet.kit.pagination import Page
 from broadsheet.models import Role
-from broadsheet.schedules import ticker, views
+from broadsheet.schedules import views
 from broadsheet.schedules.schemas import ReportSchedule
 from broadsheet.schedules.service import ScheduleService
 from broadsheet.web import schedule_editor, schedule_form, schedule_runs, schedule_text
@@ -255,13 +255,12 @@ def run_now(
     runtime: RuntimeDep,
     dispatcher: DispatcherDep,
 ) -> Response:
-    row = ScheduleService(session, settings).get(
-        caller.tenant_id, parse_id(schedule_id, "schedule")
+    execution, dispatch = ScheduleService(session, settings).run_now(
+        caller.tenant_id, parse_id(schedule_id, "schedule"), runtime
     )
-    execution, dispatch = ticker.run_now(session, runtime, row)
     if dispatch is not None:
         dispatcher.after_commit(*dispatch)
-    return see_other(f"/schedules/{row.id}/executions/{execution.id}?done=started")
+    return see_other(f"/schedules/{execution.schedule_id}/executions/{execution.id}?done=started")
 
 
 @router.get("/schedules/{schedule_id}/delete")

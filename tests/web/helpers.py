@@ -205,6 +205,20 @@ def assert_pages_fit(
         assert page.evaluate("document.documentElement.scrollWidth") <= width, path
 
 
+def two_frames(page: Page) -> None:
+    """Wait two frames. The first element with ``autofocus`` a swap brings into a page the
+    browser focuses too, at its next rendering step, after htmx already has: a Tab pressed
+    in between would be undone (a person's hand is far slower than a frame)."""
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def htmx_idle(page: Page) -> None:
+    """Wait for the htmx request a change started to be answered and swapped in: a field
+    filled meanwhile would be replaced by the swap (a person's hand is slower)."""
+    page.wait_for_function("() => !document.querySelector('.htmx-request')")
+    two_frames(page)
+
+
 def mailing_to(settings: Settings, port: int) -> Settings:
     """``settings`` with email going to the SMTP server on this machine's ``port`` (a test's
     aiosmtpd), retried at once."""

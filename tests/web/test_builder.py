@@ -22,7 +22,7 @@ from broadsheet.db import session_scope
 from broadsheet.models import DataSource, ReportDefinition, Role, Tenant
 from tests.factories import Tenancy, report_body
 from tests.web.conftest import PageLog, sign_in_page
-from tests.web.helpers import add_user, create_report, csrf_token, sign_in_as, tab_to
+from tests.web.helpers import add_user, create_report, csrf_token, sign_in_as, tab_to, two_frames
 
 HOSTILE = "<script>alert('x')</script>&amp;\"quoted\""
 SQL = (
@@ -525,13 +525,6 @@ def test_hostile_names_sql_and_values_render_as_text(
 # --- in a browser -------------------------------------------------------------------------------
 
 
-def _settle(page: Page) -> None:
-    """Wait two frames. The first element with ``autofocus`` a swap brings into a page the
-    browser focuses too, at its next rendering step, after htmx already has: a Tab pressed
-    in between would be undone (a person's hand is far slower than a frame)."""
-    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-
-
 def _focused_id(page: Page) -> str:
     return str(page.evaluate("document.activeElement && document.activeElement.id"))
 
@@ -581,7 +574,7 @@ def test_building_a_report_by_keyboard(
     tab_to(page, "button[value='add-parameter:strategy']")
     page.keyboard.press("Enter")
     expect(page.locator("#parameters-0-label")).to_be_focused()
-    _settle(page)
+    two_frames(page)
     expect(page.locator("#parameters-0-name")).to_have_value("strategy")
     expect(add).to_have_count(0)
     page.keyboard.press("Tab")  # Type: text
@@ -617,7 +610,7 @@ def test_building_a_report_by_keyboard(
     tab_to(page, "#add-chart")
     page.keyboard.press("Enter")
     expect(page.locator("#visualizations-0-type")).to_be_focused()
-    _settle(page)
+    two_frames(page)
     page.keyboard.type("l")  # Line
     expect(page.locator("label[for='visualizations-0-dataMapping-x']")).to_have_text("X axis")
     expect(page.locator("#visualizations-0-type")).to_be_focused()
@@ -634,7 +627,7 @@ def test_building_a_report_by_keyboard(
     tab_to(page, "#add-chart")
     page.keyboard.press("Enter")
     expect(page.locator("#visualizations-1-type")).to_be_focused()
-    _settle(page)
+    two_frames(page)
     page.keyboard.press("Tab")
     page.keyboard.type("Benchmark by day")
     page.keyboard.press("Tab")

@@ -39,21 +39,11 @@ from tests.deliveries.test_email import Inbox, Serve, serve  # noqa: F401
 from tests.factories import Tenancy
 from tests.schedules.test_ticker import settle
 from tests.web.conftest import PageLog, sign_in_page
-from tests.web.helpers import add_user, mailing_to
+from tests.web.helpers import add_user, htmx_idle, mailing_to
+from tests.web.test_builder import SQL
 
 Axe = Callable[..., None]
 READY = 60_000  # ms: a widget's first data waits for its report to run
-SQL = (
-    'SELECT date, strategy, "return", benchmark_return FROM portfolio_performance '
-    "WHERE strategy = :strategy ORDER BY date"
-)
-
-
-def htmx_idle(page: Page) -> None:
-    """Wait for the htmx request a change started to be answered and swapped in: a field
-    filled meanwhile would be replaced by the swap (a person's hand is slower)."""
-    page.wait_for_function("() => !document.querySelector('.htmx-request')")
-    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
 
 def shown_rows(page: Page) -> list[list[str]]:

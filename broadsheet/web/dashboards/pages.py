@@ -16,9 +16,7 @@ The embed dialog's ``POST /dashboards/{id}/embed`` is ``embedding``.
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import Request, Response
 
@@ -36,6 +34,8 @@ from broadsheet.web.dashboards import edit_forms
 from broadsheet.web.dashboards.page import can_edit, render_board
 from broadsheet.web.dependencies import WebEditor, WebUser
 from broadsheet.web.forms import Form, FormState
+from broadsheet.web.moments import maybe_moment
+from broadsheet.web.paging import Pager, link, page_number
 from broadsheet.web.rendering import render, see_other
 from broadsheet.web.routing import page_router
 
@@ -61,15 +61,13 @@ def dashboard_list(
     search = DashboardFilters(
         q=(q or "").strip()[:MAX_SEARCH] or None, tag=(tag or "").strip()[:MAX_TAG] or None
     )
-    number = _page_number(page)
     service = DashboardService(session)
-    items, total = service.list(caller.tenant_id, search, Page(PAGE_SIZE, (number - 1) * PAGE_SIZE))
-    last = max(1, math.ceil(total / PAGE_SIZE))
-    if number > last:  # past the end: the last page
-        number = last
-        items, total = service.list(
-            caller.tenant_id, search, Page(PAGE_SIZE, (last - 1) * PAGE_SIZE)
-        )
+    asked = Pager(page_number(page), PAGE_SIZE, 0)
+    items, total = service.list(caller.tenant_id, search, Page(PAGE_SIZE, asked.offset))
+    pager = Pager.clamped(asked.page, PAGE_SIZE, total)
+    if pager.page != asked.page:  # past the end: the last page instead
+        items, total = service.list(caller.tenant_id, search, Page(PAGE_SIZE, pager.offset))
+        pager = Pager.clamped(pager.page, PAGE_SIZE, total)
     query = {k: v for k, v in (("q", search.q), ("tag", search.tag)) if v}
     return render(
         request,
@@ -82,34 +80,19 @@ def dashboard_list(
                     "description": d.description,
                     "tags": d.tags,
                     "widgets": d.widget_count,
-                    "accessed": _when(d.last_accessed_at),
+                    "accessed": maybe_moment(d.last_accessed_at),
                 }
                 for d in items
             ],
             "total": total,
-            "page": number,
-            "last": last,
+            "pager": pager,
+            "page_link": lambda n: link("/dashboards", {**query, "page": n}),
             "query": query,
             "form": FormState(query),
             "can_edit": can_edit(caller),
             "notice": "The dashboard is deleted." if done == "deleted" else None,
         },
     )
-
-
-def _page_number(text: str | None) -> int:
-    try:
-        number = int(text or "1")
-    except ValueError:
-        return 1
-    return min(max(number, 1), 10**9)
-
-
-def _when(moment: datetime | None) -> dict[str, str] | None:
-    if moment is None:
-        return None
-    utc = moment.astimezone(ZoneInfo("UTC")) if moment.tzinfo else moment
-    return {"iso": utc.isoformat(), "text": f"{utc:%Y-%m-%d %H:%M} UTC"}
 
 
 # --- a new dashboard ---------------------------------------------------------------------------

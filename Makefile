@@ -33,8 +33,12 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy broadsheet tests bench
 
+# Two processes (pytest-xdist), each with databases of its own (tests/conftest.py): the suite
+# waits on browsers, servers and databases as much as it computes. PYTEST_WORKERS=0 runs it in
+# this one process.
+PYTEST_WORKERS ?= 2
 pytest: $(VENV)/.dev
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 # Re-pin after changing dependencies in pyproject.toml.
 lock: | $(BIN)/python

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from broadsheet import migrate
@@ -31,6 +31,28 @@ from tests.factories import Tenancy
 pytest_plugins = ["tests.s3emulator"]
 
 REQUIRE_SERVICES = os.environ.get("BROADSHEET_REQUIRE_SERVICES") == "1"
+
+
+def _services_of_this_worker() -> None:
+    """Under pytest-xdist each worker process gets databases of its own, so two workers never
+    empty or migrate each other's: ``broadsheet_test`` becomes ``broadsheet_test_gw1`` (and
+    its ``_meta`` beside it), MariaDB's ``test`` becomes ``test_gw1``, and Redis database 15
+    becomes 14. Subprocesses (workers, ``serve``) inherit the rewritten variables."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return
+    index = int(worker.removeprefix("gw"))
+    for name in ("BROADSHEET_TEST_DATABASE_URL", "BROADSHEET_TEST_MYSQL_URL"):
+        if url := os.environ.get(name):
+            parsed = make_url(url)
+            own = parsed.set(database=f"{parsed.database}_{worker}")
+            os.environ[name] = own.render_as_string(hide_password=False)
+    if url := os.environ.get("BROADSHEET_TEST_REDIS_URL"):
+        base, _, number = url.rpartition("/")
+        os.environ["BROADSHEET_TEST_REDIS_URL"] = f"{base}/{(int(number or 0) - index) % 16}"
+
+
+_services_of_this_worker()
 
 
 def service_missing(what: str) -> None:
@@ -71,15 +93,29 @@ def _ensure_postgres_database(url: str) -> None:
         admin.dispose()
 
 
+def _ensure_mysql_database(url: str) -> None:
+    target = dburl.normalize(url)
+    admin = make_engine(target.set(database="information_schema").render_as_string(hide_password=False))
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{target.database}`"))
+    finally:
+        admin.dispose()
+
+
 @pytest.fixture(scope="session", autouse=True)
-def postgres_database() -> None:
-    """The PostgreSQL test database exists from the start: tests on the SQLite side use it as
-    a data source, before any PostgreSQL-side test would have created it."""
-    url = os.environ.get("BROADSHEET_TEST_DATABASE_URL", "")
+def source_databases() -> None:
+    """The PostgreSQL and MariaDB test databases exist from the start: tests on the SQLite
+    side use them as data sources, before any PostgreSQL-side test would have created them
+    (and a pytest-xdist worker's own, above, are new)."""
     # A failure here is reported by the tests that need the database (skip, or fail in CI).
-    if url:
-        with contextlib.suppress(Exception):
-            _ensure_postgres_database(url)
+    for name, ensure in (
+        ("BROADSHEET_TEST_DATABASE_URL", _ensure_postgres_database),
+        ("BROADSHEET_TEST_MYSQL_URL", _ensure_mysql_database),
+    ):
+        if url := os.environ.get(name, ""):
+            with contextlib.suppress(Exception):
+                ensure(url)
 
 
 def _fresh_postgres(url: str) -> None:

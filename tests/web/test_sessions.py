@@ -3,6 +3,7 @@ with their user's password or the user. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -25,9 +26,13 @@ def web(settings: Settings, sessions: sessionmaker[Session]) -> Iterator[TestCli
         yield client
 
 
-def _rows(sessions: sessionmaker[Session]) -> list[WebSession]:
+def _rows(sessions: sessionmaker[Session], of: uuid.UUID | None = None) -> list[WebSession]:
+    """Every stored session, or those of user ``of``."""
+    query = select(WebSession)
+    if of is not None:
+        query = query.where(WebSession.user_id == of)
     with session_scope(sessions) as session:
-        return list(session.scalars(select(WebSession)))
+        return list(session.scalars(query))
 
 
 def _age(sessions: sessionmaker[Session], **values: timedelta) -> None:
@@ -150,14 +155,14 @@ def test_a_new_password_or_a_deleted_user_ends_their_sessions(
     user = add_user(sessions)
     sign_in(web, user.email)
     add_user(sessions, email=user.email, password="a brand new password")
-    assert _rows(sessions) == []
+    assert _rows(sessions, of=user.user_id) == []
     assert web.get("/probe").status_code == 303
 
     sign_in(web, user.email, "a brand new password")
     assert web.get("/probe").status_code == 200
     with session_scope(sessions) as session:
         session.execute(delete(User).where(User.id == user.user_id))
-    assert _rows(sessions) == []
+    assert _rows(sessions, of=user.user_id) == []
     assert web.get("/probe").status_code == 303
 
 

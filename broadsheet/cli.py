@@ -16,12 +16,15 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from broadsheet import __version__
+from broadsheet.audit import cli as audit_cli
 from broadsheet.config import Settings
 from broadsheet.db import standalone_session
 from broadsheet.errors import BroadsheetError
 from broadsheet.models import Role
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from fastapi import FastAPI
 
 console = Console()
@@ -95,10 +98,13 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+keys_app = typer.Typer(help="Create, list, rotate and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 users_app = typer.Typer(help="Create users who sign in to the web UI.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+secrets_app = typer.Typer(help="Manage the keys that protect stored secrets.", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
+app.add_typer(audit_cli.app, name="audit")
 
 
 @app.callback(invoke_without_command=True)
@@ -146,6 +152,9 @@ def serve(
 
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
         return
+    # Several processes count into files of one directory that /metrics sums; set before
+    # any of them (or this one) imports prometheus-client.
+    _count_in_files(settings, f"serve-{settings.port}")
     # Start-up work (migrations, bootstrap key, demo) once, here, before the processes that
     # serve start: each then starts with nothing left to create, and none races another.
     _prepare(settings)
@@ -191,6 +200,15 @@ def _prepare(settings: Settings) -> None:
 POOLS = ("threads", "prefork", "solo")
 
 
+METRICS_PORT = typer.Option(
+    "--metrics-port",
+    min=1,
+    max=65535,
+    help="Serve this process's metrics on http://BROADSHEET_HOST:PORT/metrics "
+    "(needs BROADSHEET_METRICS_TOKEN).",
+)
+
+
 @app.command()
 def worker(
     queues: Annotated[
@@ -198,6 +216,7 @@ def worker(
     ] = "high,low",
     concurrency: Annotated[int, typer.Option(min=1, help="Jobs run at once.")] = 4,
     pool: Annotated[str, typer.Option(help="Celery pool: threads, prefork or solo.")] = "threads",
+    metrics_port: Annotated[int | None, METRICS_PORT] = None,
 ) -> None:
     """Run a Celery worker that generates reports (BROADSHEET_EXECUTOR=celery)."""
     from broadsheet.jobs.executors.celery_executor import QUEUES, make_celery
@@ -208,10 +227,25 @@ def worker(
         raise _fail(f"unknown queue(s) {', '.join(unknown)}; use high and/or low")
     if pool not in POOLS:
         raise _fail(f"unknown pool {pool!r}; use {', '.join(POOLS)}")
+    _metrics_token_set(settings, metrics_port)
     _log_info()
+    if metrics_port is not None:
+        # With prefork, jobs run in child processes: they count into files this one sums.
+        files = f"worker-{metrics_port}" if pool == "prefork" else None
+        _serve_metrics(settings, metrics_port, files=files)
+    from celery import signals
+
+    from broadsheet import tracing
+
+    tracing.setup(settings, "broadsheet-worker")
+    # Logging is ours (broadsheet.logs): Celery's lines, its tasks' too, take the format.
+    signals.setup_logging.connect(_logging_is_ours, weak=False)
     celery_app = make_celery(settings)
+    # In JSON, not even the start-up banner is a line of plain text.
+    quiet = ["--quiet"] if settings.log_format == "json" else []
     celery_app.worker_main(
         [
+            *quiet,
             "worker",
             "--loglevel=INFO",
             f"--queues={','.join(QUEUES[q] for q in queues.split(','))}",
@@ -293,6 +327,10 @@ def export(
     raise typer.Exit(code)
 
 
+def _logging_is_ours(**_: object) -> None:
+    """Celery's ``setup_logging`` signal: with a receiver, Celery leaves logging alone."""
+
+
 def _log_info() -> None:
     """What the long-running commands log, and how: INFO and up, on stderr (``broadsheet.logs``)."""
     from broadsheet import logs
@@ -320,9 +358,35 @@ def _split_param(text: str) -> tuple[str, str]:
     return name.strip(), value
 
 
+def _metrics_token_set(settings: Settings, port: int | None) -> None:
+    """Refuse ``--metrics-port`` without a token at once, before any other start-up work."""
+    if port is not None and not settings.metrics_token:
+        raise _fail("--metrics-port needs BROADSHEET_METRICS_TOKEN (scrapers send it)")
+
+
+def _count_in_files(settings: Settings, name: str) -> None:
+    from broadsheet.metrics import multiprocess
+
+    multiprocess.use_fresh_directory(settings.data_dir / "metrics" / name)
+
+
+def _serve_metrics(
+    settings: Settings, port: int, sessions: Any = None, *, files: str | None = None
+) -> None:
+    """``--metrics-port``: this process's metrics (and, given ``sessions``, the gauges read
+    from the database) on the port, behind the metrics token."""
+    _metrics_token_set(settings, port)
+    if files:
+        _count_in_files(settings, files)
+    from broadsheet.metrics import server
+
+    server.start(settings.host, port, settings.metrics_token, sessions)
+
+
 @app.command()
-def scheduler() -> None:
+def scheduler(metrics_port: Annotated[int | None, METRICS_PORT] = None) -> None:
     """Run the schedule ticker (and job recovery) on its own; several may run at once."""
+    from broadsheet import tracing
     from broadsheet.jobs.executors import make_executor
     from broadsheet.jobs.maintenance import Maintenance
     from broadsheet.kit.gc import freeze_startup_objects
@@ -330,9 +394,13 @@ def scheduler() -> None:
     from broadsheet.schedules.scheduler import Scheduler
 
     settings = Settings()
+    _metrics_token_set(settings, metrics_port)
     _database_answers(settings)
     _log_info()
+    tracing.setup(settings, "broadsheet-scheduler")  # before the engine, so queries are traced
     runtime = Runtime.build(settings)
+    if metrics_port is not None:
+        _serve_metrics(settings, metrics_port, runtime.sessions)
     executor = make_executor(runtime)  # only to dispatch; jobs run in serve or the workers
     maintenance = Maintenance(runtime, executor)
     maintenance.start()
@@ -387,20 +455,96 @@ def keys_create(
     email: Annotated[
         str | None, typer.Option(help="The user's email; an existing user with it gets the key.")
     ] = None,
+    scopes: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated: read, run, write, admin. Default: all the role uses."),
+    ] = None,
+    expires_at: Annotated[
+        str | None, typer.Option(help="When the key stops working (ISO 8601 with a time zone).")
+    ] = None,
 ) -> None:
-    """Create an API key and print it once (only its hash is stored)."""
-    from broadsheet.auth import service
+    """Create an API key and print its id and the key, once (only its hash is stored)."""
+    from datetime import datetime
+
+    from broadsheet.auth import keys, service
     from broadsheet.deliveries.recipients import EMAIL, MAX_EMAIL
 
     if not name.strip():
         raise _fail("--name: give the key's user a name")
     if email is not None and not (len(email) <= MAX_EMAIL and EMAIL.fullmatch(email)):
         raise _fail(f"--email: {email!r} is not an email address")
+    chosen = keys.scopes_for(role, scopes.split(",") if scopes is not None else None, "--scopes")
+    expires = None
+    if expires_at is not None:
+        try:
+            expires = datetime.fromisoformat(expires_at)
+        except ValueError:
+            raise _fail(f"--expires-at: {expires_at!r} is not an ISO 8601 instant") from None
+        keys.check_expiry(expires, "--expires-at")
     settings = Settings()
     with standalone_session(settings.resolved_database_url) as session:
-        issued = service.issue_key(session, tenant=tenant, role=role, name=name, email=email)
-    console.print(f"tenant {issued.tenant}, role {issued.role}, user {issued.user_id}", style="dim")
+        issued = service.issue_key(
+            session,
+            tenant=tenant,
+            role=role,
+            name=name,
+            email=email,
+            scopes=chosen,
+            expires_at=expires,
+        )
+    console.print(
+        f"id {issued.key_id}, tenant {issued.tenant}, role {issued.role}, user {issued.user_id},"
+        f" scopes {','.join(chosen)}" + (f", expires {expires.isoformat()}" if expires else ""),
+        style="dim",
+        highlight=False,
+    )
     print(issued.key)
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    key_id: Annotated[str, typer.Argument(help="The key's id (keys list).")],
+    grace: Annotated[
+        str, typer.Option(help="How long the old key keeps working: 30s, 15m, 24h, 7d.")
+    ] = "24h",
+) -> None:
+    """Issue a successor of a key and print its id and the key.
+
+    The successor has the same user, name, scopes and expiry; the old key works until the
+    grace period ends, then gets 401."""
+    from broadsheet.auth import keys
+    from broadsheet.models import ApiKey
+
+    try:
+        parsed = uuid.UUID(key_id)
+    except ValueError:
+        raise _fail(f"not a key id: {key_id!r}") from None
+    period = keys.parse_duration(grace, "--grace")
+    with standalone_session(Settings().resolved_database_url) as session:
+        new = keys.rotate(session, parsed, period)
+        old = session.get(ApiKey, parsed)
+        old_until = old.grace_until if old else None
+        new_id = new.row.id
+    console.print(
+        f"id {new_id} replaces {key_id}, which works until {_minute(old_until, 'now')} UTC",
+        style="dim",
+        highlight=False,
+    )
+    print(new.key)
+
+
+@app.command()
+def permissions() -> None:
+    """Print the permission table: each action, its least role and its least key scope.
+
+    A key may act when both its user's role and its scopes allow it."""
+    from broadsheet.auth.permissions import PERMISSIONS
+
+    table = Table("action", "roles", "scope", "what")
+    for action, rule in PERMISSIONS.items():
+        roles = [r.value for r in Role if r.allows(rule.role)]
+        table.add_row(action.value, ", ".join(roles), rule.scope.value, rule.what)
+    console.print(table)
 
 
 @users_app.command("create")
@@ -456,19 +600,23 @@ def keys_list(tenant: Annotated[str | None, typer.Option(help="Only this tenant.
         if tenant is not None and service.get_tenant(session, tenant) is None:
             raise _fail(f"no tenant {tenant!r}")
         rows = service.list_keys(session, tenant)
-    table = Table("id", "tenant", "user", "role", "prefix", "created", "last used", "revoked")
+    table = Table("id", "tenant", "user", "role", "scopes", "expires", "last used", "revoked")
     for key, user, tenant_row in rows:
         table.add_row(
             str(key.id),
             tenant_row.slug,
             user.email or user.name,
             user.role,
-            key.prefix + "…",
-            key.created_at.strftime("%Y-%m-%d %H:%M"),
-            key.last_used_at.strftime("%Y-%m-%d %H:%M") if key.last_used_at else "never",
-            key.revoked_at.strftime("%Y-%m-%d %H:%M") if key.revoked_at else "",
+            ",".join(key.scopes),
+            _minute(min(filter(None, (key.expires_at, key.grace_until)), default=None), "never"),
+            _minute(key.last_used_at, "never"),
+            _minute(key.revoked_at, ""),
         )
     console.print(table)
+
+
+def _minute(at: datetime | None, otherwise: str) -> str:
+    return at.strftime("%Y-%m-%d %H:%M") if at else otherwise
 
 
 @keys_app.command("revoke")
@@ -489,3 +637,24 @@ def _masked(url: str) -> str:
     from broadsheet.kit.dburl import masked
 
     return masked(url)
+
+
+@secrets_app.command("rotate")
+def secrets_rotate() -> None:
+    """Re-encrypt every stored credential with the newest of BROADSHEET_SECRET_KEYS (run after
+    putting a new key in front; signed links stay valid while the older keys are listed)."""
+    from broadsheet import secret_rotation
+
+    settings = Settings()
+    with standalone_session(settings.resolved_database_url) as session:
+        outcome = secret_rotation.rotate(session, settings)
+    for name, count in outcome.rotated.items():
+        console.print(f"{name}: {count} re-encrypted")
+    unreadable = {name: n for name, n in outcome.unreadable.items() if n}
+    if unreadable:
+        raise _fail(
+            *(
+                f"{name}: {n} value(s) no key in BROADSHEET_SECRET_KEYS opens; enter them again"
+                for name, n in unreadable.items()
+            )
+        )

@@ -19,6 +19,8 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from broadsheet.auth import passwords
+from broadsheet.datasources.hostguard import HostAllowlist
+from broadsheet.kit import secret_keys
 
 # A CSP source that names an origin (scheme://host[:port], the host may start with *.), or
 # one of the keywords that make sense for frame-ancestors.
@@ -46,6 +48,14 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         "", description="Encrypts credentials and signs links; default: generated in data_dir."
     )
+    secret_keys: str = Field(
+        "",
+        description="Space-separated secret keys, newest first; replaces secret_key when set. "
+        "The newest encrypts and signs; the older ones still open what they made.",
+    )
+    env: Literal["development", "production"] = Field(
+        "development", description="production: refuse to start without a strong secret key."
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = Field("", description="Base URL used in links; default http://host:port.")
@@ -55,6 +65,11 @@ class Settings(BaseSettings):
         "text", description="text: readable lines; json: one JSON object a line."
     )
     broker_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker.")
+    otel_endpoint: str = Field(
+        "",
+        description="OpenTelemetry collector (OTLP over HTTP, e.g. http://127.0.0.1:4318) that "
+        "traces are sent to; empty: no tracing.",
+    )
     local_workers: int = Field(4, ge=1, le=64, description="Job threads in embedded serve.")
     job_timeout_seconds: int = Field(900, ge=1, description="One run of a job, at most.")
     job_stale_after_seconds: int = Field(
@@ -74,6 +89,12 @@ class Settings(BaseSettings):
         60.0, ge=0, description="First retry delay; doubles each time (with jitter)."
     )
     result_retention_days: int = Field(30, ge=1, description="Results are deleted after this.")
+    audit_retention_days: int = Field(
+        365, ge=1, description="Audit entries are deleted after this (and only then)."
+    )
+    event_retention_days: int = Field(
+        7, ge=1, description="Events (the feed and its pushes) are deleted after this."
+    )
     maintenance_seconds: float = Field(
         10.0, gt=0, description="How often recovery and the retention sweep run."
     )
@@ -160,6 +181,36 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Extra folders every tenant's SQLite/DuckDB sources may read.",
     )
+    datasource_allowed_hosts: str = Field(
+        "",
+        description="Space-separated host names (*.example.com), addresses and CIDRs network "
+        "data sources may connect to, checked on the resolved address; empty: any.",
+    )
+
+    metrics_token: str = Field(
+        "",
+        description="Bearer token /metrics (and --metrics-port) answers to; empty: no /metrics.",
+    )
+    # Rate limits (broadsheet.ratelimit) and per-tenant caps.
+    rate_limit: str = Field(
+        "600/minute", description="Requests per API key, session or address: N/second|minute|hour."
+    )
+    rate_limit_generate: str = Field(
+        "60/minute",
+        description="Generate, run now, exports, dashboard refresh and sign-in, also counted "
+        "against rate_limit.",
+    )
+    redis_url: str = Field(
+        "",
+        description="Redis that every process counts rate limits in; empty: the broker when "
+        "executor=celery on Redis, else each process in its own memory.",
+    )
+    tenant_max_running_jobs: int = Field(
+        4, ge=1, le=10_000, description="Jobs of one tenant processing at once; the rest wait."
+    )
+    tenant_max_schedules: int = Field(
+        1000, ge=0, le=10_000_000, description="Enabled schedules a tenant may have."
+    )
 
     @field_validator("storage_url")
     @classmethod
@@ -183,6 +234,27 @@ class Settings(BaseSettings):
                     "for subdomains), 'self' or 'none', separated by spaces"
                 )
         return origins
+
+    @field_validator("rate_limit", "rate_limit_generate")
+    @classmethod
+    def _rate_parses(cls, text: str) -> str:
+        from broadsheet.ratelimit.rate import Rate
+
+        Rate.parse(text)  # a bad budget stops the start, naming the setting
+        return text
+
+    @field_validator("datasource_allowed_hosts")
+    @classmethod
+    def _allowed_hosts_parse(cls, text: str) -> str:
+        HostAllowlist.parse(text)  # a bad CIDR stops the start, not the first connection
+        return text
+
+    @model_validator(mode="after")
+    def _secret_strong_in_production(self) -> Settings:
+        # A weak or well-known key lets anyone forge links and decrypt stored credentials.
+        if self.env == "production":
+            secret_keys.check_production(self.secret_key, self.secret_keys)
+        return self
 
     @model_validator(mode="after")
     def _heartbeat_fits(self) -> Settings:
@@ -265,6 +337,8 @@ class Settings(BaseSettings):
         A secret known to everyone encrypts nothing, so there is no built-in default; several
         processes of one deployment must share ``BROADSHEET_SECRET_KEY``.
         """
+        if self.secret_keys.split():
+            return self.secret_keys.split()[0]
         if self.secret_key:
             return self.secret_key
         path = self.data_dir / "secret.key"
@@ -273,6 +347,16 @@ class Settings(BaseSettings):
             path.touch(mode=0o600)
             path.write_text(secrets.token_urlsafe(48))
         return path.read_text().strip()
+
+    @property
+    def datasource_allowlist(self) -> HostAllowlist:
+        """Where network data sources may connect (empty: anywhere)."""
+        return HostAllowlist.parse(self.datasource_allowed_hosts)
+
+    @property
+    def resolved_secret_keys(self) -> tuple[str, ...]:
+        """Every key, newest first: the newest encrypts and signs, each opens what it made."""
+        return tuple(self.secret_keys.split()) or (self.resolved_secret_key,)
 
     @property
     def outbox_dir(self) -> Path:

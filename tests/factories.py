@@ -14,6 +14,15 @@ from broadsheet.config import Settings
 from broadsheet.db import session_scope
 from broadsheet.models import Role
 
+# Secrets the tests plant (the settings' secret key, every key issued here; tests add their
+# own with ``plant``): tests/conftest.py fails the session if a captured log line shows one.
+PLANTED: set[str] = {"test-secret-key-for-broadsheet"}
+
+
+def plant(secret: str) -> str:
+    PLANTED.add(secret)
+    return secret
+
 
 @dataclass
 class Caller:
@@ -31,12 +40,24 @@ class Tenancy:
         self.sessions = sessions
         self.settings = settings
 
-    def key(self, tenant: str = "acme", role: Role = Role.admin, name: str = "tester") -> Caller:
+    def key(
+        self,
+        tenant: str = "acme",
+        role: Role = Role.admin,
+        name: str = "tester",
+        scopes: list[str] | None = None,
+    ) -> Caller:
+        """A key of a user ``name`` with ``role``; ``scopes`` default to all the role uses."""
         with session_scope(self.sessions) as session:
             issued = auth.issue_key(
-                session, tenant=tenant, role=role, name=name, email=f"{name}-{role}@{tenant}.test"
+                session,
+                tenant=tenant,
+                role=role,
+                name=name,
+                email=f"{name}-{role}@{tenant}.test",
+                scopes=scopes,
             )
-        return Caller(issued.key, tenant, role)
+        return Caller(plant(issued.key), tenant, role)
 
     def demo(self, tenant: str = "acme") -> None:
         """The demo source and reports in ``tenant``."""

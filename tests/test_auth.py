@@ -58,7 +58,10 @@ def test_roles(
     assert write.status_code == reports_write
     assert client.get("/api/v1/datasources", headers=caller.headers).status_code == sources_read
     if role is Role.viewer:
-        assert write.json()["detail"] == "this needs the editor role; the key's user is viewer"
+        assert write.json()["detail"] == (
+            "report.write (create, change and delete reports) needs the editor role; "
+            "the key's user is viewer"
+        )
 
 
 def test_another_tenants_ids_answer_404(client: TestClient, tenancy: Tenancy) -> None:

@@ -10,23 +10,23 @@ given a new password: an admin resets nobody's password by accident.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from broadsheet.auth import passwords
+from broadsheet.auth import keys, passwords
 from broadsheet.auth.principal import Principal
 from broadsheet.auth.service import SignInUser, set_sign_in
 from broadsheet.deliveries.recipients import EMAIL, MAX_EMAIL
 from broadsheet.errors import Conflict, NotFound, ValidationFailed
-from broadsheet.kit.crypto import hash_api_key, new_api_key
 from broadsheet.kit.tenancy import get_owned
 from broadsheet.kit.time import utc_now
 from broadsheet.models import ApiKey, Role, Tenant, User
 
 MAX_NAME = 255
-KEY_PREFIX_LENGTH = 10  # as ``broadsheet keys create`` stores it
 
 
 @dataclass(frozen=True)
@@ -115,15 +115,10 @@ def add_user(
     )
 
 
-@dataclass(frozen=True)
-class IssuedKey:
-    """A new key: ``key`` is shown once, never stored."""
-
-    key: str
-    row: ApiKey
+IssuedKey = keys.NewKey  # a new key: ``key`` is shown once, never stored
 
 
-def keys(session: Session, tenant_id: uuid.UUID) -> list[ApiKey]:
+def keys_of(session: Session, tenant_id: uuid.UUID) -> list[ApiKey]:
     """The tenant's keys, newest first, revoked ones included (with their user)."""
     return list(
         session.scalars(
@@ -134,8 +129,16 @@ def keys(session: Session, tenant_id: uuid.UUID) -> list[ApiKey]:
     )
 
 
-def issue_key(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID, name: str) -> IssuedKey:
-    """A key for a user of the tenant: it acts as that user, with the user's role."""
+def issue_key(
+    session: Session,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    name: str,
+    scopes: Iterable[str] | None = None,
+    expires_at: datetime | None = None,
+) -> IssuedKey:
+    """A key for a user of the tenant: it acts as that user, with the user's role and
+    ``scopes`` (none given: every scope the role can use) until ``expires_at``."""
     name = name.strip()
     if not name or len(name) > MAX_NAME:
         raise ValidationFailed.field("name", f"give the key a name of 1 to {MAX_NAME} characters")
@@ -143,17 +146,15 @@ def issue_key(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID, name: 
         user = get_user(session, tenant_id, user_id)
     except NotFound:
         raise ValidationFailed.field("userId", "choose a user of this tenant") from None
-    plaintext = new_api_key()
-    row = ApiKey(
+    chosen = keys.scopes_for(Role(user.role), scopes)
+    return keys.make(
+        session,
         tenant_id=tenant_id,
         user_id=user.id,
         name=name,
-        key_hash=hash_api_key(plaintext),
-        prefix=plaintext[:KEY_PREFIX_LENGTH],
+        scopes=chosen,
+        expires_at=keys.check_expiry(expires_at),
     )
-    session.add(row)
-    session.flush()
-    return IssuedKey(plaintext, row)
 
 
 def revoke_key(session: Session, tenant_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey:

@@ -1,21 +1,24 @@
-"""Who is calling, from ``Authorization: Bearer <api key>``.
+"""Who is calling, from ``Authorization: Bearer <api key>``, and whether the permission table
+lets them: every endpoint takes its caller as ``Annotated[Principal, Allowed(action)]``.
 
-CurrentUser  any valid key      Editor  editor or admin      Admin  admin only
+No key, or an unknown, revoked or expired one: 401. A key whose user's role or whose scopes
+do not reach the action: 403 naming the action and what it needs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from broadsheet.auth import service
+from broadsheet import logs
+from broadsheet.audit import context as audit_context
+from broadsheet.auth import permissions, service
+from broadsheet.auth.permissions import Action
 from broadsheet.auth.principal import Principal
 from broadsheet.dependencies import SessionDep
 from broadsheet.errors import Forbidden, Unauthorized
-from broadsheet.models import Role
 
 bearer = HTTPBearer(auto_error=False, description="An API key from `broadsheet keys create`.")
 
@@ -28,20 +31,29 @@ def current_user(
         raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
     principal = service.authenticate(session, credentials.credentials)
     if principal is None:
-        raise Unauthorized("the API key is unknown or revoked")
+        raise Unauthorized("the API key is unknown, revoked or expired")
+    logs.tag(tenant_id=principal.tenant_id)  # the request's later log lines name it
+    audit_context.act_as_principal(principal)  # the request's audit entries name the key
     return principal
 
 
-def require(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
+class Permission:
+    """The check for one action; its ``action`` tells tests which row of the table a route
+    uses (a route without one fails the permission matrix)."""
+
+    def __init__(self, action: Action | str) -> None:
+        self.action = Action(action)
+        permissions.rule(self.action)  # an action missing from the table fails at import
+
     # async: no I/O, so no queueing for a request thread while the session holds a connection.
-    async def check(principal: Annotated[Principal, Depends(current_user)]) -> Principal:
-        if not principal.role.allows(role):
-            raise Forbidden(f"this needs the {role} role; the key's user is {principal.role}")
+    async def __call__(self, principal: Annotated[Principal, Depends(current_user)]) -> Principal:
+        why = permissions.refusal(principal, self.action)
+        if why:
+            raise Forbidden(why)
         return principal
 
-    return check
 
-
-CurrentUser = Annotated[Principal, Depends(current_user)]
-Editor = Annotated[Principal, Depends(require(Role.editor))]
-Admin = Annotated[Principal, Depends(require(Role.admin))]
+def Allowed(action: Action | str) -> Any:
+    """``caller: Annotated[Principal, Allowed("report.run")]``: the key's principal, once the
+    table allows it the action."""
+    return Depends(Permission(action))

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from broadsheet.auth import passwords
+from broadsheet.auth import keys, passwords
+from broadsheet.auth.permissions import SCOPE_VALUES, Scope
 from broadsheet.auth.principal import PRINCIPAL_COLUMNS, Principal, principal_from
 from broadsheet.config import Settings
 from broadsheet.errors import NotFound, ValidationFailed
-from broadsheet.kit.crypto import Cipher, hash_api_key, new_api_key
+from broadsheet.kit.crypto import Cipher, hash_api_key
 from broadsheet.kit.time import utc_now
 from broadsheet.kit.webhook_secrets import new_secret
 from broadsheet.models import ApiKey, Role, Tenant, User, WebSession
@@ -142,21 +144,25 @@ def issue_key(
     name: str,
     email: str | None = None,
     key: str | None = None,
+    scopes: Iterable[str] | None = None,
+    expires_at: datetime | None = None,
 ) -> IssuedKey:
-    """Create a key for a (new or existing) user; ``key`` lets the bootstrap key be chosen."""
+    """Create a key for a (new or existing) user; ``key`` lets the bootstrap key be chosen.
+    Without ``scopes`` the key gets every scope the role can use."""
+    chosen = keys.scopes_for(role, scopes)
+    expires_at = keys.check_expiry(expires_at)
     tenant_row = ensure_tenant(session, tenant)
     user = ensure_user(session, tenant_row, name=name, role=role, email=email)
-    plaintext = key or new_api_key()
-    row = ApiKey(
+    made = keys.make(
+        session,
         tenant_id=tenant_row.id,
         user_id=user.id,
         name=name,
-        key_hash=hash_api_key(plaintext),
-        prefix=plaintext[:10],
+        scopes=chosen,
+        expires_at=expires_at,
+        key=key,
     )
-    session.add(row)
-    session.flush()
-    return IssuedKey(plaintext, row.id, user.id, tenant_row.slug, role)
+    return IssuedKey(made.key, made.row.id, user.id, tenant_row.slug, role)
 
 
 def ensure_bootstrap_key(session: Session, *, key: str, tenant: str, email: str | None) -> bool:
@@ -173,25 +179,36 @@ LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 def authenticate(session: Session, key: str) -> Principal | None:
-    """The principal behind a key, or None for an unknown or revoked one. Every API request
+    """The principal behind a key, or None for an unknown, revoked or expired one (or one
+    rotated whose grace period is over). Every API request
     asks, so it reads the columns it needs as one plain row (no ORM objects).
 
     A use is recorded (``last_used_at``) and committed at once, before the request's own work,
     so a request that then fails still counts as a use."""
+    now = utc_now()
     row = session.execute(
-        select(ApiKey.id, ApiKey.last_used_at, *PRINCIPAL_COLUMNS)
+        select(ApiKey.id, ApiKey.last_used_at, ApiKey.scopes, *PRINCIPAL_COLUMNS)
         .select_from(ApiKey)
         .join(User, ApiKey.user_id == User.id)
         .join(Tenant, ApiKey.tenant_id == Tenant.id)
-        .where(ApiKey.key_hash == hash_api_key(key), ApiKey.revoked_at.is_(None))
+        .where(
+            ApiKey.key_hash == hash_api_key(key),
+            ApiKey.revoked_at.is_(None),
+            # Expired, or rotated and past its grace period: as unknown as a revoked key.
+            or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now),
+            or_(ApiKey.grace_until.is_(None), ApiKey.grace_until > now),
+        )
     ).first()
     if row is None:
         return None
-    key_id, last_used_at = row[:2]
-    now = utc_now()
+    key_id, last_used_at, scopes = row[:3]
     if last_used_at is None or last_used_at <= now - LAST_USED_PRECISION:
         _record_use(session, key_id, now)
-    return principal_from(row[2:])
+    return replace(
+        principal_from(row[3:]),
+        scopes=frozenset(Scope(s) for s in scopes if s in SCOPE_VALUES),
+        key_id=key_id,
+    )
 
 
 def _record_use(session: Session, key_id: uuid.UUID, now: datetime) -> None:
@@ -243,7 +260,7 @@ def webhook_secret(tenant: Tenant, settings: Settings, *, rotate: bool = False) 
     """The tenant's webhook signing secret, made on first use (or anew with ``rotate``) in the
     Standard Webhooks form (``whsec_`` + base64); encrypted at rest. The caller's transaction
     saves a new one."""
-    cipher = Cipher(settings.resolved_secret_key, "webhook-secrets")
+    cipher = Cipher(settings.resolved_secret_keys, "webhook-secrets")
     if rotate or not tenant.webhook_secret:
         tenant.webhook_secret = cipher.encrypt(new_secret())
     return cipher.decrypt(tenant.webhook_secret)

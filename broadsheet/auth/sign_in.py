@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from broadsheet.audit import log as audit
 from broadsheet.auth import passwords, throttle
 from broadsheet.auth.principal import Principal
 from broadsheet.errors import TooManyRequests, Unauthorized, ValidationFailed
@@ -76,6 +77,10 @@ def sign_in(
         passwords.verify(None, password)  # as long as a real check
     matched = [(u, t) for u, t in candidates if passwords.verify(u.password_hash, password)]
     if not matched:
+        # In each tenant where the email is an account; an unknown email has no tenant.
+        for user, tenant_row in candidates:
+            audit.record(session, tenant_row.id, "auth.signin_failed", "user", user.id,
+                         email=email)  # fmt: skip
         wait = throttle.record_failure(session, subjects, now)
         if wait:
             raise _locked(wait)

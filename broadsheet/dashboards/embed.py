@@ -25,6 +25,7 @@ from pydantic import Field
 from sqlalchemy.orm import Session
 
 from broadsheet import models
+from broadsheet.audit.context import Actor, act_as
 from broadsheet.config import Settings
 from broadsheet.dashboards import filters
 from broadsheet.dashboards.schemas import MAX_FILTERS
@@ -97,7 +98,7 @@ class EmbedGrant:
 def embed_secret(tenant: models.Tenant, settings: Settings, *, rotate: bool = False) -> str:
     """The tenant's embed secret, made on first use (or anew with ``rotate``); encrypted at
     rest under a key of its own purpose. The caller's transaction saves a new one."""
-    cipher = Cipher(settings.resolved_secret_key, "embed-secrets")
+    cipher = Cipher(settings.resolved_secret_keys, "embed-secrets")
     if rotate or not tenant.embed_secret:
         # 256 random bits as text: HS256 asks for a key of at least 32 bytes.
         tenant.embed_secret = cipher.encrypt(secrets.token_urlsafe(32))
@@ -171,6 +172,7 @@ def open_token(
         raise EmbedDenied(
             "this embed link's fixed filters no longer fit the dashboard; ask for a new link"
         ) from None
+    act_as(Actor("embed", str(dashboard.id)))  # whatever the token does
     return grant, dashboard
 
 

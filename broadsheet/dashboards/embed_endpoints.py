@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from broadsheet import models
-from broadsheet.auth.dependencies import Admin, Editor
+from broadsheet.auth.dependencies import Allowed
 from broadsheet.auth.principal import Principal
 from broadsheet.config import Settings
 from broadsheet.dashboards import embed, embed_page, filters, pdf, projections
@@ -64,7 +64,7 @@ router = APIRouter()
 def create_embed(
     dashboard_id: DashboardId,
     body: EmbedRequest,
-    caller: Editor,
+    caller: Annotated[Principal, Allowed("dashboard.embed")],
     session: SessionDep,
     settings: SettingsDep,
 ) -> EmbedLink:
@@ -78,7 +78,11 @@ def create_embed(
 
 
 @api.get("/embed/secret", response_model=EmbedSecret, summary="The tenant's embed secret")
-def get_embed_secret(caller: Admin, session: SessionDep, settings: SettingsDep) -> EmbedSecret:
+def get_embed_secret(
+    caller: Annotated[Principal, Allowed("tenant.admin")],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> EmbedSecret:
     return EmbedSecret(secret=embed.embed_secret(_tenant(session, caller), settings))
 
 
@@ -87,7 +91,11 @@ def get_embed_secret(caller: Admin, session: SessionDep, settings: SettingsDep) 
     response_model=EmbedSecret,
     summary="A new embed secret; every token signed before stops working",
 )
-def rotate_embed_secret(caller: Admin, session: SessionDep, settings: SettingsDep) -> EmbedSecret:
+def rotate_embed_secret(
+    caller: Annotated[Principal, Allowed("tenant.admin")],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> EmbedSecret:
     secret = embed.embed_secret(_tenant(session, caller), settings, rotate=True)
     return EmbedSecret(secret=secret)
 

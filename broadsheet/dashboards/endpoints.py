@@ -13,7 +13,7 @@ from typing import Annotated
 import anyio.to_thread
 from fastapi import Path, Query, Request, Response, status
 
-from broadsheet.auth.dependencies import CurrentUser, Editor
+from broadsheet.auth.dependencies import Allowed
 from broadsheet.auth.principal import Principal
 from broadsheet.dashboards import filters, pdf
 from broadsheet.dashboards.data import DashboardData, Reading
@@ -44,7 +44,7 @@ router = api_router("/api/v1/dashboards", "dashboards")
 
 @router.get("", response_model=list[DashboardMetadata], summary="List available dashboards")
 def list_dashboards(
-    caller: CurrentUser,
+    caller: Annotated[Principal, Allowed("dashboard.read")],
     session: SessionDep,
     filters: Annotated[DashboardFilters, Query()],
     page: PageDep,
@@ -60,7 +60,9 @@ def list_dashboards(
     summary="Create a new dashboard",
 )
 def create_dashboard(
-    body: DashboardDefinitionWrite, caller: Editor, session: SessionDep
+    body: DashboardDefinitionWrite,
+    caller: Annotated[Principal, Allowed("dashboard.write")],
+    session: SessionDep,
 ) -> DashboardDefinition:
     return definition(DashboardService(session).create(caller, body))
 
@@ -74,7 +76,7 @@ def create_dashboard(
 async def get_dashboard(
     request: Request,
     dashboard_id: DashboardId,
-    caller: CurrentUser,
+    caller: Annotated[Principal, Allowed("dashboard.read")],
     session: SessionDep,
     runtime: RuntimeDep,
     executor: ExecutorDep,
@@ -114,7 +116,7 @@ async def _settled_read(
 def refresh_dashboard(
     request: Request,
     dashboard_id: DashboardId,
-    caller: Editor,
+    caller: Annotated[Principal, Allowed("dashboard.refresh")],
     session: SessionDep,
     runtime: RuntimeDep,
     executor: ExecutorDep,
@@ -143,7 +145,7 @@ def refresh_dashboard(
 def update_dashboard(
     dashboard_id: DashboardId,
     body: DashboardDefinitionWrite,
-    caller: Editor,
+    caller: Annotated[Principal, Allowed("dashboard.write")],
     session: SessionDep,
 ) -> DashboardDefinition:
     service = DashboardService(session)
@@ -151,7 +153,11 @@ def update_dashboard(
 
 
 @router.delete("/{dashboardId}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete dashboard")
-def delete_dashboard(dashboard_id: DashboardId, caller: Editor, session: SessionDep) -> Response:
+def delete_dashboard(
+    dashboard_id: DashboardId,
+    caller: Annotated[Principal, Allowed("dashboard.write")],
+    session: SessionDep,
+) -> Response:
     DashboardService(session).delete(caller.tenant_id, parse_id(dashboard_id, "dashboard"))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -168,7 +174,7 @@ def delete_dashboard(dashboard_id: DashboardId, caller: Editor, session: Session
 async def export_dashboard(
     request: Request,
     dashboard_id: DashboardId,
-    caller: CurrentUser,
+    caller: Annotated[Principal, Allowed("export.download")],
     session: SessionDep,
     runtime: RuntimeDep,
     executor: ExecutorDep,

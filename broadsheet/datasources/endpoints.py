@@ -4,7 +4,8 @@ from typing import Annotated
 
 from fastapi import Path, Response, status
 
-from broadsheet.auth.dependencies import Admin, Editor
+from broadsheet.auth.dependencies import Allowed
+from broadsheet.auth.principal import Principal
 from broadsheet.datasources.schemas import (
     ConnectionTest,
     DataSource,
@@ -22,7 +23,11 @@ router = api_router("/api/v1/datasources", "datasources")
 
 
 @router.get("", response_model=list[DataSource], summary="List data sources (admin)")
-def list_sources(caller: Admin, session: SessionDep, settings: SettingsDep) -> list[DataSource]:
+def list_sources(
+    caller: Annotated[Principal, Allowed("datasource.read")],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> list[DataSource]:
     return DataSourceService(session, settings).list_sources(caller.tenant_id)
 
 
@@ -30,7 +35,10 @@ def list_sources(caller: Admin, session: SessionDep, settings: SettingsDep) -> l
     "", status_code=status.HTTP_201_CREATED, response_model=DataSource, summary="Add a data source"
 )
 def create_source(
-    body: DataSourceWrite, caller: Admin, session: SessionDep, settings: SettingsDep
+    body: DataSourceWrite,
+    caller: Annotated[Principal, Allowed("datasource.write")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> DataSource:
     service = DataSourceService(session, settings)
     return service.to_schema(service.create(caller, body))
@@ -38,7 +46,10 @@ def create_source(
 
 @router.get("/{sourceId}", response_model=DataSource, summary="Get a data source")
 def get_source(
-    source_id: SourceId, caller: Admin, session: SessionDep, settings: SettingsDep
+    source_id: SourceId,
+    caller: Annotated[Principal, Allowed("datasource.read")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> DataSource:
     service = DataSourceService(session, settings)
     return service.to_schema(service.get(caller.tenant_id, parse_id(source_id, "data source")))
@@ -48,7 +59,7 @@ def get_source(
 def update_source(
     source_id: SourceId,
     body: DataSourceWrite,
-    caller: Admin,
+    caller: Annotated[Principal, Allowed("datasource.write")],
     session: SessionDep,
     settings: SettingsDep,
 ) -> DataSource:
@@ -60,7 +71,10 @@ def update_source(
     "/{sourceId}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete an unused data source"
 )
 def delete_source(
-    source_id: SourceId, caller: Admin, session: SessionDep, settings: SettingsDep
+    source_id: SourceId,
+    caller: Annotated[Principal, Allowed("datasource.write")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     DataSourceService(session, settings).delete(
         caller.tenant_id, parse_id(source_id, "data source")
@@ -70,7 +84,10 @@ def delete_source(
 
 @router.post("/{sourceId}/test", response_model=ConnectionTest, summary="Check the connection")
 def test_source(
-    source_id: SourceId, caller: Admin, session: SessionDep, settings: SettingsDep
+    source_id: SourceId,
+    caller: Annotated[Principal, Allowed("datasource.write")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> ConnectionTest:
     return DataSourceService(session, settings).test(
         caller.tenant_id, parse_id(source_id, "data source")
@@ -83,7 +100,10 @@ def test_source(
     summary="The source's tables and columns (editors: for writing queries)",
 )
 def source_schema(
-    source_id: SourceId, caller: Editor, session: SessionDep, settings: SettingsDep
+    source_id: SourceId,
+    caller: Annotated[Principal, Allowed("datasource.schema")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> SourceSchema:
     return DataSourceService(session, settings).describe(
         caller.tenant_id, parse_id(source_id, "data source")

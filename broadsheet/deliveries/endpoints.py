@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from broadsheet import models
 from broadsheet.audit import log as audit
+from broadsheet.audit.context import Actor
 from broadsheet.deliveries import links, parcels
 from broadsheet.dependencies import RuntimeDep, SessionDep
 from broadsheet.errors import NotFound
@@ -24,6 +25,7 @@ from broadsheet.storage import Storage
 router = api_router("/api/v1", "delivery links")
 Token = Annotated[str, Path(max_length=2000, description="The token from the link.")]
 GONE = "this report is no longer available"
+UNSUBSCRIBE_LINK = Actor("system", "unsubscribe-link")
 
 
 @router.get(
@@ -33,7 +35,7 @@ GONE = "this report is no longer available"
     responses={403: {"description": "Not a link Broadsheet made"}, 410: {"description": "Expired"}},
 )
 def download_artifact(token: Token, session: SessionDep, runtime: RuntimeDep) -> FileResponse:
-    grant = links.open_artifact_token(runtime.settings.resolved_secret_key, token)
+    grant = links.open_artifact_token(runtime.settings.resolved_secret_keys, token)
     execution = owned(session, models.ReportExecution, grant.tenant_id, grant.execution_id)
     if execution is None:
         raise NotFound(GONE)
@@ -49,6 +51,9 @@ def artifact_download(
         found = parcels.stored(session, storage, execution)
     except parcels.ArtifactMissing as missing:
         raise NotFound(f"{unavailable}: {missing}") from None
+    # By the request's caller; a signed link's holder is nobody known (``system``).
+    audit.record(session, execution.tenant_id, "export.downloaded", "execution", execution.id,
+                 mediaType=found.artifact.media_type)  # fmt: skip
     return FileResponse(
         found.artifact.path,
         media_type=found.artifact.media_type,
@@ -59,7 +64,7 @@ def artifact_download(
 @router.get("/unsubscribe/{token}", summary="Confirm unsubscribing", response_class=HTMLResponse)
 def unsubscribe_page(token: Token, runtime: RuntimeDep) -> HTMLResponse:
     """A page with a button: a GET changes nothing, because mail scanners follow links."""
-    _, address = links.open_unsubscribe_token(runtime.settings.resolved_secret_key, token)
+    _, address = links.open_unsubscribe_token(runtime.settings.resolved_secret_keys, token)
     return HTMLResponse(
         _page(
             "Unsubscribe",
@@ -72,7 +77,7 @@ def unsubscribe_page(token: Token, runtime: RuntimeDep) -> HTMLResponse:
 
 @router.post("/unsubscribe/{token}", summary="Unsubscribe (one click)", response_class=HTMLResponse)
 def unsubscribe(token: Token, session: SessionDep, runtime: RuntimeDep) -> HTMLResponse:
-    tenant_id, address = links.open_unsubscribe_token(runtime.settings.resolved_secret_key, token)
+    tenant_id, address = links.open_unsubscribe_token(runtime.settings.resolved_secret_keys, token)
     if session.get(models.Tenant, tenant_id) is not None:
         # Insert-or-nothing: two clicks at once (or a mail client and its user) are one.
         added = bulk.insert_rows(
@@ -85,7 +90,7 @@ def unsubscribe(token: Token, session: SessionDep, runtime: RuntimeDep) -> HTMLR
         )
         if added:
             audit.record(session, tenant_id, "email.unsubscribed", "email", None,
-                         actor="unsubscribe-link", address=address)  # fmt: skip
+                         actor=UNSUBSCRIBE_LINK, address=address)  # fmt: skip
     return HTMLResponse(
         _page("Unsubscribed", f"<b>{escape(address)}</b> gets no more scheduled reports.")
     )

@@ -5,7 +5,9 @@ from typing import Annotated
 from fastapi import Path, Query
 from fastapi.responses import FileResponse
 
-from broadsheet.auth.dependencies import CurrentUser
+from broadsheet.audit import log as audit
+from broadsheet.auth.dependencies import Allowed
+from broadsheet.auth.principal import Principal
 from broadsheet.dependencies import RuntimeDep, SessionDep
 from broadsheet.exports.base import MAX_PDF_MAX_ROWS
 from broadsheet.exports.formats import ExportFormat
@@ -32,7 +34,7 @@ router = api_router("/api/v1/reports", "exports")
 )
 def export_result(
     result_id: ResultId,
-    caller: CurrentUser,
+    caller: Annotated[Principal, Allowed("export.download")],
     session: SessionDep,
     runtime: RuntimeDep,
     format: Annotated[ExportFormat, Query(description="The file's format.")],
@@ -42,13 +44,15 @@ def export_result(
         Query(alias="pdfMaxRows", ge=1, le=MAX_PDF_MAX_ROWS, description="PDF: table rows."),
     ] = None,
 ) -> FileResponse:
+    result = parse_id(result_id, "result")
     made = ExportService(session, runtime.storage).export(
         caller.tenant_id,
-        parse_id(result_id, "result"),
+        result,
         format,
         bom=bom,
         pdf_max_rows=pdf_max_rows,
     )
+    audit.record(session, caller.tenant_id, "export.downloaded", "result", result, format=format)
     return FileResponse(
         made.path,
         media_type=made.media_type,

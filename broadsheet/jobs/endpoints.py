@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import BackgroundTasks, Body, Depends, Path, Request, status
 
-from broadsheet.auth.dependencies import CurrentUser
+from broadsheet.auth.dependencies import Allowed
+from broadsheet.auth.principal import Principal
 from broadsheet.dependencies import SessionDep, SettingsDep
 from broadsheet.jobs.executors import Executor
 from broadsheet.jobs.schemas import ReportGenerationJob
@@ -59,7 +60,7 @@ router = api_router("/api/v1/reports", "jobs")
 )
 def generate(
     report_id: ReportId,
-    caller: CurrentUser,
+    caller: Annotated[Principal, Allowed("report.run")],
     session: SessionDep,
     settings: SettingsDep,
     dispatcher: DispatcherDep,
@@ -81,14 +82,20 @@ def generate(
 
 @router.get("/jobs/{jobId}", response_model=ReportGenerationJob, summary="Get job status")
 def get_job(
-    job_id: JobId, caller: CurrentUser, session: SessionDep, settings: SettingsDep
+    job_id: JobId,
+    caller: Annotated[Principal, Allowed("report.read")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> ReportGenerationJob:
     return to_schema(JobService(session, settings).get(caller.tenant_id, parse_id(job_id, "job")))
 
 
 @router.post("/jobs/{jobId}/cancel", response_model=ReportGenerationJob, summary="Cancel a job")
 def cancel_job(
-    job_id: JobId, caller: CurrentUser, session: SessionDep, settings: SettingsDep
+    job_id: JobId,
+    caller: Annotated[Principal, Allowed("job.cancel")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> ReportGenerationJob:
     return to_schema(JobService(session, settings).cancel(caller, parse_id(job_id, "job")))
 
@@ -96,7 +103,7 @@ def cancel_job(
 @router.get("/{reportId}/jobs", response_model=list[ReportGenerationJob], summary="A report's jobs")
 def list_jobs(
     report_id: ReportId,
-    caller: CurrentUser,
+    caller: Annotated[Principal, Allowed("report.read")],
     session: SessionDep,
     settings: SettingsDep,
     page: PageDep,

@@ -1,9 +1,10 @@
 """Every table, imported here so ``Base.metadata`` knows them all (Alembic reads it)."""
 
-from broadsheet.models.audit import AuditEvent
+from broadsheet.models.audit import AuditChain, AuditEvent
 from broadsheet.models.base import Base
 from broadsheet.models.dashboards import Dashboard
 from broadsheet.models.datasources import DataSource
+from broadsheet.models.events import Event, EventDelivery, EventSubscription
 from broadsheet.models.jobs import JobStatus, JobTrigger, ReportJob, ReportResult
 from broadsheet.models.reports import ReportDefinition
 from broadsheet.models.schedules import (
@@ -23,12 +24,16 @@ from broadsheet.models.views import (
 
 __all__ = [
     "ApiKey",
+    "AuditChain",
     "AuditEvent",
     "Base",
     "Dashboard",
     "DashboardView",
     "DataSource",
     "EmailUnsubscribe",
+    "Event",
+    "EventDelivery",
+    "EventSubscription",
     "JobStatus",
     "JobTrigger",
     "RecentReportView",

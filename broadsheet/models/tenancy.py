@@ -72,5 +72,15 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None]
     # When a request last came with it, to the minute (``auth.service.LAST_USED_PRECISION``).
     last_used_at: Mapped[datetime | None]
+    # What the key may do besides its user's role allowing it (``broadsheet.auth.permissions``):
+    # a JSON list of "read", "run", "write", "admin".
+    scopes: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # Refused (401) from this instant on; None: never expires.
+    expires_at: Mapped[datetime | None]
+    # Rotation: the key that replaced this one, which keeps working until ``grace_until``.
+    replaced_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL")
+    )
+    grace_until: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(lazy="joined")

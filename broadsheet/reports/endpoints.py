@@ -4,7 +4,8 @@ from typing import Annotated
 
 from fastapi import Path, Query, Response, status
 
-from broadsheet.auth.dependencies import CurrentUser, Editor
+from broadsheet.auth.dependencies import Allowed
+from broadsheet.auth.principal import Principal
 from broadsheet.dependencies import SessionDep, SettingsDep
 from broadsheet.kit.ids import parse_id
 from broadsheet.kit.pagination import PageDep
@@ -24,7 +25,7 @@ router = api_router("/api/v1/reports", "reports")
 
 @router.get("", response_model=list[ReportMetadata], summary="List available reports")
 def list_reports(
-    caller: CurrentUser,
+    caller: Annotated[Principal, Allowed("report.read")],
     session: SessionDep,
     settings: SettingsDep,
     filters: Annotated[ReportFilters, Query()],
@@ -41,7 +42,10 @@ def list_reports(
     summary="Create a new report definition",
 )
 def create_report(
-    body: ReportDefinitionWrite, caller: Editor, session: SessionDep, settings: SettingsDep
+    body: ReportDefinitionWrite,
+    caller: Annotated[Principal, Allowed("report.write")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> ReportMetadata:
     service = ReportService(session, settings)
     return service.metadata(service.create(caller, body).id)
@@ -49,7 +53,10 @@ def create_report(
 
 @router.get("/{reportId}", response_model=ReportDefinition, summary="Get report definition")
 def get_report(
-    report_id: ReportId, caller: CurrentUser, session: SessionDep, settings: SettingsDep
+    report_id: ReportId,
+    caller: Annotated[Principal, Allowed("report.read")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> ReportDefinition:
     row = ReportService(session, settings).get(caller.tenant_id, parse_id(report_id, "report"))
     return definition(row)
@@ -59,7 +66,7 @@ def get_report(
 def update_report(
     report_id: ReportId,
     body: ReportDefinitionWrite,
-    caller: Editor,
+    caller: Annotated[Principal, Allowed("report.write")],
     session: SessionDep,
     settings: SettingsDep,
 ) -> ReportDefinition:
@@ -71,7 +78,10 @@ def update_report(
     "/{reportId}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete report definition"
 )
 def delete_report(
-    report_id: ReportId, caller: Editor, session: SessionDep, settings: SettingsDep
+    report_id: ReportId,
+    caller: Annotated[Principal, Allowed("report.write")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     ReportService(session, settings).delete(caller.tenant_id, parse_id(report_id, "report"))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

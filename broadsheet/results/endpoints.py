@@ -4,7 +4,8 @@ from typing import Annotated
 
 from fastapi import Path, Query, Response
 
-from broadsheet.auth.dependencies import CurrentUser
+from broadsheet.auth.dependencies import Allowed
+from broadsheet.auth.principal import Principal
 from broadsheet.datasources.schemas import MAX_ROW_LIMIT
 from broadsheet.dependencies import RuntimeDep, SessionDep, SettingsDep
 from broadsheet.errors import NotFound
@@ -27,7 +28,7 @@ router = api_router("/api/v1/reports", "results")
 @router.get("/results/{resultId}", response_model=ReportResult, summary="Get generated result")
 def get_result(
     result_id: ResultId,
-    caller: CurrentUser,
+    caller: Annotated[Principal, Allowed("report.read")],
     session: SessionDep,
     runtime: RuntimeDep,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page of rows.")] = 1,
@@ -50,7 +51,7 @@ def get_result(
 def get_chart(
     result_id: ResultId,
     viz_file: Annotated[str, Path(alias="vizFile", description="`<vizId>.svg` or `.png`")],
-    caller: CurrentUser,
+    caller: Annotated[Principal, Allowed("report.read")],
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:
@@ -66,7 +67,7 @@ def get_chart(
 @router.get("/{reportId}/results", response_model=list[ResultSummary], summary="A report's results")
 def list_results(
     report_id: ReportId,
-    caller: CurrentUser,
+    caller: Annotated[Principal, Allowed("report.read")],
     session: SessionDep,
     settings: SettingsDep,
     runtime: RuntimeDep,

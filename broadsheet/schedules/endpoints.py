@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from broadsheet import models
-from broadsheet.auth.dependencies import CurrentUser, Editor
+from broadsheet.auth.dependencies import Allowed
+from broadsheet.auth.permissions import permits
 from broadsheet.auth.principal import Principal
 from broadsheet.deliveries.endpoints import artifact_download
 from broadsheet.dependencies import RuntimeDep, SessionDep, SettingsDep
@@ -18,7 +19,6 @@ from broadsheet.kit.ids import parse_id
 from broadsheet.kit.pagination import PageDep
 from broadsheet.kit.tenancy import owned
 from broadsheet.kit.time import utc_now
-from broadsheet.models import Role
 from broadsheet.routing import api_router
 from broadsheet.schedules import cron, views
 from broadsheet.schedules.schemas import Execution, Preview, ReportSchedule, ReportScheduleWrite
@@ -44,14 +44,17 @@ def _execution(session: Session, caller: Principal, execution_id: str) -> models
 
 
 def _reveal(caller: Principal) -> bool:
-    """Editors and admins see recipients' URLs whole (they may change them); viewers do not:
-    a Slack or Teams webhook URL is itself a credential."""
-    return caller.role.allows(Role.editor)
+    """Who may change schedules sees recipients' URLs whole; others do not: a Slack or Teams
+    webhook URL is itself a credential."""
+    return permits(caller, "schedule.write")
 
 
 @router.get("", response_model=list[ReportSchedule], summary="List report schedules")
 def list_schedules(
-    caller: CurrentUser, session: SessionDep, settings: SettingsDep, page: PageDep
+    caller: Annotated[Principal, Allowed("schedule.read")],
+    session: SessionDep,
+    settings: SettingsDep,
+    page: PageDep,
 ) -> list[ReportSchedule]:
     service = ScheduleService(session, settings)
     rows, total = service.list_schedules(caller.tenant_id, page)
@@ -65,7 +68,10 @@ def list_schedules(
     summary="Create a new report schedule",
 )
 def create_schedule(
-    body: ReportScheduleWrite, caller: Editor, session: SessionDep, settings: SettingsDep
+    body: ReportScheduleWrite,
+    caller: Annotated[Principal, Allowed("schedule.write")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> ReportSchedule:
     service = ScheduleService(session, settings)
     return _out(service, service.create(caller, body), caller)
@@ -73,7 +79,7 @@ def create_schedule(
 
 @router.get("/preview", response_model=Preview, summary="Next fire times, without saving")
 def preview(
-    caller: CurrentUser,
+    caller: Annotated[Principal, Allowed("schedule.read")],
     schedule: Annotated[str, Query(max_length=100, description="Cron expression.")],
     timezone: Annotated[str, Query(max_length=64)] = "UTC",
     count: Annotated[int, Query(ge=1, le=MAX_PREVIEW)] = 5,
@@ -96,7 +102,10 @@ def preview(
 
 @router.get("/{scheduleId}", response_model=ReportSchedule, summary="Get schedule details")
 def get_schedule(
-    schedule_id: ScheduleId, caller: CurrentUser, session: SessionDep, settings: SettingsDep
+    schedule_id: ScheduleId,
+    caller: Annotated[Principal, Allowed("schedule.read")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> ReportSchedule:
     service = ScheduleService(session, settings)
     row = service.get(caller.tenant_id, parse_id(schedule_id, "schedule"))
@@ -107,7 +116,7 @@ def get_schedule(
 def update_schedule(
     schedule_id: ScheduleId,
     body: ReportScheduleWrite,
-    caller: Editor,
+    caller: Annotated[Principal, Allowed("schedule.write")],
     session: SessionDep,
     settings: SettingsDep,
 ) -> ReportSchedule:
@@ -117,7 +126,10 @@ def update_schedule(
 
 @router.delete("/{scheduleId}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete schedule")
 def delete_schedule(
-    schedule_id: ScheduleId, caller: Editor, session: SessionDep, settings: SettingsDep
+    schedule_id: ScheduleId,
+    caller: Annotated[Principal, Allowed("schedule.write")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     ScheduleService(session, settings).delete(caller.tenant_id, parse_id(schedule_id, "schedule"))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -125,7 +137,10 @@ def delete_schedule(
 
 @router.post("/{scheduleId}/pause", response_model=ReportSchedule, summary="Pause a schedule")
 def pause(
-    schedule_id: ScheduleId, caller: Editor, session: SessionDep, settings: SettingsDep
+    schedule_id: ScheduleId,
+    caller: Annotated[Principal, Allowed("schedule.write")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> ReportSchedule:
     service = ScheduleService(session, settings)
     row = service.set_enabled(caller.tenant_id, parse_id(schedule_id, "schedule"), False)
@@ -134,7 +149,10 @@ def pause(
 
 @router.post("/{scheduleId}/resume", response_model=ReportSchedule, summary="Resume a schedule")
 def resume(
-    schedule_id: ScheduleId, caller: Editor, session: SessionDep, settings: SettingsDep
+    schedule_id: ScheduleId,
+    caller: Annotated[Principal, Allowed("schedule.write")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> ReportSchedule:
     service = ScheduleService(session, settings)
     row = service.set_enabled(caller.tenant_id, parse_id(schedule_id, "schedule"), True)
@@ -149,7 +167,7 @@ def resume(
 )
 def run_now(
     schedule_id: ScheduleId,
-    caller: Editor,
+    caller: Annotated[Principal, Allowed("schedule.run_now")],
     session: SessionDep,
     settings: SettingsDep,
     runtime: RuntimeDep,
@@ -166,7 +184,7 @@ def run_now(
 @router.get("/{scheduleId}/executions", response_model=list[Execution], summary="Execution history")
 def list_executions(
     schedule_id: ScheduleId,
-    caller: CurrentUser,
+    caller: Annotated[Principal, Allowed("schedule.read")],
     session: SessionDep,
     settings: SettingsDep,
     page: PageDep,
@@ -186,7 +204,7 @@ def list_executions(
 @executions_router.get("/{executionId}", response_model=Execution, summary="An execution")
 def get_execution(
     execution_id: Annotated[str, Path(alias="executionId")],
-    caller: CurrentUser,
+    caller: Annotated[Principal, Allowed("schedule.read")],
     session: SessionDep,
 ) -> Execution:
     row = _execution(session, caller, execution_id)
@@ -201,7 +219,7 @@ def get_execution(
 )
 def download_artifact(
     execution_id: Annotated[str, Path(alias="executionId")],
-    caller: CurrentUser,
+    caller: Annotated[Principal, Allowed("export.download")],
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> FileResponse:

@@ -2,7 +2,7 @@
 
 router.py        every page router, and /static          (app.py includes it)
 routing.py       page_router(): CSRF checked first, security headers on every answer
-dependencies.py  WebUser, WebEditor, WebAdmin, MaybeWebUser: the API's Principal
+dependencies.py  WebAllowed(action) (the permission table), MaybeWebUser: the API's Principal
 rendering.py     render(), fragment(), see_other(); the context every template gets
 forms.py         Form (the posted fields), FormState (values + errors for a template)
 errors.py        errors as pages (problem+json stays the API's)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
@@ -50,7 +50,7 @@ from broadsheet.web.builder_draft import (
     ParameterDraft,
 )
 from broadsheet.web.builder_input import from_definition, from_form
-from broadsheet.web.dependencies import WebEditor
+from broadsheet.web.dependencies import WebAllowed
 from broadsheet.web.forms import Form, FormState
 from broadsheet.web.rendering import render, see_other
 from broadsheet.web.routing import page_router
@@ -61,7 +61,10 @@ PAGE = "builder/edit.html.j2"
 
 @router.get("/reports/new")
 def new_report(
-    request: Request, caller: WebEditor, session: SessionDep, settings: SettingsDep
+    request: Request,
+    caller: Annotated[Principal, WebAllowed("report.write")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     builder = _Builder(request, caller, session, settings, None)
     draft = Draft()
@@ -72,14 +75,22 @@ def new_report(
 
 @router.post("/reports/new")
 def new_report_posted(
-    request: Request, caller: WebEditor, form: Form, session: SessionDep, settings: SettingsDep
+    request: Request,
+    caller: Annotated[Principal, WebAllowed("report.write")],
+    form: Form,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     return _Builder(request, caller, session, settings, None).posted(form)
 
 
 @router.get("/reports/{report_id}/edit")
 def edit_report(
-    request: Request, report_id: str, caller: WebEditor, session: SessionDep, settings: SettingsDep
+    request: Request,
+    report_id: str,
+    caller: Annotated[Principal, WebAllowed("report.write")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     stored = ReportService(session, settings).get(caller.tenant_id, parse_id(report_id, "report"))
     builder = _Builder(request, caller, session, settings, stored)
@@ -92,7 +103,7 @@ def edit_report(
 def edit_report_posted(
     request: Request,
     report_id: str,
-    caller: WebEditor,
+    caller: Annotated[Principal, WebAllowed("report.write")],
     form: Form,
     session: SessionDep,
     settings: SettingsDep,
@@ -103,7 +114,10 @@ def edit_report_posted(
 
 @router.get("/datasources/{source_id}/schema.json")
 def source_schema(
-    source_id: str, caller: WebEditor, session: SessionDep, settings: SettingsDep
+    source_id: str,
+    caller: Annotated[Principal, WebAllowed("datasource.schema")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     """The source's tables and columns for the SQL editor's completion: the API's
     ``GET /api/v1/datasources/{id}/schema`` for a signed-in editor."""

@@ -57,7 +57,8 @@ def new_pre_session(request: Request) -> str | None:
 async def verify(request: Request, *, pre_session: bool) -> None:
     """Refuse (403) an unsafe request whose token is missing or not this browser's."""
     sent = request.headers.get(HEADER) or (await read_form(request)).get(FIELD)
-    secret = cookies.settings_of(request).resolved_secret_key
+    # Every key, newest first: a page served before a key rotation still posts its form.
+    keys = cookies.settings_of(request).resolved_secret_keys
     bindings = [request.cookies.get(cookies.SESSION)]
     if pre_session:
         bindings.append(request.cookies.get(cookies.PRE_SESSION))
@@ -66,6 +67,7 @@ async def verify(request: Request, *, pre_session: bool) -> None:
         hmac.compare_digest(sent.encode(), token(secret, binding).encode())
         for binding in bindings
         if binding
+        for secret in keys
     ):
         return
     raise Forbidden(

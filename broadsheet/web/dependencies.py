@@ -1,10 +1,10 @@
 """Who is looking at a page, from the session cookie: the same ``Principal`` the API's key
 gives, so pages call services exactly as endpoints do.
 
-WebUser    signed in                 (else 303 to /login?next=<this page>)
-WebEditor  signed in, editor or admin (else a 403 page)
-WebAdmin   signed in, admin           (else a 403 page)
-MaybeWebUser  the principal, or None
+Annotated[Principal, WebAllowed(action)]  signed in (else 303 to /login?next=<this page>)
+    and the permission table lets the user's role do ``action`` (else a 403 page); a session
+    has every scope, so only the role counts
+MaybeWebUser  the principal, or None (the sign-in pages only)
 
 After sign-in the browser returns to ``next``: the page asked for, or — for a form posted
 after the session ended — the page the form was on. ``next`` is only ever a path on this
@@ -13,18 +13,19 @@ site (:func:`local_path`), never another host.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import Depends, Request
 
-from broadsheet.auth import web_sessions
+from broadsheet import logs
+from broadsheet.audit import context as audit_context
+from broadsheet.auth import permissions, web_sessions
+from broadsheet.auth.permissions import Action
 from broadsheet.auth.principal import Principal
 from broadsheet.dependencies import SessionDep, SettingsDep
 from broadsheet.errors import BroadsheetError, Forbidden
 from broadsheet.kit.time import utc_now
-from broadsheet.models import Role
 from broadsheet.web import cookies, csrf
 
 LOGIN = "/login"
@@ -80,6 +81,9 @@ def maybe_web_user(
     token = request.cookies.get(cookies.SESSION)
     principal = web_sessions.find(session, token, settings, utc_now()) if token else None
     setattr(request.state, _STATE_PRINCIPAL, principal)
+    if principal is not None:
+        logs.tag(tenant_id=principal.tenant_id)  # the request's later log lines name it
+        audit_context.act_as_principal(principal)  # and its audit entries, the person
     return principal
 
 
@@ -111,16 +115,23 @@ def _same_site_path(request: Request, url: str | None) -> str | None:
     return local_path(parts.path + (f"?{parts.query}" if parts.query else ""))
 
 
-def require(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
-    async def check(principal: Annotated[Principal, Depends(web_user)]) -> Principal:
-        if not principal.role.allows(role):
-            raise Forbidden(f"this needs the {role} role; you are signed in as {principal.role}")
+class PagePermission:
+    """The check for one action on a page (``Permission``'s twin for session users)."""
+
+    def __init__(self, action: Action | str) -> None:
+        self.action = Action(action)
+        permissions.rule(self.action)  # an action missing from the table fails at import
+
+    async def __call__(self, principal: Annotated[Principal, Depends(web_user)]) -> Principal:
+        why = permissions.refusal(principal, self.action)
+        if why:
+            raise Forbidden(why)
         return principal
 
-    return check
+
+def WebAllowed(action: Action | str) -> Any:
+    """``caller: Annotated[Principal, WebAllowed("report.write")]``."""
+    return Depends(PagePermission(action))
 
 
 MaybeWebUser = Annotated[Principal | None, Depends(maybe_web_user)]
-WebUser = Annotated[Principal, Depends(web_user)]
-WebEditor = Annotated[Principal, Depends(require(Role.editor))]
-WebAdmin = Annotated[Principal, Depends(require(Role.admin))]

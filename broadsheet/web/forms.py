@@ -4,7 +4,12 @@ A page handler reads the form (``form: Form``), parses it into the same input mo
 uses, calls the same service, and on a ``ValidationFailed`` renders the form again::
 
     @router.post("/reports/new")
-    def create(request: Request, caller: WebEditor, form: Form, session: SessionDep) -> Response:
+    def create(
+        request: Request,
+        caller: Annotated[Principal, WebAllowed("report.write")],
+        form: Form,
+        session: SessionDep,
+    ) -> Response:
         try:
             report = ReportService(session).create(caller, ReportCreate.model_validate(...))
         except ValidationFailed as error:

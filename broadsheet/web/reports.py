@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Request, Response
 
+from broadsheet.auth.permissions import permits
+from broadsheet.auth.principal import Principal
 from broadsheet.dependencies import RuntimeDep, SessionDep, SettingsDep
 from broadsheet.kit.pagination import Page
-from broadsheet.models import Role
 from broadsheet.reports.schemas import MAIN_DATASET, ReportFilters, ReportMetadata
 from broadsheet.reports.service import ReportService, definition
 from broadsheet.results.service import ResultService
 from broadsheet.web import report_facts
-from broadsheet.web.dependencies import WebUser
+from broadsheet.web.dependencies import WebAllowed
 from broadsheet.web.forms import FormState
 from broadsheet.web.moments import Moment, maybe_moment, moment
 from broadsheet.web.paging import Pager, link, page_number
@@ -48,7 +49,7 @@ class ReportRow:
 @router.get("/reports")
 def report_list(
     request: Request,
-    caller: WebUser,
+    caller: Annotated[Principal, WebAllowed("report.read")],
     session: SessionDep,
     settings: SettingsDep,
     q: str | None = None,
@@ -85,7 +86,7 @@ def report_list(
             "categories": [(c, c) for c in known],
             "page_link": lambda number: link("/reports", {**query, "page": number}),
             "tag_link": lambda name: link("/reports", {"tag": name}),
-            "can_edit": caller.role.allows(Role.editor),
+            "can_edit": permits(caller, "report.write"),
         },
     )
 
@@ -94,7 +95,7 @@ def report_list(
 def report_page(
     request: Request,
     report_id: uuid.UUID,
-    caller: WebUser,
+    caller: Annotated[Principal, WebAllowed("report.read")],
     session: SessionDep,
     settings: SettingsDep,
     runtime: RuntimeDep,
@@ -121,7 +122,7 @@ def report_page(
                 for r in results
             ],
             "result_total": total,
-            "can_edit": caller.role.allows(Role.editor),
+            "can_edit": permits(caller, "report.write"),
         },
     )
 

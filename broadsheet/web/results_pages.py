@@ -17,11 +17,12 @@ Another tenant's result, and an expired one, is the 404 page.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
+from broadsheet.auth.principal import Principal
 from broadsheet.dependencies import RuntimeDep, SessionDep, SettingsDep
 from broadsheet.errors import NotFound
 from broadsheet.exports.service import ExportService
@@ -31,7 +32,7 @@ from broadsheet.reports.service import ReportService
 from broadsheet.results import sorting
 from broadsheet.results.service import IMAGE_TYPES, ResultService
 from broadsheet.web import result_view
-from broadsheet.web.dependencies import WebUser
+from broadsheet.web.dependencies import WebAllowed
 from broadsheet.web.moments import moment
 from broadsheet.web.paging import Pager, link, page_number
 from broadsheet.web.rendering import fragment, render
@@ -57,7 +58,7 @@ CHART_CACHE = "private, max-age=3600"
 def result_page(
     request: Request,
     result_id: uuid.UUID,
-    caller: WebUser,
+    caller: Annotated[Principal, WebAllowed("report.read")],
     session: SessionDep,
     settings: SettingsDep,
     runtime: RuntimeDep,
@@ -152,7 +153,7 @@ def result_page(
 def chart_file(
     result_id: uuid.UUID,
     viz_file: str,
-    caller: WebUser,
+    caller: Annotated[Principal, WebAllowed("report.read")],
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:
@@ -176,7 +177,7 @@ def chart_file(
 def download(
     result_id: uuid.UUID,
     fmt: str,
-    caller: WebUser,
+    caller: Annotated[Principal, WebAllowed("export.download")],
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:

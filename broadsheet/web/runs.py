@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import Request, Response
 from sqlalchemy.orm import Session
 
+from broadsheet.auth.permissions import permits
 from broadsheet.auth.principal import Principal
 from broadsheet.config import Settings
 from broadsheet.dependencies import SessionDep, SettingsDep
@@ -32,10 +34,10 @@ from broadsheet.jobs.endpoints import DispatcherDep
 from broadsheet.jobs.service import FINISHED, JobService
 from broadsheet.kit.ids import parse_id
 from broadsheet.kit.time import utc_now
-from broadsheet.models import JobStatus, ReportDefinition, ReportJob, Role
+from broadsheet.models import JobStatus, ReportDefinition, ReportJob
 from broadsheet.reports.service import ReportService
 from broadsheet.web import run_form
-from broadsheet.web.dependencies import WebUser
+from broadsheet.web.dependencies import WebAllowed
 from broadsheet.web.forms import Form, FormState
 from broadsheet.web.moments import maybe_moment
 from broadsheet.web.paging import link
@@ -60,7 +62,7 @@ MEANINGS = {
 def run_page(
     request: Request,
     report_id: uuid.UUID,
-    caller: WebUser,
+    caller: Annotated[Principal, WebAllowed("report.run")],
     session: SessionDep,
     settings: SettingsDep,
     job: str | None = None,
@@ -88,7 +90,7 @@ def run_page(
 def run_report(
     request: Request,
     report_id: uuid.UUID,
-    caller: WebUser,
+    caller: Annotated[Principal, WebAllowed("report.run")],
     form: Form,
     session: SessionDep,
     settings: SettingsDep,
@@ -110,7 +112,7 @@ def run_report(
 @router.post("/reports/{report_id:uuid}/run/cancel")
 def cancel_run(
     report_id: uuid.UUID,
-    caller: WebUser,
+    caller: Annotated[Principal, WebAllowed("job.cancel")],
     form: Form,
     session: SessionDep,
     settings: SettingsDep,
@@ -159,7 +161,7 @@ def _form(
 def _status(report: ReportDefinition, run: ReportJob, caller: Principal) -> dict[str, object]:
     finished = run.status in FINISHED
     labels = {str(p["name"]): str(p.get("label") or p["name"]) for p in report.parameters or []}
-    may_cancel = run.created_by == caller.user_id or caller.role.allows(Role.editor)
+    may_cancel = run.created_by == caller.user_id or permits(caller, "job.cancel_any")
     return {
         "report": report,
         "job": run,

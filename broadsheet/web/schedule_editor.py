@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Request, Response
 from sqlalchemy.orm import Session
@@ -23,13 +23,13 @@ from broadsheet import models
 from broadsheet.auth.principal import Principal
 from broadsheet.config import Settings
 from broadsheet.dependencies import SessionDep, SettingsDep
-from broadsheet.errors import ValidationFailed
+from broadsheet.errors import Conflict, ValidationFailed
 from broadsheet.exports.formats import EXPORT_FORMATS
 from broadsheet.kit.time import utc_now
 from broadsheet.schedules.schemas import ReportSchedule, ReportScheduleWrite
 from broadsheet.schedules.service import ScheduleService
 from broadsheet.web import schedule_form, schedule_preview, schedule_targets, schedule_text
-from broadsheet.web.dependencies import WebEditor, WebUser
+from broadsheet.web.dependencies import WebAllowed
 from broadsheet.web.forms import Form, FormState
 from broadsheet.web.rendering import fragment, render, see_other
 from broadsheet.web.routing import page_router
@@ -41,7 +41,7 @@ FORM = "schedules/form.html.j2"
 @router.get("/schedules/new")
 def new_schedule(
     request: Request,
-    caller: WebEditor,
+    caller: Annotated[Principal, WebAllowed("schedule.write")],
     session: SessionDep,
     settings: SettingsDep,
     target: str | None = None,
@@ -52,7 +52,11 @@ def new_schedule(
 
 @router.post("/schedules/new")
 def create_schedule(
-    request: Request, caller: WebEditor, form: Form, session: SessionDep, settings: SettingsDep
+    request: Request,
+    caller: Annotated[Principal, WebAllowed("schedule.write")],
+    form: Form,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     values = schedule_form.typed(form)
     action = str(form.get("action") or "save")
@@ -61,16 +65,25 @@ def create_schedule(
     service = ScheduleService(session, settings)
     try:
         row = save(session, settings, caller, values, lambda body: service.create(caller, body))
-    except ValidationFailed as error:
+    except (ValidationFailed, Conflict) as error:  # Conflict: the tenant's schedule cap
         return form_page(
-            request, session, settings, caller, FormState.failed(values, error), status_code=422
+            request,
+            session,
+            settings,
+            caller,
+            FormState.failed(values, error),
+            status_code=error.status,
         )
     return see_other(f"/schedules/{row.id}?done=created")
 
 
 @router.post("/schedules/preview")
 def preview_fragment(
-    request: Request, caller: WebUser, form: Form, session: SessionDep, settings: SettingsDep
+    request: Request,
+    caller: Annotated[Principal, WebAllowed("schedule.read")],
+    form: Form,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     """The preview of the form as typed (htmx swaps it in as the user types)."""
     values = schedule_form.typed(form)
@@ -81,7 +94,11 @@ def preview_fragment(
 
 @router.post("/schedules/parameters")
 def parameters_fragment(
-    request: Request, caller: WebEditor, form: Form, session: SessionDep, settings: SettingsDep
+    request: Request,
+    caller: Annotated[Principal, WebAllowed("schedule.write")],
+    form: Form,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     """The parameter fields of the report or dashboard chosen (htmx, when it changes)."""
     values = schedule_form.typed(form)

@@ -11,20 +11,22 @@ anything is still to happen, the page asks again every few seconds (htmx; withou
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 from fastapi import Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from broadsheet import models
+from broadsheet.auth.permissions import permits
+from broadsheet.auth.principal import Principal
 from broadsheet.dependencies import SessionDep, SettingsDep
 from broadsheet.errors import NotFound
 from broadsheet.kit.ids import parse_id
-from broadsheet.models import Role
 from broadsheet.schedules import views
 from broadsheet.schedules.schemas import Delivery, Execution
 from broadsheet.schedules.service import ScheduleService
-from broadsheet.web.dependencies import WebUser
+from broadsheet.web.dependencies import WebAllowed
 from broadsheet.web.moments import Moment, maybe_moment, moment
 from broadsheet.web.paging import Pager
 from broadsheet.web.rendering import fragment, render
@@ -113,7 +115,7 @@ def execution_page(
     schedule_id: str,
     execution_id: str,
     request: Request,
-    caller: WebUser,
+    caller: Annotated[Principal, WebAllowed("schedule.read")],
     session: SessionDep,
     settings: SettingsDep,
     done: str | None = None,
@@ -124,7 +126,7 @@ def execution_page(
     row = session.get(models.ReportExecution, parse_id(execution_id, "execution"))
     if row is None or row.schedule_id != schedule.id:
         raise NotFound(f"no execution {execution_id} of this schedule")
-    run = run_of(session, row, schedule.timezone, reveal=caller.role.allows(Role.editor))
+    run = run_of(session, row, schedule.timezone, reveal=permits(caller, "schedule.write"))
     values = {
         "schedule": schedule,
         "run": run,

@@ -16,24 +16,25 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from broadsheet import models
+from broadsheet.auth.permissions import permits
+from broadsheet.auth.principal import Principal
 from broadsheet.dependencies import RuntimeDep, SessionDep, SettingsDep
-from broadsheet.errors import ValidationFailed
+from broadsheet.errors import Conflict, ValidationFailed
 from broadsheet.jobs.endpoints import DispatcherDep
 from broadsheet.kit.ids import parse_id
 from broadsheet.kit.pagination import Page
-from broadsheet.models import Role
 from broadsheet.schedules import views
 from broadsheet.schedules.schemas import ReportSchedule
 from broadsheet.schedules.service import ScheduleService
 from broadsheet.web import schedule_editor, schedule_form, schedule_runs, schedule_text
-from broadsheet.web.dependencies import WebEditor, WebUser
+from broadsheet.web.dependencies import WebAllowed
 from broadsheet.web.forms import Form, FormState
 from broadsheet.web.moments import Moment, maybe_moment
 from broadsheet.web.paging import Pager, page_number
@@ -70,7 +71,7 @@ class ScheduleRow:
 @router.get("/schedules")
 def schedule_list(
     request: Request,
-    caller: WebUser,
+    caller: Annotated[Principal, WebAllowed("schedule.read")],
     session: SessionDep,
     settings: SettingsDep,
     page: str | None = None,
@@ -89,7 +90,7 @@ def schedule_list(
         {
             "rows": _rows(session, items),
             "pager": pager,
-            "can_edit": caller.role.allows(Role.editor),
+            "can_edit": permits(caller, "schedule.write"),
             "notice": DONE.get(done or ""),
             "page_link": lambda n: f"/schedules?page={n}",
         },
@@ -139,7 +140,7 @@ def _cadence(row: models.ReportSchedule | ReportSchedule) -> str:
 def show_schedule(
     schedule_id: str,
     request: Request,
-    caller: WebUser,
+    caller: Annotated[Principal, WebAllowed("schedule.read")],
     session: SessionDep,
     settings: SettingsDep,
     page: str | None = None,
@@ -147,7 +148,7 @@ def show_schedule(
 ) -> Response:
     service = ScheduleService(session, settings)
     row = service.get(caller.tenant_id, parse_id(schedule_id, "schedule"))
-    editor = caller.role.allows(Role.editor)
+    editor = permits(caller, "schedule.write")
     shown, extra = _schedule_page(session, service, row, page, DONE.get(done or ""), editor=editor)
     if not editor:
         return render(request, "schedules/show.html.j2", {**extra, "schedule": shown})
@@ -161,7 +162,7 @@ def show_schedule(
 def update_schedule(
     schedule_id: str,
     request: Request,
-    caller: WebEditor,
+    caller: Annotated[Principal, WebAllowed("schedule.write")],
     form: Form,
     session: SessionDep,
     settings: SettingsDep,
@@ -170,19 +171,21 @@ def update_schedule(
     row = service.get(caller.tenant_id, parse_id(schedule_id, "schedule"))
     values = schedule_form.typed(form)
     action = str(form.get("action") or "save")
+    refused = 422
     if action == "save":
         try:
             schedule_editor.save(
                 session, settings, caller, values, lambda body: service.update(caller, row.id, body)
             )
-        except ValidationFailed as error:
+        except (ValidationFailed, Conflict) as error:  # Conflict: the tenant's schedule cap
             state = FormState.failed(values, error)
+            refused = error.status
         else:
             return see_other(f"/schedules/{row.id}?done=saved")
     else:
         state = schedule_editor.acted(values, action)
     shown, extra = _schedule_page(session, service, row, None, None, editor=True)
-    status_code = 422 if state.errors else 200
+    status_code = refused if state.errors else 200
     return schedule_editor.form_page(
         request, session, settings, caller, state, schedule=shown, extra=extra,
         status_code=status_code,
@@ -228,7 +231,10 @@ def _sends(row: models.ReportSchedule, view: models.ScheduledReportView | None) 
 
 @router.post("/schedules/{schedule_id}/pause")
 def pause(
-    schedule_id: str, caller: WebEditor, session: SessionDep, settings: SettingsDep
+    schedule_id: str,
+    caller: Annotated[Principal, WebAllowed("schedule.write")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     row = ScheduleService(session, settings).set_enabled(
         caller.tenant_id, parse_id(schedule_id, "schedule"), False
@@ -238,7 +244,10 @@ def pause(
 
 @router.post("/schedules/{schedule_id}/resume")
 def resume(
-    schedule_id: str, caller: WebEditor, session: SessionDep, settings: SettingsDep
+    schedule_id: str,
+    caller: Annotated[Principal, WebAllowed("schedule.write")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     row = ScheduleService(session, settings).set_enabled(
         caller.tenant_id, parse_id(schedule_id, "schedule"), True
@@ -249,7 +258,7 @@ def resume(
 @router.post("/schedules/{schedule_id}/run")
 def run_now(
     schedule_id: str,
-    caller: WebEditor,
+    caller: Annotated[Principal, WebAllowed("schedule.run_now")],
     session: SessionDep,
     settings: SettingsDep,
     runtime: RuntimeDep,
@@ -265,9 +274,12 @@ def run_now(
 
 @router.get("/schedules/{schedule_id}/delete")
 def confirm_delete(
-    schedule_id: str, request: Request, caller: WebEditor, session: SessionDep,
+    schedule_id: str,
+    request: Request,
+    caller: Annotated[Principal, WebAllowed("schedule.write")],
+    session: SessionDep,
     settings: SettingsDep,
-) -> Response:  # fmt: skip
+) -> Response:
     row = ScheduleService(session, settings).get(
         caller.tenant_id, parse_id(schedule_id, "schedule")
     )
@@ -276,7 +288,10 @@ def confirm_delete(
 
 @router.post("/schedules/{schedule_id}/delete")
 def delete(
-    schedule_id: str, caller: WebEditor, session: SessionDep, settings: SettingsDep
+    schedule_id: str,
+    caller: Annotated[Principal, WebAllowed("schedule.write")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     ScheduleService(session, settings).delete(caller.tenant_id, parse_id(schedule_id, "schedule"))
     return see_other("/schedules?done=deleted")

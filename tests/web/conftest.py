@@ -9,9 +9,7 @@ page per test, and axe-core's WCAG checks.
   the API what a page shows or did.
 - ``browser``: Chromium at ``/usr/bin/chromium`` (``.ci/run`` installs it). Missing, the
   tests skip, or fail under ``BROADSHEET_REQUIRE_SERVICES=1``.
-- ``live_server``: ``create_app(settings)`` under uvicorn in a thread, on the test's metadata
-  database (so SQLite and PostgreSQL, like the API tests); seed data with ``tenancy``. Yields
-  the base URL, e.g. ``http://127.0.0.1:41234``.
+- ``live_server`` (tests/conftest.py): the application served on a free port.
 - ``page``: a page in a browser context of its own; ``page_log`` is what that page reported
   that a test may want to be absent: console errors, uncaught exceptions and
   Content-Security-Policy violations (``page_log.assert_clean()``).
@@ -26,22 +24,17 @@ page per test, and axe-core's WCAG checks.
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, expect, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
-from broadsheet.app import create_app
 from broadsheet.auth.service import SignInUser
 from broadsheet.config import Settings
 from broadsheet.models import Role
@@ -176,28 +169,6 @@ def no_script(browser: Browser) -> Iterator[Page]:
     context.set_default_timeout(10_000)
     yield context.new_page()
     context.close()
-
-
-@pytest.fixture
-def live_server(settings: Settings, sessions: sessionmaker[Session]) -> Iterator[str]:
-    """The application on a real socket, its links naming the port it really serves on."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    host, port = sock.getsockname()
-    app = create_app(settings.model_copy(update={"host": host, "port": port}), prepare=False)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "the server did not start"
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        sock.close()
 
 
 def sign_in_page(page: Page, base_url: str, user: SignInUser, password: str = PASSWORD) -> Page:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from html import unescape
 from http.cookies import SimpleCookie
-from typing import Any
+from typing import Annotated, Any
 
 import httpx2 as httpx
 from fastapi import Request, Response
@@ -40,7 +40,7 @@ from broadsheet.errors import NotFound, ValidationFailed
 from broadsheet.models import Role, Tenant
 from broadsheet.reports.schemas import ReportDefinitionWrite
 from broadsheet.reports.service import ReportService
-from broadsheet.web.dependencies import WebAdmin, WebEditor, WebUser
+from broadsheet.web.dependencies import WebAllowed
 from broadsheet.web.forms import Form
 from broadsheet.web.rendering import render
 from broadsheet.web.routing import page_router
@@ -166,7 +166,7 @@ def audit_deliveries(session: Session, tenant: uuid.UUID, count: int) -> None:
         audit.record(
             session,
             tenant,
-            "delivery.attempted",
+            "delivery.sent",
             "delivery",
             None,
             recipient=f"r{i:02d}@example.com",
@@ -235,41 +235,47 @@ def mailing_to(settings: Settings, port: int) -> Settings:
 # --- probe pages: the page machinery without any real page behind it -----------------------
 
 probes = page_router()
+# Any signed-in user may read reports.
+Reader = Annotated[Principal, WebAllowed("report.read")]
 
 
 @probes.get("/probe")
-def _probe(request: Request, caller: WebUser) -> Response:
+def _probe(request: Request, caller: Reader) -> Response:
     """A signed-in page (its navigation, Sign out form and CSRF token)."""
     return render(request, "error.html.j2", _shown(caller, 200))
 
 
 @probes.get("/probe/editor")
-def _probe_editor(request: Request, caller: WebEditor) -> Response:
+def _probe_editor(
+    request: Request, caller: Annotated[Principal, WebAllowed("report.write")]
+) -> Response:
     return render(request, "error.html.j2", _shown(caller, 200))
 
 
 @probes.get("/probe/admin")
-def _probe_admin(request: Request, caller: WebAdmin) -> Response:
+def _probe_admin(
+    request: Request, caller: Annotated[Principal, WebAllowed("user.admin")]
+) -> Response:
     return render(request, "error.html.j2", _shown(caller, 200))
 
 
 @probes.post("/probe/form")
-def _probe_form(caller: WebUser, form: Form) -> Response:
+def _probe_form(caller: Reader, form: Form) -> Response:
     return PlainTextResponse(f"posted {form.get('value')} as {caller.email}")
 
 
 @probes.get("/probe/missing")
-def _probe_missing(caller: WebUser) -> Response:
+def _probe_missing(caller: Reader) -> Response:
     raise NotFound("no report 42")
 
 
 @probes.get("/probe/invalid")
-def _probe_invalid(caller: WebUser) -> Response:
+def _probe_invalid(caller: Reader) -> Response:
     raise ValidationFailed.field("name", "<b>bold</b> is not allowed")
 
 
 @probes.get("/probe/broken")
-def _probe_broken(caller: WebUser) -> Response:
+def _probe_broken(caller: Reader) -> Response:
     raise RuntimeError("a bug")
 
 

@@ -142,6 +142,7 @@ def test_a_whole_journey_from_sign_in_to_sign_out(
     assert shown_rows(page) == cells(every[:50], columns)
     page.get_by_role("navigation", name="Pages of rows").get_by_role("link", name="Next").click()
     expect(page).to_have_url(re.compile(r"\?page=2$"))
+    htmx_idle(page)  # the swap settled: the sort links below are the new page's
     assert shown_rows(page) == cells(every[50:100], columns)
     header = page.locator("#result-rows thead th").filter(
         has=page.get_by_role("link", name="return", exact=True)

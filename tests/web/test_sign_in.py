@@ -502,7 +502,9 @@ def test_errors_on_pages_are_pages(web: TestClient, sessions: sessionmaker[Sessi
     forbidden = web.get("/probe/admin")
     assert forbidden.status_code == 403
     assert "<title>You cannot do that · Broadsheet</title>" in forbidden.text
-    assert "This needs the admin role; you are signed in as viewer." in forbidden.text
+    assert (
+        "This needs the admin role, to manage users and their roles; you are signed in as viewer."
+    ) in forbidden.text
     assert web.get("/probe/editor").status_code == 403
 
     invalid = web.get("/probe/invalid")

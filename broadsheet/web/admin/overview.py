@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import Request, Response
 from sqlalchemy import func, select
 
 from broadsheet import models
+from broadsheet.auth.principal import Principal
 from broadsheet.dependencies import SessionDep
-from broadsheet.web.dependencies import WebAdmin
+from broadsheet.web.dependencies import WebAllowed
 from broadsheet.web.rendering import render
 from broadsheet.web.routing import page_router
 
@@ -15,7 +18,9 @@ router = page_router()
 
 
 @router.get("/admin")
-def admin_home(request: Request, caller: WebAdmin, session: SessionDep) -> Response:
+def admin_home(
+    request: Request, caller: Annotated[Principal, WebAllowed("tenant.admin")], session: SessionDep
+) -> Response:
     tenant = caller.tenant_id
     sources = select(func.count()).where(models.DataSource.tenant_id == tenant)
     users = select(func.count()).where(models.User.tenant_id == tenant)

@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from typing import Annotated
 
 from fastapi import Request, Response
 from pydantic import ValidationError
 
+from broadsheet.auth.principal import Principal
 from broadsheet.datasources.schemas import DataSourceWrite
 from broadsheet.datasources.service import DataSourceService
 from broadsheet.dependencies import SessionDep, SettingsDep
 from broadsheet.errors import Conflict, ValidationFailed
 from broadsheet.kit.ids import parse_id
-from broadsheet.web.dependencies import WebAdmin
+from broadsheet.web.dependencies import WebAllowed
 from broadsheet.web.forms import Form, FormState
 from broadsheet.web.input_errors import invalid
 from broadsheet.web.rendering import render, see_other
@@ -44,7 +46,7 @@ DONE = {
 @router.get("/admin/datasources")
 def source_list(
     request: Request,
-    caller: WebAdmin,
+    caller: Annotated[Principal, WebAllowed("datasource.read")],
     session: SessionDep,
     settings: SettingsDep,
     done: str | None = None,
@@ -59,7 +61,11 @@ def source_list(
 
 @router.post("/admin/datasources/{source_id}/test")
 def test_connection(
-    source_id: str, request: Request, caller: WebAdmin, session: SessionDep, settings: SettingsDep
+    source_id: str,
+    request: Request,
+    caller: Annotated[Principal, WebAllowed("datasource.write")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     service = DataSourceService(session, settings)
     ident = parse_id(source_id, "data source")
@@ -75,14 +81,20 @@ def test_connection(
 
 
 @router.get("/admin/datasources/new")
-def new_source(request: Request, caller: WebAdmin) -> Response:
+def new_source(
+    request: Request, caller: Annotated[Principal, WebAllowed("datasource.write")]
+) -> Response:
     values = {"statementTimeoutSeconds": "300", "rowLimit": "1000000"}
     return _form(request, FormState(values), None)
 
 
 @router.post("/admin/datasources/new")
 def create_source(
-    request: Request, caller: WebAdmin, form: Form, session: SessionDep, settings: SettingsDep
+    request: Request,
+    caller: Annotated[Principal, WebAllowed("datasource.write")],
+    form: Form,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     values = _typed(form)
     service = DataSourceService(session, settings)
@@ -96,7 +108,11 @@ def create_source(
 
 @router.get("/admin/datasources/{source_id}")
 def edit_source(
-    source_id: str, request: Request, caller: WebAdmin, session: SessionDep, settings: SettingsDep
+    source_id: str,
+    request: Request,
+    caller: Annotated[Principal, WebAllowed("datasource.read")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     service = DataSourceService(session, settings)
     shown = service.to_schema(service.get(caller.tenant_id, parse_id(source_id, "data source")))
@@ -114,7 +130,7 @@ def edit_source(
 def update_source(
     source_id: str,
     request: Request,
-    caller: WebAdmin,
+    caller: Annotated[Principal, WebAllowed("datasource.write")],
     form: Form,
     session: SessionDep,
     settings: SettingsDep,
@@ -132,7 +148,11 @@ def update_source(
 
 @router.get("/admin/datasources/{source_id}/delete")
 def confirm_delete(
-    source_id: str, request: Request, caller: WebAdmin, session: SessionDep, settings: SettingsDep
+    source_id: str,
+    request: Request,
+    caller: Annotated[Principal, WebAllowed("datasource.write")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     row = DataSourceService(session, settings).get(
         caller.tenant_id, parse_id(source_id, "data source")
@@ -142,7 +162,11 @@ def confirm_delete(
 
 @router.post("/admin/datasources/{source_id}/delete")
 def delete_source(
-    source_id: str, request: Request, caller: WebAdmin, session: SessionDep, settings: SettingsDep
+    source_id: str,
+    request: Request,
+    caller: Annotated[Principal, WebAllowed("datasource.write")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     service = DataSourceService(session, settings)
     row = service.get(caller.tenant_id, parse_id(source_id, "data source"))

@@ -5,13 +5,16 @@ with ``Make a new secret`` (receivers must then be given it)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import Request, Response
 from pydantic import ValidationError
 
+from broadsheet.auth.principal import Principal
 from broadsheet.dependencies import SessionDep, SettingsDep
 from broadsheet.errors import ValidationFailed
 from broadsheet.tenants import endpoints as tenant
-from broadsheet.web.dependencies import WebAdmin
+from broadsheet.web.dependencies import WebAllowed
 from broadsheet.web.forms import Form, FormState
 from broadsheet.web.input_errors import invalid
 from broadsheet.web.rendering import render, see_other
@@ -27,7 +30,7 @@ DONE = {
 @router.get("/admin/tenant")
 def tenant_page(
     request: Request,
-    caller: WebAdmin,
+    caller: Annotated[Principal, WebAllowed("tenant.admin")],
     session: SessionDep,
     settings: SettingsDep,
     done: str | None = None,
@@ -43,7 +46,11 @@ def tenant_page(
 
 @router.post("/admin/tenant")
 def save_domains(
-    request: Request, caller: WebAdmin, form: Form, session: SessionDep, settings: SettingsDep
+    request: Request,
+    caller: Annotated[Principal, WebAllowed("tenant.admin")],
+    form: Form,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     typed = str(form.get("allowedEmailDomains") or "")
     domains = [d.strip() for d in typed.replace(",", "\n").splitlines() if d.strip()]
@@ -70,6 +77,10 @@ def save_domains(
 
 
 @router.post("/admin/tenant/webhook-secret")
-def rotate_secret(caller: WebAdmin, session: SessionDep, settings: SettingsDep) -> Response:
+def rotate_secret(
+    caller: Annotated[Principal, WebAllowed("tenant.admin")],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
     tenant.rotate_webhook_secret(caller, session, settings)
     return see_other("/admin/tenant?done=rotated")

@@ -11,16 +11,18 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from fastapi import Request, Response
 from sqlalchemy.orm import Session
 
 from broadsheet.auth import accounts
+from broadsheet.auth.principal import Principal
 from broadsheet.dependencies import SessionDep
 from broadsheet.errors import Conflict, ValidationFailed
 from broadsheet.kit.ids import parse_id
 from broadsheet.models import Role
-from broadsheet.web.dependencies import HOME, WebAdmin
+from broadsheet.web.dependencies import HOME, WebAllowed
 from broadsheet.web.forms import Form, FormState
 from broadsheet.web.rendering import render, see_other
 from broadsheet.web.routing import page_router
@@ -33,14 +35,21 @@ DONE = {"created": "The user is added: they can sign in now.", "role": "The role
 
 @router.get("/admin/users")
 def user_list(
-    request: Request, caller: WebAdmin, session: SessionDep, done: str | None = None
+    request: Request,
+    caller: Annotated[Principal, WebAllowed("user.admin")],
+    session: SessionDep,
+    done: str | None = None,
 ) -> Response:
     return _list(request, caller.tenant_id, session, DONE.get(done or ""), None)
 
 
 @router.post("/admin/users/{user_id}/role")
 def change_role(
-    user_id: str, request: Request, caller: WebAdmin, form: Form, session: SessionDep
+    user_id: str,
+    request: Request,
+    caller: Annotated[Principal, WebAllowed("user.admin")],
+    form: Form,
+    session: SessionDep,
 ) -> Response:
     ident = parse_id(user_id, "user")
     role = str(form.get("role") or "")
@@ -77,12 +86,17 @@ def _list(
 
 
 @router.get("/admin/users/new")
-def new_user(request: Request, caller: WebAdmin) -> Response:
+def new_user(request: Request, caller: Annotated[Principal, WebAllowed("user.admin")]) -> Response:
     return _form(request, FormState({"role": Role.viewer.value}))
 
 
 @router.post("/admin/users/new")
-def create_user(request: Request, caller: WebAdmin, form: Form, session: SessionDep) -> Response:
+def create_user(
+    request: Request,
+    caller: Annotated[Principal, WebAllowed("user.admin")],
+    form: Form,
+    session: SessionDep,
+) -> Response:
     typed = {name: str(form.get(name) or "") for name in ("email", "name", "role")}
     try:
         if typed["role"] not in ROLE_NAMES:

@@ -5,12 +5,14 @@ the page showed, for as long as asked; with htmx only the dialog's result is swa
 from __future__ import annotations
 
 from html import escape
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import anyio.to_thread
 from fastapi import Request, Response
 
 from broadsheet import models
+from broadsheet.auth.principal import Principal
 from broadsheet.dashboards import embed, filters
 from broadsheet.dashboards.service import DashboardService
 from broadsheet.dependencies import RuntimeDep, SessionDep, SettingsDep
@@ -20,7 +22,7 @@ from broadsheet.kit.ids import parse_id
 from broadsheet.kit.time import utc_now
 from broadsheet.web.dashboards import board as boards
 from broadsheet.web.dashboards.page import EmbedState, render_board
-from broadsheet.web.dependencies import WebEditor
+from broadsheet.web.dependencies import WebAllowed
 from broadsheet.web.forms import Form, FormState
 from broadsheet.web.rendering import render
 from broadsheet.web.routing import page_router
@@ -32,7 +34,7 @@ router = page_router()
 async def create_embed(
     request: Request,
     dashboard_id: str,
-    caller: WebEditor,
+    caller: Annotated[Principal, WebAllowed("dashboard.embed")],
     form: Form,
     session: SessionDep,
     runtime: RuntimeDep,

@@ -39,7 +39,7 @@ from broadsheet.runtime import Runtime
 from broadsheet.web.dashboards import arrange, edit_forms, filter_form
 from broadsheet.web.dashboards import board as boards
 from broadsheet.web.dashboards.page import NOTICES, EditState, render_board
-from broadsheet.web.dependencies import WebEditor
+from broadsheet.web.dependencies import WebAllowed
 from broadsheet.web.forms import Form, FormState
 from broadsheet.web.rendering import see_other
 from broadsheet.web.routing import page_router
@@ -69,7 +69,7 @@ class Editing:
 async def _editing(
     request: Request,
     dashboard_id: str,
-    caller: WebEditor,
+    caller: Annotated[Principal, WebAllowed("dashboard.write")],
     session: SessionDep,
     runtime: RuntimeDep,
     executor: ExecutorDep,

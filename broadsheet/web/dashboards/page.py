@@ -11,9 +11,9 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from broadsheet.auth.permissions import permits
 from broadsheet.auth.principal import Principal
 from broadsheet.dashboards import embed, widget_html
-from broadsheet.models import Role
 from broadsheet.web.dashboards import board as boards
 from broadsheet.web.dashboards import edit_forms, filter_form
 from broadsheet.web.dashboards.board import Board
@@ -56,7 +56,7 @@ class EmbedState:
 
 
 def can_edit(principal: Principal) -> bool:
-    return principal.role.allows(Role.editor)
+    return permits(principal, "dashboard.write")
 
 
 def render_board(

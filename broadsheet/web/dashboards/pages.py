@@ -16,10 +16,12 @@ The embed dialog's ``POST /dashboards/{id}/embed`` is ``embedding``.
 from __future__ import annotations
 
 import math
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import Request, Response
 
+from broadsheet.auth.principal import Principal
 from broadsheet.dashboards import pdf, widget_html
 from broadsheet.dashboards.schemas import DashboardFilters
 from broadsheet.dashboards.service import DashboardService
@@ -32,7 +34,7 @@ from broadsheet.results.service import ResultService
 from broadsheet.web.dashboards import board as boards
 from broadsheet.web.dashboards import edit_forms
 from broadsheet.web.dashboards.page import can_edit, render_board
-from broadsheet.web.dependencies import WebEditor, WebUser
+from broadsheet.web.dependencies import WebAllowed
 from broadsheet.web.forms import Form, FormState
 from broadsheet.web.moments import maybe_moment
 from broadsheet.web.paging import Pager, link, page_number
@@ -51,7 +53,7 @@ MAX_TAG = 50
 @router.get("/dashboards")
 def dashboard_list(
     request: Request,
-    caller: WebUser,
+    caller: Annotated[Principal, WebAllowed("dashboard.read")],
     session: SessionDep,
     q: str | None = None,
     tag: str | None = None,
@@ -99,13 +101,18 @@ def dashboard_list(
 
 
 @router.get("/dashboards/new")
-def new_dashboard_form(request: Request, caller: WebEditor) -> Response:
+def new_dashboard_form(
+    request: Request, caller: Annotated[Principal, WebAllowed("dashboard.write")]
+) -> Response:
     return render(request, "dashboards/new.html.j2", {"form": FormState()})
 
 
 @router.post("/dashboards/new")
 def create_dashboard(
-    request: Request, caller: WebEditor, form: Form, session: SessionDep
+    request: Request,
+    caller: Annotated[Principal, WebAllowed("dashboard.write")],
+    form: Form,
+    session: SessionDep,
 ) -> Response:
     tags = edit_forms.split_tags(str(form.get("tags", "")))
     try:
@@ -130,14 +137,21 @@ def create_dashboard(
 
 @router.get("/dashboards/{dashboard_id}/delete")
 def confirm_delete(
-    request: Request, dashboard_id: str, caller: WebEditor, session: SessionDep
+    request: Request,
+    dashboard_id: str,
+    caller: Annotated[Principal, WebAllowed("dashboard.write")],
+    session: SessionDep,
 ) -> Response:
     row = DashboardService(session).get(caller.tenant_id, parse_id(dashboard_id, "dashboard"))
     return render(request, "dashboards/delete.html.j2", {"doc": row})
 
 
 @router.post("/dashboards/{dashboard_id}/delete")
-def delete_dashboard(dashboard_id: str, caller: WebEditor, session: SessionDep) -> Response:
+def delete_dashboard(
+    dashboard_id: str,
+    caller: Annotated[Principal, WebAllowed("dashboard.write")],
+    session: SessionDep,
+) -> Response:
     DashboardService(session).delete(caller.tenant_id, parse_id(dashboard_id, "dashboard"))
     return see_other("/dashboards?done=deleted")
 
@@ -149,7 +163,7 @@ def delete_dashboard(dashboard_id: str, caller: WebEditor, session: SessionDep) 
 async def show_dashboard(
     request: Request,
     dashboard_id: str,
-    caller: WebUser,
+    caller: Annotated[Principal, WebAllowed("dashboard.read")],
     session: SessionDep,
     runtime: RuntimeDep,
     executor: ExecutorDep,
@@ -185,7 +199,7 @@ async def show_widget(
     request: Request,
     dashboard_id: str,
     widget_id: str,
-    caller: WebUser,
+    caller: Annotated[Principal, WebAllowed("dashboard.read")],
     session: SessionDep,
     runtime: RuntimeDep,
     executor: ExecutorDep,
@@ -221,7 +235,7 @@ def widget_chart(
     dashboard_id: str,
     result_id: str,
     viz_file: str,
-    caller: WebUser,
+    caller: Annotated[Principal, WebAllowed("dashboard.read")],
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:
@@ -240,7 +254,7 @@ def widget_chart(
 def dashboard_pdf(
     request: Request,
     dashboard_id: str,
-    caller: WebUser,
+    caller: Annotated[Principal, WebAllowed("export.download")],
     session: SessionDep,
     runtime: RuntimeDep,
     executor: ExecutorDep,

@@ -7,9 +7,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+# sqlalchemy.create_engine is looked up at each call: tracing (broadsheet.tracing) wraps it.
+import sqlalchemy
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+# Registers the session events that write every audited change to the audit trail.
+from broadsheet.audit import tracking as _audit_tracking  # noqa: F401
 from broadsheet.kit import dburl
 from broadsheet.kit.sqlite import deny_dangerous_functions
 
@@ -33,10 +37,10 @@ def make_engine(
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         else:
             pool = {}  # an in-memory database keeps one connection of its own
-        engine = create_engine(parsed, connect_args={"timeout": 30}, **pool)
+        engine = sqlalchemy.create_engine(parsed, connect_args={"timeout": 30}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(parsed, pool_pre_ping=True, **pool)
+    return sqlalchemy.create_engine(parsed, pool_pre_ping=True, **pool)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -1,5 +1,8 @@
-"""Writing to the audit log. Entries are added in the caller's transaction, so an action and
-its record are committed (or rolled back) together."""
+"""Writing explicit actions to the audit trail: what is not a change of an object's fields
+(a delivery sent, a key revoked, a failed sign-in). Changes to objects are written without a
+call (``broadsheet.audit.tracking``). Entries join the caller's transaction: an action and its
+record are committed (or rolled back) together.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +11,45 @@ from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
-from broadsheet import models
+from broadsheet.audit import tracking
+from broadsheet.audit.context import Actor, current
 
-SYSTEM = "system"
 # Every action written, so the log's readers (and /openapi.json) know them all.
+# (``<object>.created|updated|deleted`` for each model of ``tracking.AUDITED``, and the explicit
+# actions.)
 AuditAction = Literal[
-    "delivery.attempted",
+    "auth.signin_failed",
+    "dashboard.created",
+    "dashboard.deleted",
+    "dashboard.updated",
+    "data_source.created",
+    "data_source.deleted",
+    "data_source.updated",
+    "delivery.failed",
+    "delivery.sent",
     "email.unsubscribed",
+    "event_subscription.created",
+    "event_subscription.deleted",
+    "event_subscription.updated",
+    "export.downloaded",
+    "key.created",
+    "key.deleted",
+    "key.revoked",
+    "key.updated",
     "owner.notified",
+    "report.created",
+    "report.deleted",
+    "report.updated",
+    "schedule.created",
+    "schedule.deleted",
+    "schedule.updated",
+    "tenant.created",
+    "tenant.deleted",
     "tenant.updated",
     "tenant.webhook_secret_rotated",
+    "user.created",
+    "user.deleted",
+    "user.updated",
 ]
 
 
@@ -25,20 +57,18 @@ def record(
     session: Session,
     tenant_id: uuid.UUID,
     action: AuditAction,
-    subject_type: str,
-    subject_id: uuid.UUID | None,
+    object_type: str,
+    object_id: uuid.UUID | None,
     *,
-    actor: str = SYSTEM,
+    actor: Actor | None = None,
     **details: Any,
 ) -> None:
-    """``action`` is ``<noun>.<verb>``, e.g. ``delivery.attempted``; ``details`` JSON values."""
-    session.add(
-        models.AuditEvent(
-            tenant_id=tenant_id,
-            actor=actor,
-            action=action,
-            subject_type=subject_type,
-            subject_id=subject_id,
-            details=details or None,
-        )
+    """``action`` is ``<noun>.<verb>``, e.g. ``delivery.sent``; ``details`` JSON values. The
+    actor, address and request id are the current request's (``system`` outside one), unless
+    ``actor`` says otherwise."""
+    context = current()
+    if actor is not None:
+        context = type(context)(actor, context.ip, context.request_id)
+    tracking.pending(session).append(
+        tracking.entry(context, tenant_id, action, object_type, object_id, details=details)
     )

@@ -168,6 +168,11 @@ def test_signed_artifact_links(
     assert other is not None
     foreign = links.artifact_token(secret, other, execution.id, later)
     assert client.get(f"/api/v1/artifacts/{foreign}").status_code == 404
+    # The one download that answered the file is in the audit log; no key: a system actor.
+    audit = client.get("/api/v1/audit?action=export.downloaded", headers=admin.headers).json()
+    assert [(a["object"]["id"], a["actor"]["type"]) for a in audit] == [
+        (str(execution.id), "system")
+    ]
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from typing import get_args
+from typing import Annotated, get_args
 
 from fastapi import Request, Response
 from sqlalchemy import func, select
@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from broadsheet import models
 from broadsheet.audit.log import AuditAction
+from broadsheet.auth.principal import Principal
 from broadsheet.dependencies import SessionDep
-from broadsheet.web.dependencies import WebAdmin
+from broadsheet.web.dependencies import WebAllowed
 from broadsheet.web.forms import FormState
 from broadsheet.web.moments import Moment, moment
 from broadsheet.web.paging import Pager, link, page_number
@@ -34,13 +35,13 @@ class Entry:
     action: str
     actor: str
     subject: str
-    details: str
+    details: list[tuple[str, str]]
 
 
 @router.get("/admin/audit")
 def audit_log(
     request: Request,
-    caller: WebAdmin,
+    caller: Annotated[Principal, WebAllowed("audit.read")],
     session: SessionDep,
     action: str | None = None,
     page: str | None = None,
@@ -52,11 +53,14 @@ def audit_log(
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     pager = Pager.clamped(page_number(page), PER_PAGE, total)
     rows = session.scalars(
-        query.order_by(models.AuditEvent.at.desc(), models.AuditEvent.id)
+        query.order_by(models.AuditEvent.at.desc(), models.AuditEvent.seq.desc())
         .limit(PER_PAGE)
         .offset(pager.offset)
     ).all()
-    names = _people(session, caller.tenant_id, {row.actor for row in rows})
+    names = {
+        **_people(session, caller.tenant_id, {r.actor_id for r in rows if r.actor_type == "user"}),
+        **_keys(session, caller.tenant_id, {r.actor_id for r in rows if r.actor_type == "key"}),
+    }
     return render(
         request,
         "admin/audit.html.j2",
@@ -65,9 +69,9 @@ def audit_log(
                 Entry(
                     at=moment(row.at),
                     action=row.action,
-                    actor=names.get(row.actor, row.actor),
-                    subject=f"{row.subject_type} {row.subject_id or ''}".strip(),
-                    details=json.dumps(row.details, ensure_ascii=False) if row.details else "",
+                    actor=names.get(row.actor_id or "", _actor(row)),
+                    subject=f"{row.object_type} {row.object_id or ''}".strip(),
+                    details=_details(row),
                 )
                 for row in rows
             ],
@@ -80,14 +84,62 @@ def audit_log(
     )
 
 
-def _people(session: Session, tenant_id: uuid.UUID, actors: set[str]) -> dict[str, str]:
-    """The names of the actors that are users of the tenant (others, like ``system``, stay)."""
+def _actor(row: models.AuditEvent) -> str:
+    return f"{row.actor_type}:{row.actor_id}" if row.actor_id else row.actor_type
+
+
+# A changed value longer than this is cut short on the page (the API and CSV have it whole).
+VALUE_CHARS = 80
+
+
+def _details(row: models.AuditEvent) -> list[tuple[str, str]]:
+    """Each changed field as (name, "old → new"), a created object's as (name, new), a
+    deleted one's as (name, old), a secret's as (name, "changed"); then the details."""
+    shown: list[tuple[str, str]] = []
+    for name, change in (row.changes or {}).items():
+        if not isinstance(change, dict) or "old" not in change:
+            shown.append((name, "changed"))
+        elif change["old"] is None:
+            shown.append((name, _short(change.get("new"))))
+        elif change.get("new") is None:
+            shown.append((name, f"{_short(change['old'])} → none"))
+        else:
+            shown.append((name, f"{_short(change['old'])} → {_short(change['new'])}"))
+    shown.extend((name, _short(value)) for name, value in (row.details or {}).items())
+    return shown
+
+
+def _short(value: object) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
+
+
+def _keys(session: Session, tenant_id: uuid.UUID, actors: set[str | None]) -> dict[str, str]:
+    """The names of the actors that are keys of the tenant, as "key <name>"."""
+    ids = _uuids(actors)
+    if not ids:
+        return {}
+    keys = session.execute(
+        select(models.ApiKey.id, models.ApiKey.name).where(
+            models.ApiKey.tenant_id == tenant_id, models.ApiKey.id.in_(ids)
+        )
+    ).all()
+    return {str(ident): f"key {name}" for ident, name in keys}
+
+
+def _uuids(values: set[str | None]) -> list[uuid.UUID]:
     ids = []
-    for actor in actors:
+    for value in values:
         try:
-            ids.append(uuid.UUID(actor))
+            ids.append(uuid.UUID(value or ""))
         except ValueError:
             continue
+    return ids
+
+
+def _people(session: Session, tenant_id: uuid.UUID, actors: set[str | None]) -> dict[str, str]:
+    """The names of the actors that are users of the tenant (others show as ``<type>:<id>``)."""
+    ids = _uuids(actors)
     if not ids:
         return {}
     users = session.execute(

@@ -15,6 +15,7 @@ from broadsheet.datasources import connector
 from broadsheet.datasources.service import DataSourceService
 from broadsheet.db import done_with_database
 from broadsheet.errors import Conflict, ValidationFailed
+from broadsheet.events import about as events
 from broadsheet.kit.pagination import Page
 from broadsheet.kit.tenancy import get_owned
 from broadsheet.kit.time import utc_now
@@ -76,6 +77,7 @@ class ReportService:
         row.version += 1
         row.updated_at = utc_now()
         self.session.flush()
+        events.report_updated(self.session, row)
         # The read-model row keeps the creator's name it was made with (the caller's would
         # name only a missing one).
         projections.project_report(self.session, row, caller.name)

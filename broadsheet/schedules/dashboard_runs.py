@@ -40,6 +40,7 @@ from broadsheet import models
 from broadsheet.dashboards.pdf import export_pdf
 from broadsheet.db import session_scope
 from broadsheet.deliveries import service as deliveries
+from broadsheet.events import about as events
 from broadsheet.jobs.executors import Executor
 from broadsheet.kit.backoff import backoff
 from broadsheet.kit.time import utc_now
@@ -273,4 +274,6 @@ def _record(
         projections.project_schedule(session, schedule, last_status=str(values["status"]))
         if values["status"] == "completed":
             deliveries.plan(session, runtime.settings, execution, schedule, utc_now())
+    if values["status"] in ("completed", "failed"):
+        events.execution_ended(session, execution)
     return True

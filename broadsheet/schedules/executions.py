@@ -22,10 +22,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from broadsheet import models
+from broadsheet import models, tracing
 from broadsheet.db import session_scope
 from broadsheet.deliveries import service as deliveries
 from broadsheet.errors import BroadsheetError
+from broadsheet.events import about as events
 from broadsheet.exports.service import ExportService
 from broadsheet.kit.backoff import backoff
 from broadsheet.kit.time import utc_now
@@ -99,6 +100,9 @@ def _settle(
             projections.project_schedule(session, schedule, last_status=str(values["status"]))
             if values["status"] == "completed":
                 deliveries.plan(session, runtime.settings, execution, schedule, now)
+            if values["status"] in ("completed", "failed"):
+                session.refresh(execution)
+                events.execution_ended(session, execution)
 
 
 def _completed(
@@ -112,9 +116,17 @@ def _completed(
     """The artifact in the schedule's format, made once and kept beside the result."""
     assert job.result_id is not None
     try:
-        made = ExportService(session, runtime.storage).export(
-            schedule.tenant_id, job.result_id, schedule.export_format
-        )
+        with tracing.span(
+            "execution.export",
+            parent=tracing.stored(execution.details),  # made ticks later, in the fire's trace
+            execution_id=execution.id,
+            report_id=schedule.report_id,
+            result_id=job.result_id,
+            format=schedule.export_format,
+        ):
+            made = ExportService(session, runtime.storage).export(
+                schedule.tenant_id, job.result_id, schedule.export_format
+            )
     except BroadsheetError as exc:
         return {"status": "failed", "completed_at": now, "error_message": f"export: {exc.detail}"}
     started = execution.started_at or execution.created_at
@@ -151,5 +163,6 @@ def _retry_due(runtime: Runtime, now: datetime) -> list[Dispatch]:
                 continue
             job = submit_attempt(session, runtime, schedule, execution)
             if job is not None:
+                tracing.handing(job[0], tracing.stored(execution.details))  # the fire's trace
                 dispatch.append(job)
     return dispatch

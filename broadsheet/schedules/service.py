@@ -23,13 +23,14 @@ from broadsheet.auth.principal import Principal
 from broadsheet.config import Settings
 from broadsheet.deliveries import recipients
 from broadsheet.errors import NotFound, ValidationFailed
+from broadsheet.events import about as events
 from broadsheet.kit.pagination import Page
 from broadsheet.kit.tenancy import get_owned, owned
 from broadsheet.kit.time import utc_now
 from broadsheet.reports import parameters
 from broadsheet.reports.service import ReportService
 from broadsheet.runtime import Runtime
-from broadsheet.schedules import cron, projections, ticker
+from broadsheet.schedules import cap, cron, projections, ticker
 from broadsheet.schedules.cadence import to_cron
 from broadsheet.schedules.filter_values import fire_filters
 from broadsheet.schedules.schemas import Fire, ReportScheduleWrite
@@ -72,6 +73,8 @@ class ScheduleService:
 
     def create(self, caller: Principal, body: ReportScheduleWrite) -> models.ReportSchedule:
         now = utc_now()
+        if body.enabled:
+            cap.check_room(self.session, self.settings.tenant_max_schedules, caller.tenant_id)
         row = models.ReportSchedule(
             tenant_id=caller.tenant_id, created_by=caller.user_id, created_at=now
         )
@@ -85,8 +88,11 @@ class ScheduleService:
         self, caller: Principal, schedule_id: uuid.UUID, body: ReportScheduleWrite
     ) -> models.ReportSchedule:
         row = self.get(caller.tenant_id, schedule_id)
+        if body.enabled and not row.enabled:
+            cap.check_room(self.session, self.settings.tenant_max_schedules, row.tenant_id, row.id)
         self._apply(caller.tenant_id, row, body, utc_now())
         self.session.flush()
+        events.schedule_updated(self.session, row)
         projections.project_schedule(self.session, row)
         return row
 
@@ -102,11 +108,14 @@ class ScheduleService:
         """Pause or resume. Resuming looks forward from now: fires missed while paused are
         not caught up."""
         row = self.get(tenant_id, schedule_id)
+        if enabled and not row.enabled:
+            cap.check_room(self.session, self.settings.tenant_max_schedules, tenant_id, row.id)
         now = utc_now()
         row.enabled = enabled
         row.next_run_at = cron.next_fire(cadence_of(row), now) if enabled else None
         row.updated_at = now
         self.session.flush()
+        events.schedule_updated(self.session, row)
         projections.project_schedule(self.session, row)
         return row
 

@@ -1,6 +1,7 @@
 """The background loop every serving process runs: recover jobs lost with their process,
-re-dispatch queued jobs nobody took, delete expired results; hourly, delete result folders no
-row points at and local files nobody needs (scratch files, stale cached copies)."""
+re-dispatch queued jobs nobody took, delete expired results and old events; hourly, delete
+audit entries past their retention, result folders no row points at and local files nobody
+needs (scratch files, stale cached copies)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import threading
 import time
 from datetime import timedelta
 
+from broadsheet.audit import retention as audit_retention
+from broadsheet.events import retention as event_retention
 from broadsheet.jobs import recovery
 from broadsheet.jobs.executors import Executor
 from broadsheet.kit.time import utc_now
@@ -24,6 +27,7 @@ class Maintenance:
         self.executor = executor
         self.stopping = threading.Event()
         self._next_tidy = 0.0  # the first round tidies
+        self._next_audit_expiry = 0.0  # and expires old audit entries
         self.thread = threading.Thread(
             target=self._loop, name="broadsheet-maintenance", daemon=True
         )
@@ -37,7 +41,9 @@ class Maintenance:
 
     def run_once(self) -> None:
         """Each step on its own: a broker that is down must not stop the retention sweep."""
-        for step in (self._recover, self._redispatch, self._sweep):
+        steps = (self._recover, self._redispatch, self._sweep, self._forget_events,
+                 self._expire_audit)  # fmt: skip
+        for step in steps:
             try:
                 step()
             except Exception:
@@ -62,6 +68,15 @@ class Maintenance:
             self._next_tidy = time.monotonic() + TIDY_SECONDS
             recovery.sweep_orphan_files(self.runtime)
             self.runtime.storage.tidy(utc_now() - timedelta(seconds=TIDY_SECONDS * 24))
+
+    def _forget_events(self) -> None:
+        event_retention.sweep(self.runtime)
+
+    def _expire_audit(self) -> None:
+        # Entries live for days: looking once an hour is enough, and spares the scan.
+        if time.monotonic() >= self._next_audit_expiry:
+            self._next_audit_expiry = time.monotonic() + TIDY_SECONDS
+            audit_retention.sweep(self.runtime)
 
     def _loop(self) -> None:
         while not self.stopping.wait(self.runtime.settings.maintenance_seconds):

@@ -11,9 +11,11 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from broadsheet import models
 from broadsheet.db import session_scope
+from broadsheet.events import about as events
 from broadsheet.kit.time import utc_now
 from broadsheet.models import JobStatus
 from broadsheet.runtime import Runtime
@@ -56,6 +58,8 @@ def recover_stale(runtime: Runtime) -> list[tuple[uuid.UUID, str]]:
             if changed.rowcount and retry:  # type: ignore[attr-defined]
                 requeued.append((job_id, priority))
                 log.warning("job %s lost its process; queued again", job_id)
+            elif changed.rowcount:  # type: ignore[attr-defined]
+                _ended(session, job_id)
     return requeued
 
 
@@ -66,7 +70,7 @@ def fail_overdue(runtime: Runtime) -> int:
     # The query itself is bounded by the same timeout; the grace covers charts and writing.
     cutoff = utc_now() - timedelta(seconds=settings.job_timeout_seconds * 1.5 + 60)
     with session_scope(runtime.sessions) as session:
-        failed = session.execute(
+        failed = session.scalars(
             update(Job)
             .where(Job.status == JobStatus.processing, Job.started_at < cutoff)
             .values(
@@ -75,8 +79,19 @@ def fail_overdue(runtime: Runtime) -> int:
                 error=f"timed out: still running after {settings.job_timeout_seconds} s "
                 "(BROADSHEET_JOB_TIMEOUT_SECONDS)",
             )
-        )
-        return int(failed.rowcount)  # type: ignore[attr-defined]
+            .returning(Job.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        for job_id in failed:
+            _ended(session, job_id)
+        return len(failed)
+
+
+def _ended(session: Session, job_id: uuid.UUID) -> None:
+    """The event of a job failed here, in the transaction that failed it."""
+    job = session.get(Job, job_id, populate_existing=True)
+    if job is not None:
+        events.job_ended(session, job)
 
 
 def queued_waiting(runtime: Runtime, older_than_seconds: float) -> list[tuple[uuid.UUID, str]]:

@@ -22,15 +22,20 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import InterfaceError, OperationalError
 
-from broadsheet import models
+from broadsheet import logs, models, tracing
 from broadsheet.charts import mapping as chart_mapping
 from broadsheet.charts import specs as chart_specs
 from broadsheet.datasources import connector, query
 from broadsheet.datasources.service import DataSourceService
 from broadsheet.db import session_scope
+from broadsheet.errors import StorageUnavailable
+from broadsheet.events import about as events
+from broadsheet.jobs import tenant_slots
 from broadsheet.kit.gc import release_memory
 from broadsheet.kit.time import utc_now
+from broadsheet.metrics import record as metrics
 from broadsheet.models import JobStatus
 from broadsheet.reports import parameters, statistics
 from broadsheet.reports.schemas import MAIN_DATASET
@@ -80,10 +85,13 @@ def run_job(
 ) -> str | None:
     """Run the job if it is still queued. Returns its final status, or None if it was not
     ours to run (already taken, finished or cancelled)."""
-    token = _claim(runtime, job_id)
-    if token is None:
-        return None
-    return run_claimed(job_id, token, runtime, on_progress=on_progress)
+    # The job's lines name it; its span is the executor's part of the request's or fire's trace.
+    with logs.scope(job_id=job_id), tracing.span("job.run", job_id=job_id):
+        token = _claim(runtime, job_id)
+        if token is None:
+            tracing.annotate(claimed=False)
+            return None
+        return run_claimed(job_id, token, runtime, on_progress=on_progress)
 
 
 def run_claimed(
@@ -94,6 +102,19 @@ def run_claimed(
     on_progress: Callable[[int], None] | None = None,
 ) -> str:
     """Run a job this process has claimed as attempt ``token``."""
+    status = _run_claimed(job_id, token, runtime, on_progress=on_progress)
+    metrics.job_run_ended(runtime, job_id, status)
+    return status
+
+
+def _run_claimed(
+    job_id: uuid.UUID,
+    token: int,
+    runtime: Runtime,
+    *,
+    on_progress: Callable[[int], None] | None = None,
+) -> str:
+    logs.tag(job_id=job_id)  # also when called without run_job (``broadsheet run``)
     progress = query.Progress()
     with _active_lock:
         _active[job_id] = progress
@@ -103,7 +124,8 @@ def run_claimed(
     kept = False
     try:
         generated = _generate(runtime, _plan(runtime, job_id, token), progress)
-        status, kept = _finish(runtime, job_id, token, generated)
+        with tracing.span("job.record", result_id=generated.result_id, rows=generated.rows):
+            status, kept = _finish(runtime, job_id, token, generated)
         return status
     except query.QueryCancelled as exc:
         if exc.reason == query.SHUTDOWN:
@@ -111,6 +133,16 @@ def run_claimed(
         return _fail(runtime, job_id, token, str(exc))
     except (JobFailed, query.QueryFailed) as exc:
         return _fail(runtime, job_id, token, str(exc))
+    except (OperationalError, InterfaceError):
+        # The metadata database went away mid-run (a restart, a failover): not the job's
+        # fault, so not its failure. The run is given up and its heartbeat stops: recovery
+        # queues the job again once the database answers (BROADSHEET_JOB_STALE_AFTER_SECONDS).
+        log.warning("job %s lost the metadata database; recovery queues it again", job_id)
+        return JobStatus.processing
+    except StorageUnavailable as exc:
+        # The artifact store did not answer: the job says so (not "internal error"); no
+        # result row was written, so nothing half-stored is visible, and a new run can retry.
+        return _fail(runtime, job_id, token, f"could not store the result: {exc.detail}")
     except KeyboardInterrupt:
         _fail(runtime, job_id, token, "interrupted: the command running it was stopped")
         raise
@@ -137,11 +169,16 @@ def stop_all_runs() -> None:
 
 
 def _claim(runtime: Runtime, job_id: uuid.UUID) -> int | None:
+    """Take the job as this run's, unless it is not queued or its tenant has no free slot
+    (``BROADSHEET_TENANT_MAX_RUNNING_JOBS``; it then stays queued, see jobs.tenant_slots)."""
     now = utc_now()
+    cap = runtime.settings.tenant_max_running_jobs
     with session_scope(runtime.sessions) as session:
+        if not tenant_slots.prepare_claim(session, job_id):
+            return None
         claimed = session.execute(
             update(Job)
-            .where(Job.id == job_id, Job.status == JobStatus.queued)
+            .where(Job.id == job_id, Job.status == JobStatus.queued, tenant_slots.has_room(cap))
             .values(
                 status=JobStatus.processing,
                 started_at=now,
@@ -190,6 +227,8 @@ def _plan(runtime: Runtime, job_id: uuid.UUID, token: int) -> Plan:
             )
         except parameters.ParameterErrors as exc:
             raise JobFailed(f"the report's parameters changed since submission: {exc}") from None
+        logs.tag(tenant_id=job.tenant_id)
+        tracing.annotate(report_id=job.report_id, tenant_id=job.tenant_id, attempt=token)
         return Plan(
             job_id=job.id,
             token=token,
@@ -205,16 +244,22 @@ def _generate(runtime: Runtime, plan: Plan, progress: query.Progress) -> Generat
     started = time.perf_counter()
     deadline = time.monotonic() + runtime.settings.job_timeout_seconds  # the whole run
     result_id = uuid.uuid4()
-    engine = connector.make_source_engine(plan.source_url)
+    engine = connector.make_source_engine(plan.source_url, runtime.settings.datasource_allowlist)
     written: dict[str, parquet.Written] = {}
+    clock = metrics.QueryClock()
     try:
         for name, sql in plan.queries.items():
-            batches = query.stream(
-                engine, sql, plan.values, plan.limits, progress=progress, deadline=deadline
-            )
-            key = f"results/{result_id}/{name}.parquet"
-            written[name] = parquet.write(batches, runtime.storage, key)
-        visualizations = [_chart(runtime, viz, written) for viz in plan.visualizations]
+            # Streamed: the span covers the query and the Parquet it is written to.
+            with tracing.span("job.query", dataset=name, source=engine.dialect.name):
+                batches = query.stream(
+                    engine, sql, plan.values, plan.limits, progress=progress, deadline=deadline
+                )
+                key = f"results/{result_id}/{name}.parquet"
+                written[name] = parquet.write(clock.pull(batches), runtime.storage, key)
+                tracing.annotate(rows=written[name].row_count)
+        clock.done()
+        with metrics.timed_phase("render"), tracing.span("job.render"):
+            visualizations = [_chart(runtime, viz, written) for viz in plan.visualizations]
     except BaseException:
         runtime.storage.delete_prefix(f"results/{result_id}/")
         raise
@@ -285,6 +330,8 @@ def _finish(
                     "rowCount": main.row_count,
                     "summary": main.summary,
                     "mainDataset": main.key.rsplit("/", 1)[-1].removesuffix(".parquet"),
+                    # Bytes of its Parquet files: what /metrics sums as stored bytes.
+                    "sizeBytes": sum(w.size_bytes for w in generated.written.values()),
                     # The report as it ran: exports made later say the same as early ones.
                     "report": report_snapshot(report),
                     "datasets": {
@@ -308,17 +355,20 @@ def _finish(
             at=now,
             elapsed_ms=generated.elapsed_ms,
         )
+        events.job_ended(session, job)
     return JobStatus.completed, True
 
 
 def _fail(runtime: Runtime, job_id: uuid.UUID, token: int, message: str) -> str:
     with session_scope(runtime.sessions) as session:
-        session.execute(
+        failed = session.execute(
             update(Job)
             .where(*_ours(job_id, token))
             .values(status=JobStatus.failed, completed_at=utc_now(), error=message)
         )
         job = session.get(Job, job_id)
+        if job is not None and failed.rowcount:  # type: ignore[attr-defined]
+            events.job_ended(session, job)
         return job.status if job else JobStatus.failed
 
 

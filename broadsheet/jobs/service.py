@@ -13,14 +13,17 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from broadsheet import models
+from broadsheet.auth.permissions import refusal
 from broadsheet.auth.principal import Principal
 from broadsheet.config import Settings
 from broadsheet.errors import Conflict, Forbidden, ValidationFailed
+from broadsheet.events import about as events
 from broadsheet.jobs.schemas import JobProgress, ReportGenerationJob
 from broadsheet.kit.pagination import Page
 from broadsheet.kit.tenancy import get_owned
 from broadsheet.kit.time import utc_now
-from broadsheet.models import JobStatus, JobTrigger, Role
+from broadsheet.metrics import record as metrics
+from broadsheet.models import JobStatus, JobTrigger
 from broadsheet.reports import parameters
 from broadsheet.reports.service import ReportService
 
@@ -108,11 +111,14 @@ class JobService:
         if hit is not None:
             job.status, job.cached, job.result_id = JobStatus.completed, True, hit
             job.started_at = job.completed_at = now
+            metrics.job(JobStatus.completed, "cache", trigger)  # ends here, run by no executor
         elif claim:
             job.status, job.attempts = JobStatus.processing, 1
             job.started_at = job.heartbeat_at = now
         self.session.add(job)
         self.session.flush()
+        if hit is not None:
+            events.job_ended(self.session, job)  # it ended as it was made
         return job
 
     def _cached(self, report: models.ReportDefinition, key: str | None) -> uuid.UUID | None:
@@ -149,10 +155,12 @@ class JobService:
 
     def cancel(self, caller: Principal, job_id: uuid.UUID) -> models.ReportJob:
         """Queued jobs never start; a processing one stops at its next heartbeat.
-        Anyone may cancel their own job; editors and admins anyone's."""
+        Anyone may cancel their own job; who may ``job.cancel_any``, anyone's."""
         job = self.get(caller.tenant_id, job_id)
-        if job.created_by != caller.user_id and not caller.role.allows(Role.editor):
-            raise Forbidden("viewers can cancel only their own jobs")
+        if job.created_by != caller.user_id:
+            why = refusal(caller, "job.cancel_any")
+            if why:
+                raise Forbidden(f"the job is someone else's: {why}")
         done = self.session.execute(
             update(models.ReportJob)
             .where(
@@ -165,6 +173,7 @@ class JobService:
             self.session.refresh(job)
             raise Conflict(f"the job is {job.status} already and cannot be cancelled")
         self.session.refresh(job)
+        metrics.job(JobStatus.cancelled, self.settings.executor.value, job.trigger)
         return job
 
 

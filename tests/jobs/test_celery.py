@@ -28,22 +28,6 @@ from tests.jobs.helpers import generate, report_id, wait
 
 
 @pytest.fixture
-def redis_url() -> str:
-    url = os.environ.get("BROADSHEET_TEST_REDIS_URL", "")
-    if not url:
-        service_missing("Redis (BROADSHEET_TEST_REDIS_URL)")
-    import redis
-
-    try:
-        client = redis.Redis.from_url(url)
-        client.flushdb()
-        client.close()
-    except redis.RedisError as exc:
-        service_missing(f"Redis at {url} ({exc})")
-    return url
-
-
-@pytest.fixture
 def celery_settings(settings: Settings, redis_url: str) -> Settings:
     return settings.model_copy(
         update={

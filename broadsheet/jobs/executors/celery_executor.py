@@ -15,6 +15,7 @@ from celery import Celery
 from kombu import Queue  # type: ignore[attr-defined]
 
 from broadsheet.config import Settings
+from broadsheet.db import session_scope
 from broadsheet.kit.gc import freeze_startup_objects
 from broadsheet.runtime import Runtime
 
@@ -47,13 +48,26 @@ def make_celery(settings: Settings) -> Celery:
                 freeze_startup_objects()
             return runtime[0]
 
-    @app.task(name=TASK)  # type: ignore[untyped-decorator]
+    # Not shared: each app (one per make_celery) has its own, so two in a process never clash.
+    @app.task(name=TASK, shared=False)  # type: ignore[untyped-decorator]
     def generate(job_id: str) -> None:
         from broadsheet.jobs.runner import run_job
 
-        run_job(uuid.UUID(job_id), current_runtime())
+        runtime = current_runtime()
+        if run_job(uuid.UUID(job_id), runtime) is None:
+            return  # not ours, or its tenant had no free slot: it waits for a run to end
+        # This run's slot is free: the tenant's jobs that were refused one are sent again.
+        for waiting_id, priority in _waiting(runtime, uuid.UUID(job_id)):
+            app.send_task(TASK, args=[str(waiting_id)], queue=QUEUES.get(priority, QUEUES["high"]))
 
     return app
+
+
+def _waiting(runtime: Runtime, job_id: uuid.UUID) -> list[tuple[uuid.UUID, str]]:
+    from broadsheet.jobs import tenant_slots
+
+    with session_scope(runtime.sessions) as session:
+        return tenant_slots.waiting(session, runtime.settings.tenant_max_running_jobs, job_id)
 
 
 class CeleryExecutor:

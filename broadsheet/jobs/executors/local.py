@@ -1,8 +1,9 @@
 """The embedded executor: a bounded pool of threads inside ``serve``.
 
 The database is the queue: a poller takes queued jobs (on-demand before scheduled, oldest
-first) whenever a thread is free, so jobs a stopped process left queued run on the next
-start. ``dispatch`` only wakes the poller.
+first, none of a tenant past ``BROADSHEET_TENANT_MAX_RUNNING_JOBS``) whenever a thread is
+free, so jobs a stopped process left queued run on the next start. ``dispatch`` only wakes
+the poller.
 """
 
 from __future__ import annotations
@@ -13,12 +14,10 @@ import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 
-from sqlalchemy import case, select
-
-from broadsheet import models
+from broadsheet import tracing
 from broadsheet.db import session_scope
+from broadsheet.jobs import tenant_slots
 from broadsheet.jobs.runner import run_job, stop_all_runs
-from broadsheet.models import JobStatus
 from broadsheet.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -37,6 +36,8 @@ class LocalExecutor:
         self.thread = threading.Thread(target=self._loop, name="broadsheet-poller", daemon=True)
 
     def dispatch(self, job_id: uuid.UUID, priority: str) -> None:
+        # The thread that runs the job continues the dispatcher's trace (request or fire).
+        tracing.handing(job_id, tracing.current())
         self.wake.set()
 
     def start(self) -> None:
@@ -66,18 +67,14 @@ class LocalExecutor:
             busy = set(self.running)
         if free <= 0:
             return
-        job = models.ReportJob
+        cap = self.runtime.settings.tenant_max_running_jobs
         with session_scope(self.runtime.sessions) as session:
-            ids = session.scalars(
-                select(job.id)
-                .where(job.status == JobStatus.queued, job.id.not_in(busy))
-                .order_by(case((job.priority == "high", 0), else_=1), job.created_at)
-                .limit(free)
-            ).all()
+            ids = tenant_slots.startable(session, cap, free, busy)
         for job_id in ids:
             with self.lock:
                 self.running.add(job_id)
-            future = self.pool.submit(run_job, job_id, self.runtime)
+            run = tracing.within(tracing.handed(job_id), run_job)
+            future = self.pool.submit(run, job_id, self.runtime)
             future.add_done_callback(partial(self._done, job_id))
 
     def _done(self, job_id: uuid.UUID, future: Future[str | None]) -> None:

@@ -78,7 +78,8 @@ _USABLE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 class RequestId:
     """``X-Request-ID``: the request's own when it sent a usable one, else a new one; echoed
     on the response, kept in ``scope["state"]["request_id"]``, and on every log line written
-    while the request is answered (``logs.request_id``)."""
+    while the request is answered (``logs.request_id``, with ``logs.scope`` for the facts
+    learnt later, such as the tenant)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -99,6 +100,9 @@ class RequestId:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            # A scope of the request's own: the tenant the auth dependency learns (in a
+            # worker thread) shows on the request's later lines, and no other request's.
+            with logs.scope():
+                await self.app(scope, receive, send_with_id)
         finally:
             logs.request_id.reset(token)

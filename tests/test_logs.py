@@ -5,10 +5,22 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from typing import Annotated
 
 import pytest
+from fastapi import Depends
+from fastapi.testclient import TestClient
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
-from broadsheet import logs
+from broadsheet import logs, models, tracing
+from broadsheet.app import create_app
+from broadsheet.auth.dependencies import current_user
+from broadsheet.auth.principal import Principal
+from broadsheet.config import Settings
+from tests.factories import Tenancy
+from tests.jobs.helpers import report_id, run
 
 SECRETS = {
     "postgresql://report:s3cr3t-pw@db.internal:5432/sales": "postgresql://report:***@db.internal:5432/sales",
@@ -65,3 +77,62 @@ def test_text_lines_are_masked_too(
     logs.configure("text")
     logging.getLogger("broadsheet.test").info("key %s", "bs_Zx81kq0-_Lw2mn3op4qr")
     assert capsys.readouterr().err == "INFO broadsheet.test: key bs_***\n"
+
+
+def test_more_secrets_are_masked() -> None:
+    for given, hidden in (
+        ('{"password": "two words", "name": "x"}', "two words"),
+        ("Authorization: Token abc123def", "abc123def"),
+        ("secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+        ("GET /api/v1/artifacts/eyJhbGciOi.sig HTTP/1.1 200", "eyJhbGciOi.sig"),
+        ("posting to https://hooks.example.com/in?token=abc123&x=1", "abc123"),
+        ("slack xoxb-1234-abcd-efgh", "1234-abcd-efgh"),
+    ):
+        assert hidden not in logs.redact(given), given
+
+
+def _json_lines(err: str) -> list[dict[str, str]]:
+    return [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+
+
+def test_a_request_and_its_job_name_their_trace_request_tenant_and_job(
+    root_logger: logging.Logger,
+    capsys: pytest.CaptureFixture[str],
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    tenancy: Tenancy,
+) -> None:
+    exporter = InMemorySpanExporter()
+    tracing.setup(settings, "broadsheet-test", exporter=exporter)
+    try:
+        app = create_app(settings, prepare=False)
+
+        @app.get("/_log")
+        def write_a_line(principal: Annotated[Principal, Depends(current_user)]) -> None:
+            logging.getLogger("broadsheet.test").info("inside the request")
+
+        tenancy.demo("acme")
+        admin = tenancy.key("acme")
+        # SQLAlchemy's own lines: the job's statements, from the executor's thread.
+        logging.getLogger("sqlalchemy.engine.Engine").setLevel(logging.INFO)
+        logs.configure("json")
+        with TestClient(app) as client:
+            answer = client.get("/_log", headers={**admin.headers, "X-Request-ID": "req-7"})
+            assert answer.status_code == 200
+            rid = report_id(client, admin, "Monthly Performance Report")
+            job = run(client, admin, rid, {"startDate": "2024-05-01", "endDate": "2024-05-31"})
+    finally:
+        logging.getLogger("sqlalchemy.engine.Engine").setLevel(logging.WARNING)
+        tracing.shutdown()
+    lines = _json_lines(capsys.readouterr().err)
+    (inside,) = [line for line in lines if line["msg"] == "inside the request"]
+    (server,) = [s for s in exporter.get_finished_spans() if s.name == "GET /_log"]
+    with sessions() as session:
+        tenant = session.scalar(select(models.Tenant.id).where(models.Tenant.slug == "acme"))
+    assert inside["request_id"] == "req-7" and inside["tenant_id"] == str(tenant)
+    assert inside["trace_id"] == format(server.context.trace_id, "032x")
+    assert len(inside["span_id"]) == 16
+    claimed = [line for line in lines if line["msg"].startswith("UPDATE report_jobs SET status")]
+    assert claimed and all(line.get("job_id") == job["id"] for line in claimed)
+    assert all(line.get("tenant_id") == str(tenant) for line in claimed[1:])
+    assert admin.key not in json.dumps(lines)

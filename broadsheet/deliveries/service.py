@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from broadsheet import models
+from broadsheet import models, tracing
 from broadsheet.audit import log as audit
 from broadsheet.auth.service import webhook_secret
 from broadsheet.config import Settings
@@ -36,9 +36,11 @@ from broadsheet.deliveries import parcels
 from broadsheet.deliveries.channels import Channels
 from broadsheet.deliveries.channels.base import DeliveryFailed, Parcel
 from broadsheet.deliveries.recipients import Recipient, domain_allowed, loaded
+from broadsheet.events import about as events
 from broadsheet.kit import bulk
 from broadsheet.kit.backoff import backoff
 from broadsheet.kit.time import utc_now
+from broadsheet.metrics import record as metrics
 from broadsheet.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -127,8 +129,26 @@ def advance(
     ready = _prepare(runtime, due, now)
     if not ready:
         return 0
+    traces = _traces(runtime, {item[0].execution_id for item in ready})
     with ThreadPoolExecutor(min(SENDERS, len(ready)), "broadsheet-send") as pool:
-        return sum(pool.map(lambda item: _deliver(runtime, channels, *item), ready))
+        return sum(
+            pool.map(
+                lambda item: _deliver(
+                    runtime, channels, *item, trace=traces.get(item[0].execution_id)
+                ),
+                ready,
+            )
+        )
+
+
+def _traces(runtime: Runtime, ids: set[uuid.UUID]) -> dict[uuid.UUID, tracing.Context | None]:
+    """Each execution's trace (its fire's), for its deliveries' spans; none when not tracing."""
+    if not tracing.active() or not ids:
+        return {}
+    Execution = models.ReportExecution
+    with session_scope(runtime.sessions) as session:
+        rows = session.execute(select(Execution.id, Execution.details).where(Execution.id.in_(ids)))
+        return {row.id: tracing.stored(row.details) for row in rows}
 
 
 # What a send came to: details of a success, or the failure.
@@ -168,6 +188,8 @@ def _deliver(
     parcel: Parcel | DeliveryFailed,
     recipient: Recipient | str,
     claimed: bool,
+    *,
+    trace: tracing.Context | None = None,
 ) -> int:
     """Claim one delivery (or renew the lease of one ``claimed`` already), send it, record
     what happened: 1, or 0 if another sender took it.
@@ -178,9 +200,18 @@ def _deliver(
     """
     if not (_renew(runtime, delivery) if claimed else _claim(runtime, delivery)):
         return 0
-    outcome = _send(channels, delivery, parcel, recipient)
-    with session_scope(runtime.sessions) as session:
-        _record(session, runtime, delivery, outcome, utc_now())
+    with tracing.span(
+        "delivery.send",
+        parent=trace,
+        delivery_id=delivery.id,
+        execution_id=delivery.execution_id,
+        channel=delivery.recipient_type,
+        attempt=delivery.attempts,
+    ):
+        outcome = _send(channels, delivery, parcel, recipient)
+        tracing.annotate(outcome="failed" if isinstance(outcome, DeliveryFailed) else "sent")
+        with session_scope(runtime.sessions) as session:
+            _record(session, runtime, delivery, outcome, utc_now())
     return 1
 
 
@@ -328,7 +359,12 @@ def _record(
     changed = session.execute(update(Delivery).where(*mine).values(**values))
     if not changed.rowcount:  # type: ignore[attr-defined]
         return  # the lease ran out and another sender took it over
+    metrics.delivery(delivery.recipient_type, result)
     _audit(session, delivery, result, values.get("error_message"))
+    if result != "retrying":
+        events.delivery_ended(
+            session, delivery, sent=result == "sent", error=values.get("error_message")
+        )
 
 
 def _fail(session: Session, delivery: models.ReportDelivery, reason: str) -> None:
@@ -343,7 +379,9 @@ def _fail(session: Session, delivery: models.ReportDelivery, reason: str) -> Non
         .execution_options(synchronize_session=False)
     )
     if failed.rowcount:  # type: ignore[attr-defined]
+        metrics.delivery(delivery.recipient_type, "failed")
         _audit(session, delivery, "failed", reason)
+        events.delivery_ended(session, delivery, sent=False, error=reason)
 
 
 def _audit(
@@ -352,7 +390,7 @@ def _audit(
     audit.record(
         session,
         delivery.tenant_id,
-        "delivery.attempted",
+        "delivery.sent" if outcome == "sent" else "delivery.failed",
         "delivery",
         delivery.id,
         execution=str(delivery.execution_id),

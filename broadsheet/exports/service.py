@@ -36,6 +36,7 @@ from broadsheet.exports.base import (
 from broadsheet.exports.filenames import content_disposition
 from broadsheet.exports.registry import EXPORTERS, FORMATS
 from broadsheet.kit.gc import release_memory
+from broadsheet.metrics import record as metrics
 from broadsheet.reports.schemas import MAIN_DATASET
 from broadsheet.reports.service import report_snapshot
 from broadsheet.results.service import ResultService
@@ -126,7 +127,7 @@ class ExportService:
         scratch = self.storage.scratch_file(f".{exporter.extension}")
         ctx = replace(ctx, scratch_dir=scratch.parent)
         try:
-            with scratch.open("wb") as out:
+            with metrics.timed_phase("export"), scratch.open("wb") as out:
                 exporter.write(ctx, rows, out, progress or (lambda _rows: None))
             self.storage.put_file(key, scratch)
         finally:

@@ -11,10 +11,13 @@ import logging
 import threading
 import time
 
+from broadsheet import tracing
 from broadsheet.deliveries import notices
 from broadsheet.deliveries import service as deliveries
 from broadsheet.deliveries.channels import Channels
+from broadsheet.events import dispatch as event_dispatch
 from broadsheet.jobs.executors import Executor
+from broadsheet.metrics import record as metrics
 from broadsheet.runtime import Runtime
 from broadsheet.schedules import dashboard_runs, executions, ticker
 
@@ -56,12 +59,16 @@ class Scheduler:
             # scheduler (or the next start) tries it again.
             self.pdf_thread.join(STOP_WAIT_SECONDS)
 
+    @metrics.timed_tick()  # one tick: broadsheet_scheduler_tick_seconds
     def run_once(self) -> None:
-        """Fire due schedules, see executions through, then deliver and tell owners."""
+        """Fire due schedules, see executions through, then deliver, tell owners and push
+        events."""
         for step in (ticker.tick, executions.advance):
             try:
                 for job_id, priority in step(self.runtime):
-                    self.executor.dispatch(job_id, priority)
+                    # In its fire's trace: the queue carries it on to the job's run.
+                    with tracing.resumed(tracing.handed(job_id)):
+                        self.executor.dispatch(job_id, priority)
             except Exception:
                 log.exception("scheduler step %s failed; trying again next tick", step.__name__)
         for send in (deliveries.advance, notices.advance):
@@ -69,6 +76,10 @@ class Scheduler:
                 send(self.runtime, channels=self.channels)
             except Exception:
                 log.exception("scheduler step %s failed; trying again next tick", send.__module__)
+        try:
+            event_dispatch.advance(self.runtime)  # subscriptions' events, after the news
+        except Exception:
+            log.exception("pushing events failed; trying again next tick")
 
     def make_pdfs_once(self) -> None:
         """Make the dashboards' PDFs that are due; hourly, delete the old ones."""

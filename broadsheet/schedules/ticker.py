@@ -29,13 +29,15 @@ from sqlalchemy import Row, Text, cast, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from broadsheet import models
+from broadsheet import models, tracing
 from broadsheet.auth.principal import Principal
 from broadsheet.db import session_scope
 from broadsheet.errors import BroadsheetError, Conflict, NotFound
+from broadsheet.events import about as events
 from broadsheet.jobs.service import NO_QUERY, JobService, has_query, job_fields
 from broadsheet.kit import bulk
 from broadsheet.kit.time import utc_now
+from broadsheet.metrics import record as metrics
 from broadsheet.models import JobTrigger, Role
 from broadsheet.reports import parameters
 from broadsheet.runtime import Runtime
@@ -119,7 +121,9 @@ def _fire_batch(
                 for p in plans
             ],
         )
-        return [dispatch for dispatch, _ in created.values() if dispatch is not None]
+    # Committed: each fire recorded here started at this tick, this long after its instant.
+    metrics.fire_lags(now - p.latest for p in plans if p.row.id in created)
+    return [dispatch for dispatch, _ in created.values() if dispatch is not None]
 
 
 # What a tick reads of a due schedule: enough to plan and start its fire.
@@ -291,6 +295,18 @@ def _start_all(session: Session, fires: list[_Plan]) -> dict[uuid.UUID, Started]
                 "next_attempt_at": None,
             }
         )
+    for execution in executions:  # ids known now: a fire that cannot start emits its event
+        execution["id"] = uuid.uuid4()
+    fire_spans = tracing.FireSpans()  # each fire roots a trace; its context stays in details
+    for execution in executions:
+        trace = fire_spans.start(
+            execution["schedule_id"],
+            execution_id=execution["id"],
+            job_id=execution["job_id"],
+            tenant_id=execution["tenant_id"],
+            scheduled_for=execution["scheduled_for"].isoformat(),
+        )
+        execution["metadata"] = {"attempts": [], **trace}  # the column behind ``details``
     # Jobs first: executions refer to them.
     bulk.insert_rows(
         session,
@@ -307,7 +323,6 @@ def _start_all(session: Session, fires: list[_Plan]) -> dict[uuid.UUID, Started]
             same={
                 "trigger": "schedule",
                 "started_at": now,
-                "metadata": {"attempts": []},  # the column behind ``details``
                 "retry_count": 0,
                 "created_at": now,
             },
@@ -315,6 +330,7 @@ def _start_all(session: Session, fires: list[_Plan]) -> dict[uuid.UUID, Started]
             returning=Execution.schedule_id,
         )
     )
+    fire_spans.end({sid: jobs[sid]["id"] if sid in jobs else None for sid in recorded})
     dropped = [job["id"] for sid, job in jobs.items() if sid not in recorded]
     if dropped:  # another scheduler recorded these fires first
         session.execute(delete(models.ReportJob).where(models.ReportJob.id.in_(dropped)))
@@ -325,7 +341,19 @@ def _start_all(session: Session, fires: list[_Plan]) -> dict[uuid.UUID, Started]
             job = jobs.get(sid)
             dispatch = (job["id"], job["priority"]) if job else None
             started[sid] = (dispatch, execution["status"])
+    _not_started_events(session, executions, recorded)
     return started
+
+
+def _not_started_events(
+    session: Session, executions: list[dict[str, Any]], recorded: set[uuid.UUID]
+) -> None:
+    """The event of each fire recorded as failed because it could not start."""
+    for execution in executions:
+        if execution["status"] == "failed" and execution["schedule_id"] in recorded:
+            failed = session.get(Execution, execution["id"])
+            if failed is not None:
+                events.execution_ended(session, failed)
 
 
 def _dashboard_execution(
@@ -451,7 +479,7 @@ def run_now(
         scheduled_for=utc_now(),
         trigger="manual",
         status="pending",
-        details={"attempts": []},
+        details={"attempts": [], **tracing.remembered()},  # the request's trace goes on
     )
     try:
         with session.begin_nested():
@@ -534,6 +562,8 @@ def _not_started(
     execution.status, execution.error_message = "failed", f"not started: {why}"
     execution.completed_at = now
     projections.project_schedule(session, row, last_status="failed")
+    session.flush()  # the execution's id, for its event
+    events.execution_ended(session, execution)
 
 
 def owner(session: Session, row: Schedule) -> Principal:

@@ -151,10 +151,12 @@ def test_each_recipient_gets_the_report_once(
     assert by_recipient["ann@example.com"]["attempts"] == 1
     assert by_recipient["bob@example.com"]["status"] == "skipped"
     assert by_recipient["bob@example.com"]["error"] == "the address unsubscribed"
-    audit = client.get("/api/v1/audit?action=delivery.attempted", headers=admin.headers).json()
+    audit = client.get("/api/v1/audit?action=delivery.sent", headers=admin.headers).json()
     assert [(a["details"]["recipient"], a["details"]["outcome"]) for a in audit] == [
         ("ann@example.com", "sent")
     ]
+    assert audit[0]["actor"] == {"type": "system", "id": None}
+    assert client.get("/api/v1/audit?action=delivery.failed", headers=admin.headers).json() == []
 
 
 def test_a_dropped_connection_is_retried_without_resending_to_the_others(
@@ -358,7 +360,11 @@ def test_a_delivery_whose_sender_died_is_taken_again_after_its_lease(
     by_recipient = {d["recipient"]: d for d in shown["deliveries"]}
     assert by_recipient["ann@example.com"]["attempts"] == 2
     assert by_recipient["bob@example.com"]["error"] == "the sender stopped during the last attempt"
-    audit = client.get("/api/v1/audit?action=delivery.attempted", headers=admin.headers).json()
+    audit = [
+        entry
+        for action in ("delivery.sent", "delivery.failed")
+        for entry in client.get(f"/api/v1/audit?action={action}", headers=admin.headers).json()
+    ]
     assert sorted((a["details"]["recipient"], a["details"]["outcome"]) for a in audit) == [
         ("ann@example.com", "sent"),
         ("bob@example.com", "failed"),

@@ -24,10 +24,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+# sqlalchemy.create_engine is looked up at each call: tracing (broadsheet.tracing) wraps it.
+import sqlalchemy
+from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError
 
+from broadsheet.datasources import hostguard
+from broadsheet.datasources.hostguard import HostAllowlist, HostRefused
 from broadsheet.kit import dburl
 from broadsheet.kit.sqlite import deny_dangerous_functions
 
@@ -59,6 +63,15 @@ FILE_OPTIONS = frozenset({"sslrootcert", "sslcert", "sslkey", "ssl_ca", "ssl_cer
 NOT_FILES = {"sslrootcert": "system"}  # libpq 16+: the operating system's certificates
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
 SERVER_FAMILIES = {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
+# DuckDB's settings for a tenant's file: no files or URLs outside it (read_csv, ATTACH, COPY,
+# httpfs), no extensions fetched or loaded on first use, and no SET that undoes any of it.
+DUCKDB_LOCKED_DOWN: dict[str, Any] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,
+}
 
 
 class UnsupportedSource(ValueError):
@@ -66,10 +79,15 @@ class UnsupportedSource(ValueError):
 
 
 def parse_source_url(
-    raw: str, allowed_dirs: list[Path], *, metadata_url: str | URL | None = None
+    raw: str,
+    allowed_dirs: list[Path],
+    *,
+    metadata_url: str | URL | None = None,
+    allowed_hosts: HostAllowlist | None = None,
 ) -> URL:
     """The URL if Broadsheet may connect there, else ``UnsupportedSource`` saying why.
-    ``metadata_url`` is Broadsheet's own database, which no source may name."""
+    ``metadata_url`` is Broadsheet's own database, which no source may name;
+    ``allowed_hosts`` the operator's list of servers network sources may reach."""
     try:
         url = dburl.normalize(raw)
     except (ArgumentError, ValueError) as exc:
@@ -88,6 +106,11 @@ def parse_source_url(
         _check_file(url, allowed_dirs)
     elif not url.host:
         raise UnsupportedSource("name the database server's host; local sockets are not used")
+    elif allowed_hosts:
+        try:
+            allowed_hosts.check(url.host, _port(url))
+        except HostRefused as exc:
+            raise UnsupportedSource(str(exc)) from None
     if backend == "postgresql":
         _check_pg_names(url)
     if metadata_url is not None and is_metadata_database(url, dburl.normalize(metadata_url)):
@@ -258,7 +281,9 @@ def _own_addresses() -> set[Address]:
     return _addresses(socket.gethostname())
 
 
-def make_source_engine(url: URL) -> Engine:
+def make_source_engine(url: URL, allowed_hosts: HostAllowlist | None = None) -> Engine:
+    """An engine on ``url`` (checked by :func:`parse_source_url`); with ``allowed_hosts``,
+    every connection of a network source checks its host's addresses again first."""
     backend = url.get_backend_name()
     is_file = url.database not in (None, "", ":memory:")
     connect_args: dict[str, Any] = {}
@@ -269,7 +294,7 @@ def make_source_engine(url: URL) -> Engine:
         connect_args.update(_no_libpq_defaults(url))
     elif backend == "duckdb":
         # Without this a SELECT could read any file on the server (read_csv('/etc/passwd')).
-        connect_args = {"read_only": is_file, "config": {"enable_external_access": False}}
+        connect_args = {"read_only": is_file, "config": dict(DUCKDB_LOCKED_DOWN)}
     elif backend == "sqlite" and is_file:
         # Reports present data, they never change it: open the file read-only, and fail on a
         # missing file instead of creating an empty database there.
@@ -277,9 +302,11 @@ def make_source_engine(url: URL) -> Engine:
         url = url.set(database=f"file:{path}", query={"mode": "ro", "uri": "true"})
         # Declared DATE, TIMESTAMP and BOOLEAN columns come back typed (see _sqlite_types).
         connect_args = {"detect_types": sqlite3.PARSE_DECLTYPES}
-    engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+    engine = sqlalchemy.create_engine(url, connect_args=connect_args, pool_pre_ping=True)
     if backend == "sqlite":
         event.listen(engine, "connect", deny_dangerous_functions)
+    elif backend in SERVER_FAMILIES and allowed_hosts:
+        hostguard.install(engine, allowed_hosts)
     return engine
 
 
@@ -355,9 +382,9 @@ class Probe:
     error: str | None = None
 
 
-def probe(url: URL) -> Probe:
+def probe(url: URL, allowed_hosts: HostAllowlist | None = None) -> Probe:
     """Connect and run ``SELECT 1``; the error, if any, is the driver's words without the URL."""
-    engine = make_source_engine(url)
+    engine = make_source_engine(url, allowed_hosts)
     started = time.perf_counter()
     try:
         with engine.connect() as conn:
@@ -383,11 +410,11 @@ MAX_TABLES = 1_000
 MAX_COLUMNS = 500
 
 
-def tables(url: URL) -> tuple[list[Table], bool]:
+def tables(url: URL, allowed_hosts: HostAllowlist | None = None) -> tuple[list[Table], bool]:
     """The tables and views a report's query may read, with their columns, and whether the
     list was cut at :data:`MAX_TABLES`. System schemas are left out. Raises
     :class:`SchemaUnreadable` with the driver's words (never the URL's password)."""
-    engine = make_source_engine(url)
+    engine = make_source_engine(url, allowed_hosts)
     try:
         with engine.connect() as conn:
             inspector = inspect(conn)

@@ -33,7 +33,7 @@ class DataSourceService:
     def __init__(self, session: Session, settings: Settings) -> None:
         self.session = session
         self.settings = settings
-        self.cipher = Cipher(settings.resolved_secret_key)
+        self.cipher = Cipher(settings.resolved_secret_keys)
 
     def list_sources(self, tenant_id: uuid.UUID) -> list[DataSource]:
         rows = self.session.scalars(
@@ -102,7 +102,7 @@ class DataSourceService:
         except connector.UnsupportedSource as exc:  # saved before a rule that refuses it now
             raise ValidationFailed.field("url", str(exc)) from None
         done_with_database(self.session)  # the probe may wait on a far server
-        result = connector.probe(url)
+        result = connector.probe(url, self.settings.datasource_allowlist)
         return ConnectionTest(
             ok=result.ok,
             latency_ms=result.latency_ms,
@@ -119,7 +119,7 @@ class DataSourceService:
             raise ValidationFailed.field("url", str(exc)) from None
         done_with_database(self.session)  # the source may be slow to answer
         try:
-            found, truncated = connector.tables(url)
+            found, truncated = connector.tables(url, self.settings.datasource_allowlist)
         except connector.SchemaUnreadable as exc:
             raise ValidationFailed.field(
                 "dataSource", f"its tables cannot be read: {exc}"
@@ -143,7 +143,9 @@ class DataSourceService:
 
     def engine(self, row: models.DataSource) -> Engine:
         """A new engine on the source (the caller disposes of it)."""
-        return connector.make_source_engine(self.parsed_url(row))
+        return connector.make_source_engine(
+            self.parsed_url(row), self.settings.datasource_allowlist
+        )
 
     def url_of(self, row: models.DataSource) -> str:
         return self.cipher.decrypt(row.url_encrypted)
@@ -183,7 +185,10 @@ class DataSourceService:
 
     def _parse(self, tenant_id: uuid.UUID, raw: str) -> URL:
         return connector.parse_source_url(
-            raw, self._allowed_dirs(tenant_id), metadata_url=self.settings.resolved_database_url
+            raw,
+            self._allowed_dirs(tenant_id),
+            metadata_url=self.settings.resolved_database_url,
+            allowed_hosts=self.settings.datasource_allowlist,
         )
 
     def _check_name_free(self, tenant_id: uuid.UUID, name: str) -> None:

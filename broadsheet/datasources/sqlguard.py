@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from fnmatch import fnmatchcase
+from itertools import pairwise
 
 import sqlglot
 from sqlglot import TokenType, exp
@@ -41,6 +42,10 @@ _LARGE_OBJECTS = "large objects are shared by the whole database and reach the s
 _SQL_AS_TEXT = "it runs SQL given as text, which the read-only check cannot see"
 _SERVER_CONTROL = "it controls the database server or other sessions"
 _SHELL = "it runs programs on the database server"
+_FILES_OR_URLS = "it reads files or URLs that the database server can reach"
+_ENVIRONMENT = "it reads the server's environment, where credentials live"
+_NATIVE_CODE = "it loads native code"
+_SECRETS = "it reveals stored credentials"
 # Per backend: a function's own name (lower case; ``*`` for any characters) → why it is refused.
 REFUSED_FUNCTIONS: dict[str, dict[str, str]] = {
     "postgresql": {
@@ -73,6 +78,23 @@ REFUSED_FUNCTIONS: dict[str, dict[str, str]] = {
         "sys_eval": _SHELL,
     },
     "sqlite": SQLITE_DENIED_FUNCTIONS,  # the authorizer's table: one list for both checks
+    # DuckDB sources run with external access off (connector.DUCKDB_LOCKED_DOWN); these are
+    # refused first, so a report says why instead of failing with a permission error.
+    "duckdb": {
+        "read_*": _FILES_OR_URLS,  # read_csv(_auto), read_parquet, read_json, read_text, …
+        "*_scan": _FILES_OR_URLS,  # parquet_scan, sqlite_scan, postgres_scan, delta_scan, …
+        "*_attach": _FILES_OR_URLS,  # sqlite_attach, postgres_attach
+        "*_query": _OTHER_CONNECTIONS,  # postgres_query, mysql_query
+        "parquet_*": _FILES_OR_URLS,  # parquet_metadata, parquet_schema, …
+        "glob": _FILES_OR_URLS,
+        "getenv": _ENVIRONMENT,
+        "load_extension": _NATIVE_CODE,
+        "duckdb_secrets": _SECRETS,
+        "which_secret": _SECRETS,
+        "query": _SQL_AS_TEXT,
+        "query_table": _SQL_AS_TEXT,
+        "json_execute_serialized_sql": _SQL_AS_TEXT,
+    },
 }
 REFUSED_FUNCTIONS["mariadb"] = REFUSED_FUNCTIONS["mysql"]
 # PostgreSQL reads ``x.f`` as ``f(x)`` only for a function it can call with one argument, so
@@ -90,6 +112,17 @@ ONE_ARGUMENT_MEMBERS = frozenset(
         "lo_tell64",
     }
 )  # fmt: skip
+# Clauses that name a file on the database server, as pairs of unquoted words: MySQL's
+# INTO OUTFILE and LOAD DATA are not SQL the parser reads, so they are found in its tokens.
+FILE_CLAUSES: dict[tuple[str, str], str] = {
+    ("INTO", "OUTFILE"): "it writes a file on the database server",
+    ("INTO", "DUMPFILE"): "it writes a file on the database server",
+    ("LOAD", "DATA"): "it reads a file into a table",
+    ("LOAD", "XML"): "it reads a file into a table",
+}
+# A DuckDB table named like a file or URL ('/etc/passwd', "data.csv", 's3://…') is read from
+# there (a replacement scan): refused by name, as external access is refused by the connection.
+FILE_LIKE_TABLE = re.compile(r"[/\\:]|\.[A-Za-z0-9]{1,8}$")
 # A function name as people write one. Anything else (PostgreSQL's U&"pg\005fread_file",
 # say) is refused rather than decoded: the parser reads escapes differently from the server.
 PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_$]*")
@@ -108,6 +141,7 @@ def check_read_only(sql: str, backend: str) -> None:
         # MySQL runs what is inside /*! … */ and obeys /*+ … */ hints: text the parser below
         # sees as a comment, so it could hide INTO OUTFILE or lift the statement timeout.
         raise UnsafeQuery("MySQL executable comments (/*! */) and optimizer hints are not allowed")
+    _check_file_clauses(sql, dialect)
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     except ParseError as exc:
@@ -126,6 +160,32 @@ def check_read_only(sql: str, backend: str) -> None:
     for node in statement.find_all(*WRITES):
         raise UnsafeQuery(f"only read-only queries are allowed; found {_describe(node)}")
     check_functions(statement, backend, sql)
+    if backend == "duckdb":
+        _check_file_tables(statement)
+
+
+def _check_file_clauses(sql: str, dialect: str) -> None:
+    try:
+        tokens = sqlglot.tokenize(sql, read=dialect)
+    except TokenError:
+        return  # the parser says what is not closed
+    words = [
+        t.text.upper() if t.token_type not in (TokenType.STRING, TokenType.IDENTIFIER) else ""
+        for t in tokens
+    ]
+    for pair in pairwise(words):
+        why = FILE_CLAUSES.get(pair)
+        if why:
+            raise UnsafeQuery(f"{' '.join(pair)} is not allowed in a report query: {why}")
+
+
+def _check_file_tables(statement: exp.Expression) -> None:
+    for table in statement.find_all(exp.Table):
+        if isinstance(table.this, exp.Identifier) and FILE_LIKE_TABLE.search(table.name):
+            raise UnsafeQuery(
+                f"the table {table.name!r} names a file or URL, which a report query may not "
+                f"read: {_FILES_OR_URLS}"
+            )
 
 
 def check_functions(statement: exp.Expression, backend: str, sql: str) -> None:

@@ -131,7 +131,7 @@ def bucket_allowed(address: str, allowed: list[str], storage_bucket: str | None)
 
 def secrets_cipher(settings: Settings) -> Cipher:
     """Encrypts recipients' secrets at rest."""
-    return Cipher(settings.resolved_secret_key, "recipient-secrets")
+    return Cipher(settings.resolved_secret_keys, "recipient-secrets")
 
 
 def stored(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections.abc import Sequence
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -20,19 +21,33 @@ class Cipher:
 
     The derivation has a purpose label, so the same secret can later sign links under
     another label without the two uses sharing a key.
+
+    ``secret`` may be several secrets, newest first (``BROADSHEET_SECRET_KEYS``): the newest
+    encrypts, any of them decrypts, and :meth:`rotate` re-encrypts under the newest.
     """
 
-    def __init__(self, secret: str, purpose: str = "credentials") -> None:
-        key = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=f"broadsheet:{purpose}".encode()
-        ).derive(secret.encode())
-        self._fernet = Fernet(base64.urlsafe_b64encode(key))
+    def __init__(self, secret: str | Sequence[str], purpose: str = "credentials") -> None:
+        secrets_newest_first = [secret] if isinstance(secret, str) else list(secret)
+        if not secrets_newest_first:
+            raise ValueError("a Cipher needs at least one secret")
+        self._fernet = MultiFernet([_fernet(s, purpose) for s in secrets_newest_first])
 
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()
 
     def decrypt(self, token: str) -> str:
         return self._fernet.decrypt(token.encode()).decode()
+
+    def rotate(self, token: str) -> str:
+        """``token`` encrypted anew under the newest secret (InvalidToken if none opens it)."""
+        return self._fernet.rotate(token.encode()).decode()
+
+
+def _fernet(secret: str, purpose: str) -> Fernet:
+    key = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=f"broadsheet:{purpose}".encode()
+    ).derive(secret.encode())
+    return Fernet(base64.urlsafe_b64encode(key))
 
 
 def new_api_key() -> str:

@@ -12,7 +12,8 @@
     ├── TooManyRequests        429  asked again too soon; carries ``retry_after``
     ├── ValidationFailed       422  carries ``errors``: [{field, message}]
     ├── StorageUnavailable     503  the artifact store did not answer
-    └── Overloaded             503  no database connection in time; carries ``retry_after``
+    └── Overloaded             503  no database connection in time, or the database is down;
+                                    carries ``retry_after``
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
@@ -119,10 +120,10 @@ def install(app: FastAPI, *, pages: ErrorPage | None = None) -> None:
         return await answer(request, error)
 
     @app.exception_handler(PoolTimeout)
-    async def _pool_timeout(request: Request, exc: PoolTimeout) -> Response:
-        # Every connection stayed busy for the pool's whole timeout: overloaded, not broken.
-        log.warning("no database connection in time on %s %s", request.method, request.url.path)
-        return await answer(request, Overloaded("the server is busy; retry shortly"))
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _no_database(request: Request, exc: Exception) -> Response:
+        return await answer(request, _database_unavailable(request, exc))
 
     app.add_exception_handler(ClientDisconnect, _client_gone)
 
@@ -135,6 +136,24 @@ def install(app: FastAPI, *, pages: ErrorPage | None = None) -> None:
         except Exception:  # the error page itself failed: the plain answer still goes out
             log.exception("the error page failed on %s %s", request.method, request.url.path)
             return respond(error, request)
+
+
+def _database_unavailable(request: Request, exc: Exception) -> Overloaded:
+    """503 with ``Retry-After`` when requests cannot have the metadata database."""
+    if isinstance(exc, PoolTimeout):
+        # Every connection stayed busy for the pool's whole timeout: overloaded, not broken.
+        log.warning("no database connection in time on %s %s", request.method, request.url.path)
+        return Overloaded("the server is busy; retry shortly")
+    # The database does not answer (restarting, unreachable, connections cut): unavailable
+    # for now, not broken, so clients and load balancers retry. Source queries' own errors
+    # never get here: they become the job's or the request's error.
+    log.warning(
+        "the database did not answer on %s %s: %s",
+        request.method,
+        request.url.path,
+        type(getattr(exc, "orig", exc)).__name__,
+    )
+    return Overloaded("the database is unavailable; retry shortly", retry_after=5)
 
 
 async def _client_gone(request: Request, exc: Exception) -> Response:
@@ -163,6 +182,6 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         409: "Conflict with the stored state",
         413: "Body too large",
         422: "Invalid field(s), named in `errors`",
-        503: "Busy: no database connection in time (see `Retry-After`)",
+        503: "Busy, or the database is unavailable: retry (see `Retry-After`)",
     }.items()
 }

@@ -1,0 +1,1 @@
+"""Fault tests: Broadsheet with its peers going away, stalling and coming back."""

@@ -7,12 +7,17 @@ no source may name Broadsheet's own database."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +30,7 @@ from broadsheet.db import make_engine, make_sessionmaker
 from broadsheet.kit import dburl
 from broadsheet.models import Base
 from broadsheet.runtime import Runtime
+from tests import factories
 from tests.factories import Tenancy
 
 # The S3 emulator's fixtures (fake_aws, endpoint, s3), for the tests that need S3.
@@ -95,7 +101,9 @@ def _ensure_postgres_database(url: str) -> None:
 
 def _ensure_mysql_database(url: str) -> None:
     target = dburl.normalize(url)
-    admin = make_engine(target.set(database="information_schema").render_as_string(hide_password=False))
+    admin = make_engine(
+        target.set(database="information_schema").render_as_string(hide_password=False)
+    )
     try:
         with admin.connect() as conn:
             conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{target.database}`"))
@@ -134,6 +142,23 @@ def metadata_url(source_url: str) -> str:
     """The PostgreSQL metadata database the tests use: beside the source database, not it."""
     parsed = dburl.normalize(source_url)
     return parsed.set(database=f"{parsed.database}_meta").render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis database (``BROADSHEET_TEST_REDIS_URL``), emptied."""
+    url = os.environ.get("BROADSHEET_TEST_REDIS_URL", "")
+    if not url:
+        service_missing("Redis (BROADSHEET_TEST_REDIS_URL)")
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url)
+        client.flushdb()
+        client.close()
+    except redis.RedisError as exc:
+        service_missing(f"Redis at {url} ({exc})")
+    return url
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -184,6 +209,10 @@ def settings(database_url: str, shared_dir: Path) -> Settings:
         scheduler_embedded=False,  # tests tick the scheduler themselves
         schedule_retry_base_seconds=0.01,
         schedule_max_retries=2,
+        # Tests poll jobs and make many requests with one key; tests/test_rate_limits.py
+        # sets the budgets it tests.
+        rate_limit="100000/minute",
+        rate_limit_generate="100000/minute",
     )
 
 
@@ -208,3 +237,66 @@ def tenancy(sessions: sessionmaker[Session], settings: Settings) -> Tenancy:
 def settings_dir_db(settings: Settings) -> Path:
     """The demo database file in the shared data dir (made on DEMO_DAY)."""
     return demo_dataset.build(settings.shared_sources_dir / f"{demo_dataset.SOURCE_NAME}.db")
+
+
+class _Captured(logging.Handler):
+    """Every record that reaches the root logger, formatted; checked against the planted
+    secrets every few thousand lines and at the end, so memory stays small."""
+
+    CHECK_EVERY = 5000
+
+    def __init__(self) -> None:
+        super().__init__(logging.NOTSET)
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        self.lines: list[str] = []
+        self.leaks: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except Exception:  # a record that cannot be formatted is the test's own business
+            return
+        if len(self.lines) >= self.CHECK_EVERY:
+            self.check()
+
+    def check(self) -> None:
+        text = "\n".join(self.lines)
+        self.lines.clear()
+        self.leaks.update(s for s in list(factories.PLANTED) if s in text)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_planted_secret_in_the_logs() -> Iterator[None]:
+    """The whole session's captured log lines show none of the secrets the tests planted
+    (under pytest-xdist, each worker checks its own)."""
+    captured = _Captured()
+    root = logging.getLogger()
+    root.addHandler(captured)
+    yield
+    root.removeHandler(captured)
+    captured.check()
+    assert not captured.leaks, f"{len(captured.leaks)} planted secret(s) reached a log line"
+
+
+@pytest.fixture
+def live_server(settings: Settings, sessions: sessionmaker[Session]) -> Iterator[str]:
+    """``create_app(settings)`` under uvicorn in a thread, on a free port, on the test's
+    metadata database (so SQLite and PostgreSQL); seed data with ``tenancy``. Yields the base
+    URL, e.g. ``http://127.0.0.1:41234``; the app's links name the port it really serves on."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    host, port = sock.getsockname()
+    app = create_app(settings.model_copy(update={"host": host, "port": port}), prepare=False)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "the server did not start"
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()

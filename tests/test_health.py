@@ -17,7 +17,6 @@ from broadsheet.app import create_app
 from broadsheet.config import Executor, Settings
 from broadsheet.runtime import Runtime
 from broadsheet.storage import Storage
-from tests.jobs.test_celery import redis_url  # noqa: F401
 
 SEED_SCHEMAS = {"ReportMetadata", "ReportDefinition", "ReportParameter", "Visualization"}
 
@@ -72,7 +71,7 @@ class Broker:
 
 
 @pytest.fixture(params=[True, False], ids=["broker-up", "broker-down"])
-def broker(request: pytest.FixtureRequest, redis_url: str) -> Broker:  # noqa: F811
+def broker(request: pytest.FixtureRequest, redis_url: str) -> Broker:
     up = bool(request.param)
     return Broker(redis_url if up else f"redis://127.0.0.1:{closed_port()}/0", up)
 

@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         description="OpenTelemetry collector (OTLP over HTTP, e.g. http://127.0.0.1:4318) that "
         "traces are sent to; empty: no tracing.",
     )
+    otel_sample_ratio: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="The share of API and page requests traced (whole traces); scheduled "
+        "fires and the jobs they start are always traced.",
+    )
     local_workers: int = Field(4, ge=1, le=64, description="Job threads in embedded serve.")
     job_timeout_seconds: int = Field(900, ge=1, description="One run of a job, at most.")
     job_stale_after_seconds: int = Field(

@@ -46,6 +46,7 @@ from opentelemetry.sdk.trace.sampling import (
     ParentBased,
     Sampler,
     SamplingResult,
+    TraceIdRatioBased,
 )
 from opentelemetry.trace import Link, SpanKind
 from opentelemetry.util.types import Attributes
@@ -67,12 +68,19 @@ _TOKEN_PATHS = ("/artifacts/", "/unsubscribe/", "/embed/dashboards/")
 _EXCLUDED_URLS = "/healthz,/readyz,/metrics,/static/"
 
 
-class _NoLoneClientSpans(Sampler):
-    """Root spans, except a query or an HTTP call with no operation around it.
+class _RootSampler(Sampler):
+    """Which root spans start a trace (their children follow them: ParentBased).
 
-    Background loops (the job poller, heartbeats, scheduler ticks with nothing due) run
-    queries every second; as traces of their own they would bury the ones that matter.
+    - A query or an HTTP call with no operation around it: never. Background loops (the job
+      poller, heartbeats, scheduler ticks with nothing due) run queries every second; as
+      traces of their own they would bury the ones that matter.
+    - A request: ``ratio`` of them, by trace id. Every request traced costs a busy server
+      about a third of its speed in spans to make and send (bench/load.py).
+    - Anything else (a scheduled fire, a job, a delivery round): always; there are few.
     """
+
+    def __init__(self, ratio: float) -> None:
+        self._requests = TraceIdRatioBased(ratio)
 
     def should_sample(
         self,
@@ -86,12 +94,13 @@ class _NoLoneClientSpans(Sampler):
     ) -> SamplingResult:
         if kind is SpanKind.CLIENT:
             return SamplingResult(Decision.DROP)
-        return ALWAYS_ON.should_sample(
+        chooser = self._requests if kind is SpanKind.SERVER else ALWAYS_ON
+        return chooser.should_sample(
             parent_context, trace_id, name, kind, attributes, links, trace_state
         )
 
     def get_description(self) -> str:
-        return "NoLoneClientSpans"
+        return f"RootSampler(requests: {self._requests.get_description()})"
 
 
 @dataclass
@@ -124,7 +133,7 @@ def setup(settings: Settings, service_name: str, *, exporter: SpanExporter | Non
             resource=Resource.create(
                 {"service.name": service_name, "service.version": __version__}
             ),
-            sampler=ParentBased(root=_NoLoneClientSpans()),
+            sampler=ParentBased(root=_RootSampler(settings.otel_sample_ratio)),
         )
         provider.add_span_processor(processor)
         _state.provider = provider

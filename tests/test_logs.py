@@ -103,7 +103,8 @@ def test_a_request_and_its_job_name_their_trace_request_tenant_and_job(
     tenancy: Tenancy,
 ) -> None:
     exporter = InMemorySpanExporter()
-    tracing.setup(settings, "broadsheet-test", exporter=exporter)
+    every_request = settings.model_copy(update={"otel_sample_ratio": 1.0})
+    tracing.setup(every_request, "broadsheet-test", exporter=exporter)
     try:
         app = create_app(settings, prepare=False)
 

@@ -156,3 +156,22 @@ def test_signed_tokens_and_webhook_paths_stay_out_of_spans() -> None:
     assert tracing.hide_tokens("/api/v1/artifacts/eyJhbGciOi.abc") == "/api/v1/artifacts/***"
     assert tracing.hide_tokens("/embed/dashboards/tok/data") == "/embed/dashboards/***"
     assert tracing.hide_tokens("/api/v1/reports") == "/api/v1/reports"
+
+
+def test_requests_are_sampled_by_the_ratio_and_fires_always() -> None:
+    """A request starts a trace at the configured ratio (by trace id); a fire or a job
+    always does; a lone query or HTTP call never does."""
+    from opentelemetry.sdk.trace.sampling import Decision
+    from opentelemetry.trace import SpanKind
+
+    def decision(ratio: float, kind: SpanKind, trace_id: int) -> Decision:
+        return tracing._RootSampler(ratio).should_sample(None, trace_id, "x", kind).decision
+
+    ids = range(1, 2**64, 2**54)  # spread over the ratio sampler's 64 bits
+    for trace_id in ids:
+        assert decision(1.0, SpanKind.SERVER, trace_id) is Decision.RECORD_AND_SAMPLE
+        assert decision(0.0, SpanKind.SERVER, trace_id) is Decision.DROP
+        assert decision(0.0, SpanKind.INTERNAL, trace_id) is Decision.RECORD_AND_SAMPLE
+        assert decision(1.0, SpanKind.CLIENT, trace_id) is Decision.DROP
+    tenth = [decision(0.1, SpanKind.SERVER, t) is Decision.RECORD_AND_SAMPLE for t in ids]
+    assert 0 < sum(tenth) < len(tenth)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from broadsheet.exports.csv import PLAIN_NUMBER
 
 if TYPE_CHECKING:
-    from broadsheet.audit.endpoints import AuditEntry
+    from broadsheet.audit.schemas import AuditEntry
 
 COLUMNS = (
     "id", "at", "actorType", "actorId", "action", "objectType", "objectId", "tenantId", "ip",

@@ -19,17 +19,16 @@ from broadsheet import models
 from broadsheet.audit import csv_export
 from broadsheet.audit.context import Actor
 from broadsheet.audit.log import AuditAction
+from broadsheet.audit.schemas import AuditEntry
 from broadsheet.auth.dependencies import Allowed
 from broadsheet.auth.principal import Principal
 from broadsheet.dependencies import SessionDep
 from broadsheet.errors import ValidationFailed
 from broadsheet.kit.pagination import PageDep
-from broadsheet.kit.schema import ApiModel
 from broadsheet.routing import api_router
 
 router = api_router("/api/v1/audit", "audit")
 Event = models.AuditEvent
-ActorType = Literal["user", "key", "embed", "system"]
 ObjectType = Literal[
     "dashboard",
     "data_source",
@@ -44,46 +43,6 @@ ObjectType = Literal[
     "tenant",
     "user",
 ]
-
-
-class AuditActor(ApiModel):
-    type: ActorType
-    id: str | None
-
-
-class AuditObject(ApiModel):
-    type: str
-    id: uuid.UUID | None
-
-
-class AuditEntry(ApiModel):
-    id: uuid.UUID
-    at: datetime
-    actor: AuditActor
-    action: AuditAction
-    object: AuditObject
-    tenant_id: uuid.UUID
-    ip: str | None
-    request_id: str | None
-    changes: dict[str, Any] | None
-    details: dict[str, Any] | None
-    hash: str
-
-    @classmethod
-    def of(cls, row: models.AuditEvent) -> AuditEntry:
-        return cls(
-            id=row.id,
-            at=row.at,
-            actor=AuditActor(type=row.actor_type, id=row.actor_id),
-            action=row.action,
-            object=AuditObject(type=row.object_type, id=row.object_id),
-            tenant_id=row.tenant_id,
-            ip=row.ip,
-            request_id=row.request_id,
-            changes=row.changes,
-            details=row.details,
-            hash=row.hash,
-        )
 
 
 def parse_actor(value: str) -> Actor:

@@ -48,8 +48,8 @@ def _post_pinned(
     """Try the checked addresses in turn, as a connect by name would."""
     target = httpx2.URL(url)
     request_headers = {
+        "Content-Type": "application/json",  # unless the caller names a more exact type
         **headers,
-        "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "Host": target.netloc.decode("ascii"),
     }

@@ -274,6 +274,8 @@ def _send(runtime: Runtime, delivery: Due) -> dict[str, Any]:
     content = orjson.dumps(body)
     timestamp = int(time.time())
     headers = {
+        # CloudEvents' structured mode: the whole event, attributes and data, is the body.
+        "Content-Type": "application/cloudevents+json",
         "webhook-id": body["id"],  # the event's id: the same on every attempt
         "webhook-timestamp": str(timestamp),
         "webhook-signature": sign(key, body["id"], timestamp, content),

@@ -78,6 +78,7 @@ def test_pushed_events_verify_with_the_standard_webhooks_library(
     assert sorted(e["subject"] for e in verified) == ["report/one", "report/two"]
     for request, event in zip(receiver.requests, verified, strict=True):
         assert request.headers["webhook-id"] == event["id"]
+        assert request.headers["content-type"] == "application/cloudevents+json"
         assert event["specversion"] == "1.0" and event["source"] == "/broadsheet/acme"
     with pytest.raises(WebhookVerificationError):
         Webhook(new_secret()).verify(receiver.requests[0].body, receiver.requests[0].headers)

@@ -5,7 +5,9 @@ checked only when jobs go through Celery."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,6 +22,14 @@ router = APIRouter(tags=["health"])
 # Each check waits at most this long: a probe that hangs is a failed probe.
 CHECK_SECONDS = 2.0
 STORAGE_PROBE_KEY = "readyz-probe"
+# The checks run side by side on these threads, and the answer waits for them only until
+# ANSWER_SECONDS: a database that accepts connections but never answers would otherwise hold
+# the probe until TCP gives up. A hung check keeps its thread until its peer answers or the
+# connection breaks, so the threads are few and shared: more hung probes wait their turn
+# (and time out) instead of piling up threads.
+_PROBES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="broadsheet-readyz")
+# The backstop: checks with timeouts of their own (the broker's) get them, and a second more.
+ANSWER_SECONDS = CHECK_SECONDS + 1.0
 
 
 @router.get("/healthz", summary="The process is up")
@@ -34,7 +44,14 @@ def healthz() -> dict[str, str]:
 )
 def readyz(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
-    checks = {name: _outcome(check) for name, check in _checks(runtime).items()}
+    started = {name: _PROBES.submit(_outcome, check) for name, check in _checks(runtime).items()}
+    deadline = time.monotonic() + ANSWER_SECONDS
+    checks: dict[str, str] = {}
+    for name, outcome in started.items():
+        try:
+            checks[name] = outcome.result(timeout=max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            checks[name] = f"no answer within {ANSWER_SECONDS:g} s"
     ready = all(outcome == "ok" for outcome in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "unavailable", "checks": checks},

@@ -7,17 +7,20 @@ Runbook: docs/operations.md, "Readiness failing: the database"."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from broadsheet.config import Settings
 from tests.factories import Caller
 from tests.faults.conftest import (
     MakeClient,
+    MakeProxy,
     busy_report,
     eventually,
     job_rows,
@@ -114,3 +117,28 @@ def test_postgresql_restarted_under_load(
     }
     assert all(row.attempts <= settings.job_max_attempts for row in rows.values())
     assert results_per_job(meta_sessions, ids) == dict.fromkeys(ids, 1)  # none lost, none twice
+
+
+def test_readiness_answers_in_time_while_the_database_hangs(
+    fault_settings: Settings, meta_url: str, make_client: MakeClient, proxies: MakeProxy
+) -> None:
+    """A database that takes connections but never answers (a stalled network, a frozen
+    server) fails the readiness check within its three seconds, instead of holding the probe;
+    once it answers again, so does the check."""
+    target = make_url(meta_url)
+    proxy = proxies((target.host or "127.0.0.1", target.port or 5432))
+    through = target.set(host="127.0.0.1", port=proxy.port)
+    settings = fault_settings.model_copy(
+        update={"database_url": through.render_as_string(hide_password=False)}
+    )
+    client = make_client(settings)
+    assert client.get("/readyz").json()["checks"]["database"] == "ok"
+    proxy.stall()
+    started = time.monotonic()
+    hung = client.get("/readyz")
+    took = time.monotonic() - started
+    assert hung.status_code == 503, hung.text
+    assert hung.json()["checks"] == {"database": "no answer within 3 s", "storage": "ok"}
+    assert took < 5, f"the probe took {took:.1f} s"
+    proxy.heal()
+    eventually(lambda: client.get("/readyz").status_code == 200, 15, "the database back")

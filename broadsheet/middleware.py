@@ -1,16 +1,41 @@
 """Pure ASGI middleware: a cap on request body size, applied before any parsing; and each
-request's id."""
+request's id. ``send_problem`` answers an error from any middleware, before the application
+and its exception handlers."""
 
 from __future__ import annotations
 
 import json
 import re
 import uuid
+from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from broadsheet import logs
-from broadsheet.errors import PayloadTooLarge
+from broadsheet.errors import BroadsheetError, PayloadTooLarge
+
+
+async def send_problem(
+    send: Send,
+    error: BroadsheetError,
+    *,
+    instance: str | None = None,
+    headers: Iterable[tuple[bytes, bytes]] = (),
+) -> None:
+    """``error`` as a whole ``problem+json`` answer, with ``headers`` added."""
+    body = json.dumps(error.problem(instance=instance)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": error.status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 class BodyLimit:
@@ -55,18 +80,7 @@ class BodyLimit:
 
     async def _reject(self, send: Send) -> None:
         error = PayloadTooLarge(f"the request body is larger than {self.max_bytes} bytes")
-        body = json.dumps(error.problem()).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": error.status,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_problem(send, error)
 
 
 REQUEST_ID_HEADER = b"x-request-id"

@@ -11,7 +11,6 @@ object changed there is the same object the rest of the request sees.
 
 from __future__ import annotations
 
-import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -72,9 +71,8 @@ def act_as(actor: Actor) -> None:
 
 def act_as_principal(principal: Principal) -> None:
     """A key's caller is the key; a signed-in person is the user."""
-    key_id: uuid.UUID | None = getattr(principal, "key_id", None)
-    if key_id is not None:
-        act_as(Actor("key", str(key_id)))
+    if principal.key_id is not None:
+        act_as(Actor("key", str(principal.key_id)))
     else:
         act_as(Actor("user", str(principal.user_id)))
 

@@ -7,11 +7,10 @@ budget closest to running out.
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from broadsheet.errors import TooManyRequests
+from broadsheet.middleware import send_problem
 from broadsheet.ratelimit.backends import Backend
 from broadsheet.ratelimit.rate import Decision
 from broadsheet.ratelimit.rules import Rules, bucket
@@ -59,16 +58,4 @@ class RateLimit:
             f"try again in {wait} s",
             retry_after=wait,
         )
-        body = json.dumps(error.problem(instance=scope["path"])).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": error.status,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                    *decision.headers(),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_problem(send, error, instance=scope["path"], headers=decision.headers())

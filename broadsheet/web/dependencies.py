@@ -20,11 +20,12 @@ from fastapi import Depends, Request
 
 from broadsheet import logs
 from broadsheet.audit import context as audit_context
-from broadsheet.auth import permissions, web_sessions
+from broadsheet.auth import web_sessions
+from broadsheet.auth.dependencies import Permission
 from broadsheet.auth.permissions import Action
 from broadsheet.auth.principal import Principal
 from broadsheet.dependencies import SessionDep, SettingsDep
-from broadsheet.errors import BroadsheetError, Forbidden
+from broadsheet.errors import BroadsheetError
 from broadsheet.kit.time import utc_now
 from broadsheet.web import cookies, csrf
 
@@ -115,18 +116,11 @@ def _same_site_path(request: Request, url: str | None) -> str | None:
     return local_path(parts.path + (f"?{parts.query}" if parts.query else ""))
 
 
-class PagePermission:
-    """The check for one action on a page (``Permission``'s twin for session users)."""
-
-    def __init__(self, action: Action | str) -> None:
-        self.action = Action(action)
-        permissions.rule(self.action)  # an action missing from the table fails at import
+class PagePermission(Permission):
+    """The check for one action on a page: ``Permission``'s, for the signed-in person."""
 
     async def __call__(self, principal: Annotated[Principal, Depends(web_user)]) -> Principal:
-        why = permissions.refusal(principal, self.action)
-        if why:
-            raise Forbidden(why)
-        return principal
+        return self.allowed(principal)
 
 
 def WebAllowed(action: Action | str) -> Any:

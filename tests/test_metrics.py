@@ -4,7 +4,6 @@ and that labels never carry ids."""
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -31,6 +30,7 @@ from tests.deliveries.httpserver import Recorded, RecordingServer, Reply
 from tests.factories import Caller, Tenancy
 from tests.jobs.helpers import report_id, run
 from tests.schedules.test_ticker import create, executions_of, set_next_run, settle
+from tests.serving import free_port
 
 TOKEN = "metrics-token-for-tests-0123456789"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -221,13 +221,6 @@ def test_deliveries_are_counted_by_channel_and_outcome(
     assert value(after, total, **failed) - value(before, total, **failed) == 1
     labels = {v for (_, pairs) in after for (_, v) in pairs}
     assert not [v for v in labels if receiver.url in v or str(execution.id) in v]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_the_metrics_port_of_worker_and_scheduler(

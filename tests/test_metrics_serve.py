@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,7 +12,7 @@ import httpx2 as httpx
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.test_serve import free_port
+from tests.serving import free_port, serving
 
 TOKEN = "metrics-token-for-serve-0123456789"
 ROUTE = "/healthz"
@@ -61,25 +57,9 @@ def test_two_processes_are_counted_together(tmp_path: Path) -> None:
     stale = tmp_path / "metrics" / f"serve-{port}"
     stale.mkdir(parents=True)
     (stale / "counter_1.db").write_bytes(b"left by an earlier run")  # cleaned at start
-    log = (tmp_path / "serve.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "broadsheet", "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120  # two processes start slowly on a busy machine
-        while True:
-            assert server.poll() is None, (tmp_path / "serve.log").read_text()
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
-            time.sleep(0.2)
+    # Two processes start slowly on a busy machine.
+    with serving(tmp_path / "serve.log", port, env, ready_within=120):
         assert not (stale / "counter_1.db").exists()
         sent = 0
 
@@ -97,12 +77,3 @@ def test_two_processes_are_counted_together(tmp_path: Path) -> None:
         assert sum(by_process.values()) == sent
         for _ in range(6):  # whichever process answers the scrape, it has both counts
             assert scraped(base) == sent
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            code = server.wait(timeout=60)
-        finally:
-            if server.poll() is None:
-                server.kill()
-            log.close()
-    assert code == 0, (tmp_path / "serve.log").read_text()

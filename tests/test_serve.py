@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx2 as httpx
 
+from tests.serving import free_port, serving
+
 KEY = "bs_serve_test_key_0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def children(pid: int) -> list[int]:
@@ -61,30 +52,13 @@ def test_serve_answers_from_several_processes_and_stops_them_all(tmp_path: Path)
         "BROADSHEET_SERVE_PROCESSES": "2",
         "BROADSHEET_LOG_FORMAT": "json",
     }
-    log = (tmp_path / "serve.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "broadsheet", "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, (tmp_path / "serve.log").read_text()
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
-            time.sleep(0.2)
+    with serving(tmp_path / "serve.log", port, env) as server:
         workers = children(server.pid)
-        serving = [
+        answering = [
             pid for pid in workers if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
         ]
-        assert len(serving) == 2, workers  # and Python's resource tracker beside them
+        assert len(answering) == 2, workers  # and Python's resource tracker beside them
         headers = {"Authorization": f"Bearer {KEY}"}
         with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
             for _ in range(20):  # connections land on either process; every one answers
@@ -102,16 +76,7 @@ def test_serve_answers_from_several_processes_and_stops_them_all(tmp_path: Path)
         # Start-up work ran once, before the processes started: the demo is there once.
         names = [r["name"] for r in listed]
         assert len(names) == len(set(names)) == 5, names
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            code = server.wait(timeout=60)
-        finally:
-            if server.poll() is None:
-                server.kill()
-            log.close()
     written = (tmp_path / "serve.log").read_text()
-    assert code == 0, written
     lines = [json.loads(line) for line in written.splitlines() if line.strip()]
     assert {line["logger"] for line in lines} >= {"uvicorn.error", "uvicorn.access"}
     assert all({"ts", "level", "logger", "msg"} <= set(line) for line in lines)

@@ -35,11 +35,11 @@ from tests.deliveries.test_email import (  # noqa: F401
     DroppingFirstData,
     Inbox,
     Serve,
-    free_port,
     serve,
 )
 from tests.factories import Caller, Tenancy
 from tests.schedules.test_ticker import create, executions_of, set_next_run, settle
+from tests.serving import free_port
 
 OWNER = "tester-admin@acme.test"  # the admin key's user: the schedules' owner
 

@@ -11,7 +11,6 @@ import email.policy
 import html
 import ipaddress
 import logging
-import socket
 import ssl
 import uuid
 from collections.abc import Callable, Iterator
@@ -33,6 +32,7 @@ from broadsheet.config import Settings, SmtpSecurity
 from broadsheet.deliveries.channels.base import Artifact, DeliveryFailed, Parcel
 from broadsheet.deliveries.channels.email import EmailChannel
 from broadsheet.deliveries.recipients import Recipient, RecipientType
+from tests.serving import free_port
 
 TO = "ana@example.com"
 CSV = "region,revenue\r\nEU,1200\r\nMünchen,3400\r\n".encode()
@@ -136,12 +136,6 @@ def rejecting_login(
     server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
 ) -> AuthResult:
     return check_login(server, session, envelope, mechanism, None)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 Serve = Callable[..., int]

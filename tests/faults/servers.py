@@ -19,11 +19,7 @@ from pathlib import Path
 
 import psycopg
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.serving import free_port
 
 
 def wait_for_port(port: int, timeout: float = 15) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from broadsheet import models
 from broadsheet.app import create_app
 from broadsheet.auth import service as auth
-from broadsheet.config import Executor, Settings
+from broadsheet.config import Settings
 from broadsheet.db import session_scope
 from broadsheet.jobs import runner, tenant_slots
 from broadsheet.jobs.service import job_fields
@@ -23,7 +23,7 @@ from broadsheet.models import JobStatus
 from broadsheet.runtime import Runtime
 from tests.factories import Caller, Tenancy
 from tests.jobs.helpers import generate, wait
-from tests.jobs.test_celery import Workers
+from tests.jobs.test_celery import Workers, celery_settings  # noqa: F401
 from tests.jobs.test_safety import pg_source, report
 
 Job = models.ReportJob
@@ -168,16 +168,8 @@ def test_a_freed_slot_is_handed_on(
 
 
 @pytest.fixture
-def celery_capped(settings: Settings, redis_url: str) -> Settings:
-    return settings.model_copy(
-        update={
-            "executor": Executor.celery,
-            "broker_url": redis_url,
-            "heartbeat_seconds": 0.3,
-            "job_stale_after_seconds": 2,
-            "tenant_max_running_jobs": 1,
-        }
-    )
+def celery_capped(celery_settings: Settings) -> Settings:  # noqa: F811
+    return celery_settings.model_copy(update={"tenant_max_running_jobs": 1})
 
 
 def test_celery_workers_keep_to_the_cap(
